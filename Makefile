@@ -1,0 +1,24 @@
+# The two commands users need: `make run` (serves the API and its docs) and `make test`.
+# Both set up .venv/ first when needed.
+
+VENV   := .venv
+PYTHON := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: install run test clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt
+	python3 -m venv $(VENV)
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $(STAMP)
+
+run: install
+	$(PYTHON) -m app
+
+test: install
+	$(PYTHON) -m pytest
+
+clean:
+	rm -rf $(VENV) build .pytest_cache

@@ -1,0 +1,91 @@
+"""Application factory: ``flask --app app run`` and ``gunicorn 'app:create_app()'`` both use it."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Mapping
+
+from dotenv import load_dotenv
+from flask import Flask, redirect
+from flask_cors import CORS
+from werkzeug.exceptions import HTTPException
+
+from namespaces import NAMESPACES
+from security import AccessTokenValidator, KeySetCache, require_auth
+from swagger import build_api, json_error_response, unexpected_error_response
+
+from .settings import ConfigError, Settings, load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+__all__ = ["ConfigError", "Settings", "create_app", "load_settings"]
+
+
+def create_app(config: Mapping[str, str] | None = None) -> Flask:
+    """Build the app from the environment (and ``.env``), or from ``config`` alone when given (tests)."""
+    if config is None:
+        load_dotenv(ROOT / ".env")
+        config = os.environ
+    settings = load_settings(config)
+
+    app = Flask(__name__, instance_path=str(ROOT / "instance"))
+    app.config.update(
+        SETTINGS=settings,
+        ERROR_INCLUDE_MESSAGE=False,  # our error bodies are {"error", "error_description"} only
+        RESTX_ERROR_404_HELP=False,
+        RESTX_MASK_SWAGGER=False,
+        SWAGGER_UI_DOC_EXPANSION="list",
+        JSON_SORT_KEYS=False,
+    )
+    _configure_logging(settings)
+
+    if settings.local_issuer:
+        raise ConfigError(
+            "no token issuer configured: set AUTH0_DOMAIN and AUTH0_AUDIENCE (or AUTH_ISSUER and AUTH0_AUDIENCE)"
+        )
+
+    keys = KeySetCache(
+        settings.issuer,
+        jwks_url=settings.jwks_url,
+        ttl=settings.jwks_cache_ttl,
+        cooldown=settings.jwks_cooldown,
+        timeout=settings.jwks_timeout,
+    )
+    validator = AccessTokenValidator(
+        keys,
+        issuer=settings.issuer,
+        audience=settings.audience,
+        algorithms=settings.algorithms,
+        leeway=settings.leeway,
+    )
+    require_auth.init_app(app, validator)
+
+    app.add_url_rule("/", "index", lambda: redirect("/docs"))
+    api = build_api(settings)
+    for namespace, path in NAMESPACES:
+        api.add_namespace(namespace, path=path)
+    api.init_app(app)
+
+    app.register_error_handler(HTTPException, json_error_response)
+    app.register_error_handler(Exception, unexpected_error_response)
+
+    if settings.cors_origins:
+        CORS(
+            app,
+            origins=list(settings.cors_origins),
+            allow_headers=["Authorization", "Content-Type"],
+            expose_headers=["WWW-Authenticate", "Retry-After"],
+            max_age=600,
+        )
+    return app
+
+
+def _configure_logging(settings: Settings) -> None:
+    """Log lines to stderr at LOG_LEVEL, unless the host (gunicorn, pytest) already set handlers."""
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    for name in ("security", "app"):
+        logging.getLogger(name).setLevel(settings.log_level)

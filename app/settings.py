@@ -1,0 +1,173 @@
+"""Settings read from the environment (and `.env`), checked once at start-up.
+
+Every variable is parsed here so that a bad value stops the process with one line
+naming the variable, instead of failing later on a request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+from urllib.parse import urlsplit
+
+from security.net import is_loopback_host
+
+DEFAULT_PORT = 3010
+LOCAL_CLIENT_ID = "local-swagger-ui"
+
+# Asymmetric signature algorithms only: a key set holds public keys, so HS* and
+# "none" can never be accepted against it.
+ASYMMETRIC_ALGORITHMS = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "Ed25519"}
+)
+
+
+class ConfigError(SystemExit):
+    """A bad setting. A SystemExit, so an uncaught one prints its single line and exits 1."""
+
+    def __init__(self, message: str):
+        super().__init__(f"configuration error: {message}")
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the app is configured with, already validated."""
+
+    issuer: str  # exact `iss` value; ends with "/" for Auth0
+    audience: str
+    local_issuer: bool  # True when no provider is configured
+    jwks_url: str | None = None
+    algorithms: tuple[str, ...] = ("RS256",)
+    leeway: int = 5
+    jwks_cache_ttl: float = 600.0
+    jwks_cooldown: float = 30.0
+    jwks_timeout: float = 5.0
+    token_cache_size: int = 10_000
+    token_cache_ttl: float = 300.0
+    cors_origins: tuple[str, ...] = ()
+    port: int = DEFAULT_PORT
+    log_level: str = "INFO"
+    trusted_proxies: int = 0
+    swagger_ui_client_id: str | None = None
+    local_client_id: str = LOCAL_CLIENT_ID
+    local_client_secret: str | None = None
+
+
+def _text(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name)
+    if value is None:
+        return None
+    value = str(value).strip()
+    return value or None
+
+
+def _number(env, name, default, *, kind=float, minimum=0):
+    raw = _text(env, name)
+    if raw is None:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        noun = "a whole number" if kind is int else "a number"
+        raise ConfigError(f"{name} must be {noun}, got {raw!r}") from None
+    if value != value or value in (float("inf"), float("-inf")) or value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {raw!r}")
+    return value
+
+
+def _checked_url(name: str, url: str) -> str:
+    """An https URL, or http on a loopback host (local work and tests)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{name} must be an absolute https URL, got {url!r}")
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+        raise ConfigError(f"{name} must use https (http is allowed only for loopback hosts), got {url!r}")
+    if parts.query or parts.fragment:
+        raise ConfigError(f"{name} must not carry a query or fragment, got {url!r}")
+    return url
+
+
+def _issuer(env) -> str | None:
+    issuer = _text(env, "AUTH_ISSUER")
+    if issuer:
+        return _checked_url("AUTH_ISSUER", issuer)
+    domain = _text(env, "AUTH0_DOMAIN")
+    if not domain:
+        return None
+    domain = domain.removeprefix("https://").rstrip("/")
+    if not domain or "/" in domain or " " in domain:
+        raise ConfigError(f"AUTH0_DOMAIN must be a host name such as 'tenant.eu.auth0.com', got {domain!r}")
+    return _checked_url("AUTH0_DOMAIN", f"https://{domain}/")
+
+
+def _algorithms(env) -> tuple[str, ...]:
+    raw = _text(env, "AUTH_ALGORITHMS")
+    if raw is None:
+        return ("RS256",)
+    names = tuple(dict.fromkeys(a.strip() for a in raw.split(",") if a.strip()))
+    refused = [a for a in names if a not in ASYMMETRIC_ALGORITHMS]
+    if not names or refused:
+        allowed = ", ".join(sorted(ASYMMETRIC_ALGORITHMS))
+        raise ConfigError(f"AUTH_ALGORITHMS accepts only asymmetric algorithms ({allowed}), got {raw!r}")
+    return names
+
+
+def _origins(env) -> tuple[str, ...]:
+    raw = _text(env, "CORS_ORIGINS")
+    if raw is None:
+        return ()
+    origins = tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
+    for origin in origins:
+        parts = urlsplit(origin)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.path:
+            raise ConfigError(f"CORS_ORIGINS must list origins such as 'https://app.example.com', got {origin!r}")
+    return origins
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def load_settings(env: Mapping[str, str]) -> Settings:
+    """Build Settings from environment-like variables, or raise ConfigError naming the variable."""
+    port = _number(env, "PORT", DEFAULT_PORT, kind=int, minimum=1)
+    if port > 65535:
+        raise ConfigError(f"PORT must be at most 65535, got {port}")
+
+    issuer = _issuer(env)
+    audience = _text(env, "AUTH0_AUDIENCE") or _text(env, "API_IDENTIFIER")
+    local = issuer is None
+    if local:
+        issuer = f"http://127.0.0.1:{port}/"
+        audience = audience or f"{issuer}api"
+    elif not audience:
+        raise ConfigError("AUTH0_AUDIENCE (or API_IDENTIFIER) must be set to the API identifier when a provider is configured")
+
+    jwks_url = _text(env, "AUTH_JWKS_URL")
+    if jwks_url:
+        jwks_url = _checked_url("AUTH_JWKS_URL", jwks_url)
+
+    log_level = (_text(env, "LOG_LEVEL") or "INFO").upper()
+    if log_level not in LOG_LEVELS:
+        raise ConfigError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {log_level!r}")
+
+    return Settings(
+        issuer=issuer,
+        audience=audience,
+        local_issuer=local,
+        jwks_url=jwks_url,
+        algorithms=_algorithms(env),
+        leeway=_number(env, "AUTH_LEEWAY", 5, kind=int),
+        jwks_cache_ttl=_number(env, "AUTH_JWKS_CACHE_TTL", 600.0, minimum=1),
+        jwks_cooldown=_number(env, "AUTH_JWKS_COOLDOWN", 30.0),
+        jwks_timeout=_number(env, "AUTH_JWKS_TIMEOUT", 5.0, minimum=0.1),
+        token_cache_size=_number(env, "AUTH_TOKEN_CACHE_SIZE", 10_000, kind=int),
+        token_cache_ttl=_number(env, "AUTH_TOKEN_CACHE_TTL", 300.0),
+        cors_origins=_origins(env),
+        port=port,
+        log_level=log_level,
+        trusted_proxies=_number(env, "TRUSTED_PROXIES", 0, kind=int),
+        swagger_ui_client_id=_text(env, "SWAGGER_UI_OAUTH_CLIENT_ID"),
+        local_client_id=_text(env, "LOCAL_CLIENT_ID") or LOCAL_CLIENT_ID,
+        local_client_secret=_text(env, "LOCAL_CLIENT_SECRET"),
+    )

@@ -1,0 +1,246 @@
+"""The issuer's signing keys: fetched on first use, cached, refreshed, and survivable outages.
+
+Rules (see README, "Key set"):
+- nothing is fetched at import or start-up; the first token that needs a key fetches;
+- the set is kept for ``ttl`` seconds, then refreshed on use; a failed refresh keeps the old keys;
+- an unknown ``kid`` triggers one refetch, then none other for ``cooldown`` seconds;
+- after a failure, a new attempt is made ``RETRY_AFTER_FAILURE`` seconds later at the earliest;
+- one fetch at a time per process; every fetch is bounded by ``timeout`` seconds.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import Callable
+
+from joserfc.errors import JoseError
+from joserfc.jwk import Key, KeySet, import_key
+
+from .errors import SigningKeysUnavailable
+from .net import is_allowed_fetch_url
+
+logger = logging.getLogger("security.keys")
+
+RETRY_AFTER_FAILURE = 2.0  # seconds between attempts while the provider fails
+MAX_DOCUMENT_BYTES = 512 * 1024
+MIN_RSA_BITS = 2048
+PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "oth", "k")
+
+
+class FetchError(Exception):
+    """A key-set or discovery document could not be had; the message says why, for logs."""
+
+
+class _SafeRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow redirects only to URLs we would have fetched directly (no https -> http)."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        if not is_allowed_fetch_url(newurl):
+            raise FetchError(f"refused redirect to {newurl}")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+_opener = urllib.request.build_opener(_SafeRedirects)
+
+
+def fetch_json(url: str, timeout: float) -> dict:
+    """GET a JSON object, with the whole exchange bounded by ``timeout`` seconds and a size cap."""
+    if not is_allowed_fetch_url(url):
+        raise FetchError(f"refused non-https URL {url}")
+    deadline = time.monotonic() + timeout
+    request = urllib.request.Request(url, headers={"Accept": "application/json", "User-Agent": "messages-api"})
+    try:
+        with _opener.open(request, timeout=timeout) as response:
+            chunks, size = [], 0
+            while chunk := response.read(16384):
+                size += len(chunk)
+                if size > MAX_DOCUMENT_BYTES:
+                    raise FetchError(f"{url}: document larger than {MAX_DOCUMENT_BYTES} bytes")
+                if time.monotonic() > deadline:
+                    raise FetchError(f"{url}: timed out after {timeout}s")
+                chunks.append(chunk)
+    except urllib.error.HTTPError as error:
+        raise FetchError(f"{url}: HTTP {error.code}") from None
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        raise FetchError(f"{url}: {getattr(error, 'reason', error)}") from None
+    try:
+        document = json.loads(b"".join(chunks))
+    except ValueError:
+        raise FetchError(f"{url}: not JSON") from None
+    if not isinstance(document, dict):
+        raise FetchError(f"{url}: not a JSON object")
+    return document
+
+
+def _modulus_bits(n) -> int:
+    if not isinstance(n, str):
+        return 0
+    try:
+        return int.from_bytes(base64.urlsafe_b64decode(n + "=" * (-len(n) % 4)), "big").bit_length()
+    except ValueError:
+        return 0
+
+
+def public_signing_keys(document: dict) -> list[Key]:
+    """The usable public signature keys of a JWKS document; anything else is skipped, not fatal."""
+    entries = document.get("keys")
+    if not isinstance(entries, list):
+        raise FetchError("JWKS has no 'keys' array")
+    keys = []
+    for entry in entries:
+        if not isinstance(entry, dict) or entry.get("kty") not in ("RSA", "EC", "OKP"):
+            continue  # symmetric or unknown keys never verify tokens here
+        if entry.get("use", "sig") != "sig":
+            continue
+        if "key_ops" in entry and "verify" not in (entry.get("key_ops") or ()):
+            continue
+        if entry["kty"] == "RSA" and _modulus_bits(entry.get("n")) < MIN_RSA_BITS:
+            continue  # too weak to trust (RFC 8725 §3.5), and joserfc would warn on import
+        public = {k: v for k, v in entry.items() if k not in PRIVATE_MEMBERS}
+        try:
+            keys.append(import_key(public))
+        except (JoseError, ValueError, TypeError):
+            continue
+    return keys
+
+
+@dataclass
+class _Held:
+    keys: KeySet
+    by_kid: dict[str, Key]  # index over `keys`, for O(1) lookups
+    sole: Key | None  # the only key, for tokens that carry no kid
+    fetched_at: float
+
+
+class KeySetCache:
+    """The current signing keys of one issuer, as a joserfc KeySet, looked up by ``kid``."""
+
+    def __init__(
+        self,
+        issuer: str,
+        *,
+        jwks_url: str | None = None,
+        ttl: float = 600.0,
+        cooldown: float = 30.0,
+        timeout: float = 5.0,
+        on_change: Callable[[set[str]], None] | None = None,
+    ):
+        self.issuer = issuer
+        self.jwks_url = jwks_url
+        self.ttl = ttl
+        self.cooldown = cooldown
+        self.timeout = timeout
+        self.on_change = on_change  # called with the kids that disappeared
+        self.fetch_count = 0
+        self._held: _Held | None = None
+        self._lock = threading.Lock()
+        self._last_attempt = float("-inf")
+        self._last_failed = False
+
+    def get(self, kid: str | None) -> Key | None:
+        """The key for ``kid``, or None when the set has no such key.
+
+        Raises SigningKeysUnavailable when no key set could be had at all.
+        """
+        held = self._held
+        if held is None:
+            held = self._refresh("first use", wait=True)
+            if held is None:
+                raise SigningKeysUnavailable()
+        elif self._due("expired"):
+            # one thread refreshes; the others go on with the keys they hold
+            held = self._refresh("expired", wait=False)
+        key = self._lookup(held, kid)
+        if key is None and kid is not None and self._due("unknown kid"):
+            key = self._lookup(self._refresh("unknown kid", wait=True), kid)
+        return key
+
+    @property
+    def key_set(self) -> KeySet | None:
+        held = self._held
+        return held.keys if held else None
+
+    @property
+    def kids(self) -> set[str]:
+        held = self._held
+        return set(held.by_kid) if held else set()
+
+    @staticmethod
+    def _lookup(held: _Held | None, kid: str | None) -> Key | None:
+        if held is None:
+            return None
+        return held.sole if kid is None else held.by_kid.get(kid)
+
+    def _due(self, reason: str) -> bool:
+        """Whether a fetch for ``reason`` is allowed now."""
+        since_attempt = time.monotonic() - self._last_attempt
+        if self._last_failed:
+            return since_attempt >= RETRY_AFTER_FAILURE
+        if reason == "unknown kid":
+            return since_attempt >= self.cooldown
+        held = self._held
+        return held is None or time.monotonic() - held.fetched_at >= self.ttl
+
+    def _refresh(self, reason: str, *, wait: bool) -> _Held | None:
+        """Fetch if still due once we hold the lock; return what is held afterwards."""
+        if not self._lock.acquire(blocking=wait, timeout=2 * self.timeout + 1 if wait else -1):
+            return self._held
+        try:
+            if self._due(reason):
+                self._fetch(reason)
+            return self._held
+        finally:
+            self._lock.release()
+
+    def _fetch(self, reason: str) -> None:
+        started = self._last_attempt = time.monotonic()
+        self.fetch_count += 1
+        url = self.jwks_url
+        try:
+            url = url or self._discover_jwks_url()
+            keys = public_signing_keys(fetch_json(url, self.timeout))
+            if not keys:
+                raise FetchError(f"{url}: no usable signature key")
+        except FetchError as error:
+            self._last_failed = True
+            logger.warning(
+                "jwks fetch failed reason=%r error=%r duration_ms=%.0f kept_keys=%d",
+                reason, str(error), (time.monotonic() - started) * 1000, len(self.kids),
+            )
+            return
+        self._last_failed = False
+        self._install(keys)
+        logger.info(
+            "jwks fetched reason=%r url=%s keys=%d duration_ms=%.0f",
+            reason, url, len(keys), (time.monotonic() - started) * 1000,
+        )
+
+    def _discover_jwks_url(self) -> str:
+        """OIDC discovery's ``jwks_uri``, else the well-known JWKS path (Auth0's layout). Remembered once found."""
+        base = self.issuer if self.issuer.endswith("/") else self.issuer + "/"
+        try:
+            document = fetch_json(base + ".well-known/openid-configuration", self.timeout)
+        except FetchError as error:
+            logger.info("oidc discovery unavailable (%s); trying %s.well-known/jwks.json", error, base)
+            return base + ".well-known/jwks.json"
+        jwks_uri = document.get("jwks_uri")
+        if not isinstance(jwks_uri, str) or not is_allowed_fetch_url(jwks_uri):
+            raise FetchError(f"discovery document has no usable jwks_uri ({jwks_uri!r})")
+        self.jwks_url = jwks_uri
+        return jwks_uri
+
+    def _install(self, keys: list[Key]) -> None:
+        gone = self.kids
+        key_set = KeySet(keys)
+        by_kid = {key.kid: key for key in keys if key.kid}
+        self._held = _Held(key_set, by_kid, keys[0] if len(keys) == 1 else None, time.monotonic())
+        gone -= set(by_kid)
+        if gone and self.on_change:
+            self.on_change(gone)

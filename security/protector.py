@@ -1,0 +1,67 @@
+"""Authlib's Flask ResourceProtector with RFC 6750 header parsing and JSON error responses.
+
+The validator is looked up on the current app, so one module-level ``require_auth`` decorator
+serves every app the factory builds (tests build many).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+
+from authlib.integrations.flask_oauth2 import ResourceProtector
+from authlib.oauth2 import OAuth2Error
+from flask import after_this_request, current_app, request
+
+from .errors import AuthErrorResponse, AuthFailure, MissingCredentials
+from .validator import AccessTokenValidator
+
+logger = logging.getLogger("security.refused")
+
+EXTENSION = "access_token_validator"
+# RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token; the scheme name is case-insensitive.
+BEARER = re.compile(r"bearer +([A-Za-z0-9\-._~+/]+=*)", re.IGNORECASE)
+
+
+def _field(value) -> str:
+    """A log field that cannot break the line: quoted, escaped and cut short; ``-`` when absent."""
+    return "-" if value is None else json.dumps(str(value)[:200])
+
+
+class BearerProtector(ResourceProtector):
+    """``@require_auth()`` / ``@require_auth("read:messages")`` for Flask views."""
+
+    def init_app(self, app, validator: AccessTokenValidator) -> None:
+        app.extensions[EXTENSION] = validator
+
+    def parse_request_authorization(self, req):
+        header = (req.headers.get("Authorization") or "").strip()
+        match = BEARER.fullmatch(header)
+        if match is None:
+            if header:
+                raise MissingCredentials("The Authorization header must be 'Bearer <token>'.", reason="malformed_header")
+            raise MissingCredentials()
+        return current_app.extensions[EXTENSION], match.group(1)
+
+    def acquire_token(self, scopes=None, **kwargs):
+        token = super().acquire_token(scopes, **kwargs)
+
+        @after_this_request
+        def no_store(response):
+            # a response computed for one caller must not be kept by any cache
+            response.headers["Cache-Control"] = "no-store"
+            return response
+
+        return token
+
+    def raise_error_response(self, error: OAuth2Error):
+        if not isinstance(error, AuthFailure):  # an Authlib error we did not anticipate
+            error = MissingCredentials(reason=getattr(error, "error", "refused"))
+        context = error.context
+        logger.info(
+            "auth refused route=%s status=%d reason=%s kid=%s iss=%s",
+            _field(request.path), error.status_code, error.reason,
+            _field(context.get("kid")), _field(context.get("iss")),
+        )
+        raise AuthErrorResponse(error)

@@ -1,0 +1,201 @@
+"""Access-token validation: an Authlib bearer validator that decodes with joserfc.
+
+Why not Authlib's stock JWT validators: rfc7523's demands ``client_id``/``grant_type`` and ignores
+leeway on ``exp``; rfc9068's refuses Auth0's ``typ: JWT`` tokens and demands ``jti``. Both read
+scopes from ``scope`` only. This one accepts Auth0's default tokens and RFC 9068 tokens alike, and
+refuses everything in the JWT attack catalogue (RFC 8725) with a reason a client can act on.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+
+from authlib.oauth2.rfc6750 import BearerTokenValidator
+from joserfc import jws
+from joserfc.errors import ExpiredTokenError, JoseError, MissingClaimError
+from joserfc.jwk import ECKey, Key, OKPKey, RSAKey
+from joserfc.jws import JWSRegistry
+from joserfc.jwt import JWTClaimsRegistry
+
+from .errors import InsufficientScope, InvalidToken
+from .keys import KeySetCache
+
+MAX_TOKEN_LENGTH = 8192
+COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+COMPACT_JWE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+# Auth0's default tokens say "JWT"; RFC 9068 tokens say "at+jwt". Anything else (an ID token with a
+# distinct type, a DPoP proof, a logout token...) is another kind of JWT and is not an access token.
+ACCEPTED_TYPES = frozenset({"jwt", "at+jwt", "application/at+jwt"})
+KEY_TYPES = {"RS": RSAKey, "PS": RSAKey, "ES": ECKey, "Ed": OKPKey}
+
+CLAIM_PROBLEMS = {
+    "iss": "The token was issued by another issuer.",
+    "aud": "The token is not meant for this API (audience).",
+    "exp": "The token's exp claim is malformed.",
+    "nbf": "The token is not valid yet (nbf).",
+    "iat": "The token was issued in the future (iat).",
+    "sub": "The token's sub claim is malformed.",
+    "jti": "The token's jti claim is malformed.",
+}
+
+
+@dataclass(frozen=True)
+class AccessToken:
+    """A validated token: its claims, the scopes it grants and the key that signed it."""
+
+    claims: dict
+    scopes: frozenset[str]
+    kid: str | None = None
+    header: dict = field(default_factory=dict)
+
+    def get_scope(self) -> str:
+        return " ".join(sorted(self.scopes))
+
+
+def granted_scopes(claims: dict) -> frozenset[str]:
+    """Scopes from the space-delimited ``scope`` claim and Auth0 RBAC's ``permissions`` array.
+
+    A claim of the wrong type makes the token invalid rather than silently granting nothing.
+    """
+    scope = claims.get("scope", "")
+    permissions = claims.get("permissions", [])
+    if not isinstance(scope, str):
+        raise InvalidToken("The token's scope claim is malformed.", reason="malformed_scope")
+    if not isinstance(permissions, list) or not all(isinstance(p, str) for p in permissions):
+        raise InvalidToken("The token's permissions claim is malformed.", reason="malformed_scope")
+    return frozenset(scope.split()) | frozenset(permissions)
+
+
+class AccessTokenValidator(BearerTokenValidator):
+    """Validates a bearer JWT against one issuer's key set, audience and algorithms."""
+
+    def __init__(
+        self,
+        keys: KeySetCache,
+        *,
+        issuer: str,
+        audience: str,
+        algorithms: tuple[str, ...] = ("RS256",),
+        leeway: int = 5,
+        realm: str = "api",
+    ):
+        super().__init__(realm=realm)
+        self.keys = keys
+        self.issuer = issuer
+        self.audience = audience
+        self.algorithms = tuple(algorithms)
+        self.leeway = leeway
+        # Built once: a registry that knows only our algorithms, and no header checks of its own
+        # beyond the RFC (ours below are stricter where it matters).
+        self._jws_registry = JWSRegistry(algorithms=list(self.algorithms), strict_check_header=False)
+
+    # -- Authlib's BearerTokenValidator interface -----------------------------------------------
+
+    def authenticate_token(self, token_string: str) -> AccessToken:
+        obj = self._parse(token_string)
+        header = obj.headers()
+        kid = self._check_header(header)
+        key = self._key_for(kid, header["alg"])
+        self._verify_signature(obj, key, kid)
+        claims = self._claims(obj.payload, kid)
+        self.check_time_and_audience(claims, kid)
+        return AccessToken(claims=claims, scopes=granted_scopes(claims), kid=kid, header=header)
+
+    def validate_token(self, token: AccessToken, scopes, request) -> None:
+        required = [s for s in (scopes or []) if s]
+        missing = [s for s in required if s not in token.scopes]
+        if missing:
+            raise InsufficientScope(required, context=self._log_context(token.kid, token.claims))
+
+    # -- steps -------------------------------------------------------------------------------------
+
+    def _parse(self, token: str):
+        if len(token) > MAX_TOKEN_LENGTH:
+            raise InvalidToken("The token is too large.", reason="malformed")
+        if COMPACT_JWE.fullmatch(token):
+            raise InvalidToken("Encrypted tokens (JWE) are not accepted.", reason="malformed")
+        if not COMPACT_JWS.fullmatch(token):
+            raise InvalidToken("The token is not a signed JWT.", reason="malformed")
+        try:
+            obj = jws.extract_compact(token.encode("ascii"), registry=self._jws_registry)
+        except (JoseError, ValueError, TypeError, RecursionError):
+            raise InvalidToken("The token is not a signed JWT.", reason="malformed") from None
+        if not isinstance(obj.headers(), dict):
+            raise InvalidToken("The token header is malformed.", reason="malformed")
+        return obj
+
+    def _check_header(self, header: dict) -> str | None:
+        alg = header.get("alg")
+        if not isinstance(alg, str) or alg not in self.algorithms:
+            # also refuses "none", HS* (key confusion) and anything not configured
+            raise InvalidToken("The token's signing algorithm is not accepted.", reason="bad_algorithm")
+        if "crit" in header:
+            raise InvalidToken("The token has critical header parameters this API does not understand.",
+                               reason="unsupported_crit")
+        if "b64" in header:
+            raise InvalidToken("Unencoded-payload tokens (b64) are not accepted.", reason="malformed")
+        typ = header.get("typ")
+        if typ is not None and (not isinstance(typ, str) or typ.lower() not in ACCEPTED_TYPES):
+            raise InvalidToken("The token is not an access token (typ).", reason="bad_type")
+        kid = header.get("kid")
+        if kid is not None and (not isinstance(kid, str) or not kid or len(kid) > 256):
+            raise InvalidToken("The token's key id (kid) is malformed.", reason="malformed")
+        # jku, x5u, x5c and jwk are ignored on purpose: keys come from the configured set only.
+        return kid
+
+    def _key_for(self, kid: str | None, alg: str) -> Key:
+        key = self.keys.get(kid)
+        if key is None:
+            if kid is None:
+                raise InvalidToken("The token names no key (kid) and the issuer has several.", reason="unknown_kid")
+            raise InvalidToken("The token was signed by an unknown key (kid).", reason="unknown_kid",
+                               context={"kid": kid})
+        key_alg = key.get("alg")
+        if not isinstance(key, KEY_TYPES[alg[:2]]) or (key_alg and key_alg != alg):
+            raise InvalidToken("The token's algorithm does not match its key.", reason="bad_algorithm",
+                               context={"kid": kid})
+        return key
+
+    def _verify_signature(self, obj, key: Key, kid: str | None) -> None:
+        try:
+            valid = jws.validate_compact(obj, key, registry=self._jws_registry)
+        except (JoseError, ValueError, TypeError):
+            valid = False
+        if not valid:
+            raise InvalidToken("The token's signature is invalid.", reason="bad_signature", context={"kid": kid})
+
+    def _claims(self, payload: bytes, kid: str | None) -> dict:
+        try:
+            claims = json.loads(payload)
+        except (ValueError, TypeError, RecursionError):
+            claims = None
+        if not isinstance(claims, dict):
+            raise InvalidToken("The token's claims are not a JSON object.", reason="malformed", context={"kid": kid})
+        return claims
+
+    def check_time_and_audience(self, claims: dict, kid: str | None) -> None:
+        """Registered claims: iss exactly, aud equal or contained, exp required, nbf/iat with leeway."""
+        registry = JWTClaimsRegistry(
+            leeway=self.leeway,
+            iss={"essential": True, "value": self.issuer},
+            aud={"essential": True, "value": self.audience},
+            exp={"essential": True},
+        )
+        try:
+            registry.validate(claims)
+        except ExpiredTokenError:
+            raise InvalidToken("The token has expired.", reason="expired",
+                               context=self._log_context(kid, claims)) from None
+        except MissingClaimError as error:
+            raise InvalidToken(f"The token has no {error.claim} claim.", reason=f"missing_{error.claim}",
+                               context=self._log_context(kid, claims)) from None
+        except JoseError as error:
+            claim = getattr(error, "claim", "")
+            raise InvalidToken(CLAIM_PROBLEMS.get(claim, "The token's claims are invalid."),
+                               reason=f"bad_{claim or 'claims'}", context=self._log_context(kid, claims)) from None
+
+    @staticmethod
+    def _log_context(kid, claims) -> dict:
+        return {"kid": kid, "iss": claims.get("iss")}

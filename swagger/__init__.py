@@ -1,0 +1,11 @@
+"""The OpenAPI side: the Api object, its security schemes, shared models and error shape."""
+
+from .api import BEARER, build_api
+from .errors import json_error_response, unexpected_error_response
+from .models import error_model, message_model
+from .protection import protected
+
+__all__ = [
+    "BEARER", "build_api", "error_model", "json_error_response", "message_model", "protected",
+    "unexpected_error_response",
+]

@@ -1,0 +1,83 @@
+"""Fixtures: a fake provider with real keys on loopback, a token builder, and the app built against them."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+from pytest_httpserver import HTTPServer
+
+from app import create_app
+from tests.support import AUDIENCE, Provider, Tokens, live, rsa_key
+
+
+@pytest.fixture(scope="session")
+def signing_key():
+    return rsa_key("key-1")
+
+
+@pytest.fixture(scope="session")
+def other_key():
+    """A second key of the same provider, for rotation."""
+    return rsa_key("key-2")
+
+
+@pytest.fixture(scope="session")
+def attacker_key():
+    return rsa_key("key-1")  # same kid as the real key: only the key material differs
+
+
+@pytest.fixture(scope="session")
+def httpserver_listen_address():
+    return ("127.0.0.1", 0)
+
+
+@pytest.fixture
+def provider(httpserver, signing_key):
+    """pytest-httpserver's loopback server (one per session, cleared after each test) as the provider."""
+    return Provider(server=httpserver, keys=[signing_key]).start()
+
+
+@pytest.fixture
+def other_server():
+    """A second loopback server, e.g. an attacker's."""
+    server = HTTPServer(host="127.0.0.1", port=0)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.clear()
+        server.stop()
+
+
+@pytest.fixture
+def tokens(provider, signing_key) -> Tokens:
+    return Tokens(provider.issuer, signing_key)
+
+
+@pytest.fixture
+def make_app(provider):
+    """Build the app for the provider; keyword arguments override settings (as env variable names)."""
+
+    def build(**overrides):
+        config = {"AUTH_ISSUER": provider.issuer, "AUTH0_AUDIENCE": AUDIENCE, "AUTH_JWKS_TIMEOUT": "1"}
+        config.update({k: str(v) for k, v in overrides.items()})
+        return create_app(config)
+
+    return build
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()
+
+
+@pytest.fixture
+def server(app):
+    with live(app) as running:
+        yield running
+
+
+@pytest.fixture
+def http():
+    with requests.Session() as session:
+        yield session

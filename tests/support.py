@@ -1,0 +1,171 @@
+"""Real parts for the tests: a fake OIDC provider on loopback, RSA keys, a token builder, a live server."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import http.client
+import json
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from joserfc.jwk import ECKey, RSAKey
+from joserfc.jws import JWSRegistry
+from pytest_httpserver import HTTPServer
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+AUDIENCE = "https://messages.test/api"
+
+
+def b64url(data: bytes | str | dict) -> str:
+    if isinstance(data, dict):
+        data = json.dumps(data)
+    if isinstance(data, str):
+        data = data.encode()
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def rsa_key(kid: str | None = None, size: int = 2048) -> RSAKey:
+    return RSAKey.generate_key(size, parameters={"kid": kid or uuid.uuid4().hex, "use": "sig", "alg": "RS256"})
+
+
+def ec_key(kid: str | None = None) -> ECKey:
+    return ECKey.generate_key("P-256", parameters={"kid": kid or uuid.uuid4().hex, "use": "sig", "alg": "ES256"})
+
+
+@dataclass
+class Provider:
+    """An OIDC provider on loopback: discovery and JWKS, with switches for outages and slowness."""
+
+    server: HTTPServer
+    keys: list = field(default_factory=list)
+    down: bool = False
+    delay: float = 0.0
+    discovery: bool = True
+    jwks_fetches: int = 0
+    discovery_fetches: int = 0
+    raw_jwks: dict | None = None  # serve this document instead of `keys`
+
+    @property
+    def issuer(self) -> str:
+        return self.server.url_for("/")
+
+    @property
+    def jwks_url(self) -> str:
+        return self.server.url_for("/keys/jwks.json")
+
+    def start(self) -> "Provider":
+        self.server.expect_request("/.well-known/openid-configuration").respond_with_handler(self._discovery)
+        self.server.expect_request("/keys/jwks.json").respond_with_handler(self._jwks)
+        self.server.expect_request("/.well-known/jwks.json").respond_with_handler(self._jwks)
+        return self
+
+    def _discovery(self, request: Request) -> Response:
+        self.discovery_fetches += 1
+        if self.down:
+            return Response("down", status=503)
+        if not self.discovery:
+            return Response("not found", status=404)
+        document = {"issuer": self.issuer, "jwks_uri": self.jwks_url,
+                    "authorization_endpoint": self.server.url_for("/authorize"),
+                    "token_endpoint": self.server.url_for("/oauth/token")}
+        return Response(json.dumps(document), content_type="application/json")
+
+    def _jwks(self, request: Request) -> Response:
+        self.jwks_fetches += 1
+        if self.delay:
+            time.sleep(self.delay)
+        if self.down:
+            return Response("down", status=503)
+        document = self.raw_jwks or {"keys": [key.as_dict(private=False) for key in self.keys]}
+        return Response(json.dumps(document), content_type="application/json")
+
+
+class Tokens:
+    """Builds access tokens for one provider; every field can be overridden or removed (None)."""
+
+    def __init__(self, issuer: str, key, audience: str = AUDIENCE):
+        self.issuer = issuer
+        self.key = key
+        self.audience = audience
+
+    def claims(self, **overrides) -> dict:
+        now = int(time.time())
+        claims = {
+            "iss": self.issuer,
+            "sub": "auth0|user-1",
+            "aud": [self.audience, "https://tenant.example/userinfo"],
+            "iat": now,
+            "exp": now + 3600,
+            "azp": "client-1",
+        }
+        claims.update(overrides)
+        return {k: v for k, v in claims.items() if v is not None}
+
+    def header(self, key=None, **overrides) -> dict:
+        key = key or self.key
+        header = {"alg": key.get("alg") or "RS256", "typ": "JWT", "kid": key.kid}
+        header.update(overrides)
+        return {k: v for k, v in header.items() if v is not None}
+
+    def make(self, key=None, header: dict | None = None, **claims) -> str:
+        key = key or self.key
+        return sign(self.header(key, **(header or {})), self.claims(**claims), key)
+
+    def raw(self, header: dict, payload: str, key=None) -> str:
+        """Signs an arbitrary payload text with a real key (for malformed-but-signed tokens)."""
+        key = key or self.key
+        return sign({"alg": key.get("alg") or "RS256", **header}, payload, key)
+
+
+def sign(header: dict, payload: dict | str, key, alg: str | None = None) -> str:
+    """A compact JWS over exactly these bytes, whatever the header says (libraries refuse odd headers)."""
+    alg = alg or (header.get("alg") if isinstance(header.get("alg"), str) else None) or key.get("alg") or "RS256"
+    signing_input = f"{b64url(header)}.{b64url(payload)}"
+    signer = JWSRegistry.algorithms.get(alg) or JWSRegistry.algorithms[key.get("alg") or "RS256"]
+    signature = signer.sign(signing_input.encode(), key)
+    return f"{signing_input}.{b64url(signature)}"
+
+
+def raw_get(url: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+    """A GET through http.client, which sends header values that requests refuses (e.g. a single space)."""
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    try:
+        connection.putrequest("GET", parts.path or "/")
+        for name, value in headers.items():
+            connection.putheader(name, value)
+        connection.endheaders()
+        response = connection.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        connection.close()
+
+
+class LiveServer:
+    """The app served over real HTTP on a loopback port, in a thread."""
+
+    def __init__(self, app):
+        self.app = app
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    def __enter__(self) -> "LiveServer":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+
+@contextlib.contextmanager
+def live(app):
+    with LiveServer(app) as server:
+        yield server
