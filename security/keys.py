@@ -2,7 +2,8 @@
 
 Rules (see README, "Key set"):
 - nothing is fetched at import or start-up; the first token that needs a key fetches;
-- the set is kept for ``ttl`` seconds, then refreshed on use; a failed refresh keeps the old keys;
+- the set is kept for ``ttl`` seconds, then refreshed in the background on use; a failed refresh
+  keeps the old keys, so callers never wait on a slow or failing provider once keys are held;
 - an unknown ``kid`` triggers one refetch, then none other for ``cooldown`` seconds;
 - after a failure, a new attempt is made ``RETRY_AFTER_FAILURE`` seconds later at the earliest;
 - one fetch at a time per process; every fetch is bounded by ``timeout`` seconds.
@@ -131,6 +132,7 @@ class KeySetCache:
         cooldown: float = 30.0,
         timeout: float = 5.0,
         on_change: Callable[[set[str]], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ):
         self.issuer = issuer
         self.jwks_url = jwks_url
@@ -138,11 +140,13 @@ class KeySetCache:
         self.cooldown = cooldown
         self.timeout = timeout
         self.on_change = on_change  # called with the kids that disappeared
+        self._clock = clock
         self.fetch_count = 0
         self._held: _Held | None = None
         self._lock = threading.Lock()
         self._last_attempt = float("-inf")
         self._last_failed = False
+        self._last_kid_refetch = float("-inf")
 
     def get(self, kid: str | None) -> Key | None:
         """The key for ``kid``, or None when the set has no such key.
@@ -154,9 +158,10 @@ class KeySetCache:
             held = self._refresh("first use", wait=True)
             if held is None:
                 raise SigningKeysUnavailable()
-        elif self._due("expired"):
-            # one thread refreshes; the others go on with the keys they hold
-            held = self._refresh("expired", wait=False)
+        elif self._due("expired") and not self._lock.locked():
+            # refresh in the background: callers go on with the keys held, even while the provider hangs
+            threading.Thread(target=self._refresh, args=("expired",), kwargs={"wait": False},
+                             name="jwks-refresh", daemon=True).start()
         key = self._lookup(held, kid)
         if key is None and kid is not None and self._due("unknown kid"):
             key = self._lookup(self._refresh("unknown kid", wait=True), kid)
@@ -180,13 +185,13 @@ class KeySetCache:
 
     def _due(self, reason: str) -> bool:
         """Whether a fetch for ``reason`` is allowed now."""
-        since_attempt = time.monotonic() - self._last_attempt
+        now = self._clock()
         if self._last_failed:
-            return since_attempt >= RETRY_AFTER_FAILURE
+            return now - self._last_attempt >= RETRY_AFTER_FAILURE
         if reason == "unknown kid":
-            return since_attempt >= self.cooldown
+            return now - self._last_kid_refetch >= self.cooldown
         held = self._held
-        return held is None or time.monotonic() - held.fetched_at >= self.ttl
+        return held is None or now - held.fetched_at >= self.ttl
 
     def _refresh(self, reason: str, *, wait: bool) -> _Held | None:
         """Fetch if still due once we hold the lock; return what is held afterwards."""
@@ -194,13 +199,16 @@ class KeySetCache:
             return self._held
         try:
             if self._due(reason):
+                if reason == "unknown kid":
+                    self._last_kid_refetch = self._clock()
                 self._fetch(reason)
             return self._held
         finally:
             self._lock.release()
 
     def _fetch(self, reason: str) -> None:
-        started = self._last_attempt = time.monotonic()
+        self._last_attempt = self._clock()
+        started = time.monotonic()
         self.fetch_count += 1
         url = self.jwks_url
         try:
@@ -240,7 +248,7 @@ class KeySetCache:
         gone = self.kids
         key_set = KeySet(keys)
         by_kid = {key.kid: key for key in keys if key.kid}
-        self._held = _Held(key_set, by_kid, keys[0] if len(keys) == 1 else None, time.monotonic())
+        self._held = _Held(key_set, by_kid, keys[0] if len(keys) == 1 else None, self._clock())
         gone -= set(by_kid)
         if gone and self.on_change:
             self.on_change(gone)

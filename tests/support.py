@@ -49,6 +49,7 @@ class Provider:
     jwks_fetches: int = 0
     discovery_fetches: int = 0
     raw_jwks: dict | None = None  # serve this document instead of `keys`
+    jwks_uri: str | None = None  # announce this jwks_uri in discovery instead of our own
 
     @property
     def issuer(self) -> str:
@@ -70,7 +71,7 @@ class Provider:
             return Response("down", status=503)
         if not self.discovery:
             return Response("not found", status=404)
-        document = {"issuer": self.issuer, "jwks_uri": self.jwks_url,
+        document = {"issuer": self.issuer, "jwks_uri": self.jwks_uri or self.jwks_url,
                     "authorization_endpoint": self.server.url_for("/authorize"),
                     "token_endpoint": self.server.url_for("/oauth/token")}
         return Response(json.dumps(document), content_type="application/json")

@@ -1,0 +1,98 @@
+"""Configuration: every bad value stops start-up with one line naming the variable."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from app import ConfigError, load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+AUTH0 = {"AUTH0_DOMAIN": "tenant.eu.auth0.com", "AUTH0_AUDIENCE": "https://messages-api"}
+
+
+def test_auth0_domain_and_audience():
+    settings = load_settings(AUTH0)
+    assert settings.issuer == "https://tenant.eu.auth0.com/"
+    assert settings.audience == "https://messages-api"
+    assert settings.local_issuer is False
+    assert settings.algorithms == ("RS256",)
+    assert (settings.leeway, settings.jwks_cache_ttl, settings.jwks_cooldown, settings.jwks_timeout) == (5, 600, 30, 5)
+
+
+def test_auth0_sample_names_are_accepted():
+    settings = load_settings({"AUTH0_DOMAIN": "https://tenant.auth0.com/", "API_IDENTIFIER": "https://quickstarts/api"})
+    assert settings.issuer == "https://tenant.auth0.com/"
+    assert settings.audience == "https://quickstarts/api"
+
+
+def test_auth_issuer_wins_over_auth0_domain():
+    settings = load_settings({**AUTH0, "AUTH_ISSUER": "https://login.example.com/realms/main"})
+    assert settings.issuer == "https://login.example.com/realms/main"
+
+
+def test_tuning_values():
+    settings = load_settings({**AUTH0, "AUTH_ALGORITHMS": "RS256, ES256", "AUTH_LEEWAY": "0", "AUTH_JWKS_TIMEOUT": "2.5",
+                              "CORS_ORIGINS": "https://a.example, http://localhost:5173/", "PORT": "8080"})
+    assert settings.algorithms == ("RS256", "ES256")
+    assert settings.leeway == 0
+    assert settings.jwks_timeout == 2.5
+    assert settings.cors_origins == ("https://a.example", "http://localhost:5173")
+    assert settings.port == 8080
+
+
+@pytest.mark.parametrize(
+    "overrides, variable",
+    [
+        ({"AUTH0_AUDIENCE": ""}, "AUTH0_AUDIENCE"),
+        ({"AUTH0_DOMAIN": "tenant.auth0.com/path"}, "AUTH0_DOMAIN"),
+        ({"AUTH_ISSUER": "http://login.example.com/"}, "AUTH_ISSUER"),
+        ({"AUTH_ISSUER": "login.example.com"}, "AUTH_ISSUER"),
+        ({"AUTH_JWKS_URL": "http://keys.example.com/jwks.json"}, "AUTH_JWKS_URL"),
+        ({"AUTH_ALGORITHMS": "HS256"}, "AUTH_ALGORITHMS"),
+        ({"AUTH_ALGORITHMS": "none"}, "AUTH_ALGORITHMS"),
+        ({"AUTH_ALGORITHMS": "RS256,HS512"}, "AUTH_ALGORITHMS"),
+        ({"AUTH_ALGORITHMS": ","}, "AUTH_ALGORITHMS"),
+        ({"AUTH_LEEWAY": "abc"}, "AUTH_LEEWAY"),
+        ({"AUTH_LEEWAY": "-1"}, "AUTH_LEEWAY"),
+        ({"AUTH_LEEWAY": "2.5"}, "AUTH_LEEWAY"),
+        ({"AUTH_JWKS_TIMEOUT": "soon"}, "AUTH_JWKS_TIMEOUT"),
+        ({"AUTH_JWKS_TIMEOUT": "nan"}, "AUTH_JWKS_TIMEOUT"),
+        ({"AUTH_JWKS_TIMEOUT": "0"}, "AUTH_JWKS_TIMEOUT"),
+        ({"AUTH_JWKS_CACHE_TTL": "inf"}, "AUTH_JWKS_CACHE_TTL"),
+        ({"AUTH_JWKS_COOLDOWN": "-5"}, "AUTH_JWKS_COOLDOWN"),
+        ({"PORT": "http"}, "PORT"),
+        ({"PORT": "70000"}, "PORT"),
+        ({"CORS_ORIGINS": "*"}, "CORS_ORIGINS"),
+        ({"CORS_ORIGINS": "https://a.example/path"}, "CORS_ORIGINS"),
+        ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
+    ],
+)
+def test_bad_values_name_the_variable(overrides, variable):
+    with pytest.raises(ConfigError) as raised:
+        load_settings({**AUTH0, **overrides})
+    message = str(raised.value)
+    assert message.startswith("configuration error: ")
+    assert variable in message
+    assert "\n" not in message
+
+
+def test_loopback_http_issuer_is_allowed():
+    for issuer in ("http://127.0.0.1:8080/", "http://localhost:9000/", "http://[::1]:9000/"):
+        assert load_settings({"AUTH_ISSUER": issuer, "AUTH0_AUDIENCE": "x"}).issuer == issuer
+
+
+@pytest.mark.parametrize("command", [[sys.executable, "-m", "app"],
+                                     [str(Path(sys.executable).parent / "flask"), "--app", "app", "run"]])
+def test_start_up_refuses_with_one_line(command):
+    env = {"PATH": os.environ.get("PATH", ""), **AUTH0, "AUTH_LEEWAY": "soon"}
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "configuration error: AUTH_LEEWAY must be a whole number, got 'soon'"
+    ]
+    assert result.stdout == ""
