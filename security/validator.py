@@ -193,7 +193,9 @@ class AccessTokenValidator(BearerTokenValidator):
                                context=self._log_context(kid, claims)) from None
         except JoseError as error:
             claim = getattr(error, "claim", "")
-            raise InvalidToken(CLAIM_PROBLEMS.get(claim, "The token's claims are invalid."),
+            malformed = "must be" in str(error.description)  # joserfc's wording for a value of the wrong type
+            description = f"The token's {claim} claim is malformed." if claim and malformed else None
+            raise InvalidToken(description or CLAIM_PROBLEMS.get(claim, "The token's claims are invalid."),
                                reason=f"bad_{claim or 'claims'}", context=self._log_context(kid, claims)) from None
 
     @staticmethod

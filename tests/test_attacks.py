@@ -209,8 +209,12 @@ def test_other_token_types_are_refused(server, http, tokens, typ):
         ({"aud": "https://other.api"}, "The token is not meant for this API (audience)."),
         ({"aud": ["https://other.api", "x"]}, "The token is not meant for this API (audience)."),
         ({"aud": [AUDIENCE + "/"]}, "The token is not meant for this API (audience)."),
-        ({"aud": {"0": AUDIENCE}}, "The token is not meant for this API (audience)."),
+        ({"aud": {"0": AUDIENCE}}, "The token's aud claim is malformed."),
         ({"sub": 42}, "The token's sub claim is malformed."),
+        ({"nbf": "tomorrow"}, "The token's nbf claim is malformed."),
+        ({"iat": [1]}, "The token's iat claim is malformed."),
+        ({"iss": ["x"]}, "The token's iss claim is malformed."),
+        ({"aud": [AUDIENCE, 1]}, "The token's aud claim is malformed."),
     ],
 )
 def test_registered_claims(server, http, tokens, claims, description):
