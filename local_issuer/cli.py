@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 from flask import current_app
+from flask.cli import with_appcontext
 
 from security.scopes import API_SCOPES
 
@@ -18,6 +19,7 @@ EXTENSION = "local_issuer"
 @click.option("--sub", "subject", default="local|developer", show_default=True, help="The token's subject.")
 @click.option("--expires-in", "expires_in", default=DEFAULT_LIFETIME, show_default=True,
               type=click.IntRange(1, 30 * 24 * 3600), help="Lifetime in seconds.")
+@with_appcontext
 def token_command(scope: str, subject: str, expires_in: int) -> None:
     """Mint an access token from the embedded local issuer (local mode only)."""
     issuer = current_app.extensions.get(EXTENSION)

@@ -7,7 +7,7 @@ import requests
 from pytest_httpserver import HTTPServer
 
 from app import create_app
-from tests.support import AUDIENCE, Provider, Tokens, live, rsa_key
+from tests.support import AUDIENCE, Provider, Tokens, live, live_on_own_port, rsa_key
 
 
 @pytest.fixture(scope="session")
@@ -81,3 +81,27 @@ def server(app):
 def http():
     with requests.Session() as session:
         yield session
+
+
+@pytest.fixture
+def instance(tmp_path):
+    """A fresh instance folder: where the local issuer keeps its key and client secret."""
+    return tmp_path / "instance"
+
+
+@pytest.fixture
+def make_local_app(instance):
+    """Build the app in local mode (no provider); keyword arguments are env variables."""
+
+    def build(port=3010, **overrides):
+        config = {"PORT": str(port), **{k: str(v) for k, v in overrides.items()}}
+        return create_app(config, instance_path=instance)
+
+    return build
+
+
+@pytest.fixture
+def local_server(make_local_app):
+    """A local-mode app on loopback, whose issuer URL names the port it really listens on."""
+    with live_on_own_port(make_local_app) as running:
+        yield running
