@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 import requests
 from pytest_httpserver import HTTPServer
 
 from app import create_app
+from local_issuer.signing_key import load_or_create_key, load_or_create_secret
 from tests.support import AUDIENCE, Provider, Tokens, live, live_on_own_port, rsa_key
 
 
@@ -83,10 +86,21 @@ def http():
         yield session
 
 
+@pytest.fixture(scope="session")
+def seeded_instance(tmp_path_factory):
+    """One local-issuer key and secret for the session: RSA key generation is the slow part."""
+    path = tmp_path_factory.mktemp("seed")
+    load_or_create_key(path)
+    load_or_create_secret(path)
+    return path
+
+
 @pytest.fixture
-def instance(tmp_path):
-    """A fresh instance folder: where the local issuer keeps its key and client secret."""
-    return tmp_path / "instance"
+def instance(tmp_path, seeded_instance):
+    """An instance folder of the test's own, holding a copy of the session's key and secret."""
+    path = tmp_path / "instance"
+    shutil.copytree(seeded_instance, path)
+    return path
 
 
 @pytest.fixture

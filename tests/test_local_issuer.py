@@ -24,11 +24,13 @@ def bearer(token):
     return {"Authorization": f"Bearer {token}"}
 
 
-def test_key_and_secret_are_created_private_and_reused(make_local_app, instance):
-    first = make_local_app()
+def test_key_and_secret_are_created_private_and_reused(tmp_path):
+    instance = tmp_path / "fresh"
+    first = create_app({}, instance_path=instance)
     for name in (KEY_FILE, SECRET_FILE):
         assert stat.S_IMODE(os.stat(instance / name).st_mode) == 0o600
-    second = make_local_app()
+    assert sorted(p.name for p in instance.iterdir()) == sorted([KEY_FILE, SECRET_FILE])  # no temporaries left
+    second = create_app({}, instance_path=instance)
     one, two = first.extensions["local_issuer"], second.extensions["local_issuer"]
     assert one.key.kid == two.key.kid
     assert one.client.client_secret == two.client.client_secret
@@ -73,8 +75,10 @@ def test_a_tampered_key_file_stops_start_up_naming_it(make_local_app, instance, 
     assert "\n" not in str(raised.value)
 
 
-def test_configured_client_secret_wins(make_local_app, instance):
-    app = make_local_app(LOCAL_CLIENT_ID="my-client", LOCAL_CLIENT_SECRET="s3cret-s3cret-s3cret")
+def test_configured_client_secret_wins(tmp_path):
+    instance = tmp_path / "fresh"
+    app = create_app({"LOCAL_CLIENT_ID": "my-client", "LOCAL_CLIENT_SECRET": "s3cret-s3cret-s3cret"},
+                     instance_path=instance)
     client = app.extensions["local_issuer"].client
     assert (client.client_id, client.client_secret) == ("my-client", "s3cret-s3cret-s3cret")
     assert not (instance / SECRET_FILE).exists()

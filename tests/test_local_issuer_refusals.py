@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
 import time
 
@@ -9,6 +10,17 @@ import pytest
 
 from tests.oauth import authorize, client_of, exchange, get_code, location_params, pkce_pair, redirect_uri
 from tests.support import live_on_own_port
+
+
+@pytest.fixture(scope="module")
+def local_server(tmp_path_factory, seeded_instance):
+    """One local-mode server for this module's requests: refusals change no state worth isolating."""
+    from app import create_app
+
+    instance = tmp_path_factory.mktemp("refusals") / "instance"
+    shutil.copytree(seeded_instance, instance)
+    with live_on_own_port(lambda port: create_app({"PORT": str(port)}, instance_path=instance)) as server:
+        yield server
 
 
 def assert_oauth_error(response, status, error):
@@ -116,10 +128,14 @@ def test_code_is_single_use(local_server, http):
 
 
 def test_code_expires(local_server, http):
-    local_server.app.extensions["local_issuer"].server.codes.lifetime = 0.3
-    code, verifier = get_code(http, local_server)
-    time.sleep(0.4)
-    assert_oauth_error(exchange(http, local_server, code, verifier), 400, "invalid_grant")
+    codes = local_server.app.extensions["local_issuer"].server.codes
+    lifetime, codes.lifetime = codes.lifetime, 0.3
+    try:
+        code, verifier = get_code(http, local_server)
+        time.sleep(0.4)
+        assert_oauth_error(exchange(http, local_server, code, verifier), 400, "invalid_grant")
+    finally:
+        codes.lifetime = lifetime
 
 
 @pytest.mark.parametrize("change, status, error", [
