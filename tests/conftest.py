@@ -119,3 +119,19 @@ def local_server(make_local_app):
     """A local-mode app on loopback, whose issuer URL names the port it really listens on."""
     with live_on_own_port(make_local_app) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def screenshots():
+    """Where browser tests put their screenshots; the run's summary says where to look."""
+    return SAVED_SCREENSHOTS
+
+
+SAVED_SCREENSHOTS: list = []
+
+
+def pytest_terminal_summary(terminalreporter):
+    if SAVED_SCREENSHOTS:
+        terminalreporter.write_sep("-", "screenshots of the docs page")
+        for path in SAVED_SCREENSHOTS:
+            terminalreporter.write_line(str(path))
