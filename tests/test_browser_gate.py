@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.browser import chromium_or_skip
 
 
-@pytest.mark.parametrize("ci, exit_ok, shown", [
-    ("", True, "no Chromium found"),
-    ("true", False, "CI=true requires the browser tests to run"),
-])
-def test_missing_chromium(tmp_path, ci, exit_ok, shown):
-    env = {**os.environ, "PATH": str(tmp_path), "CI": ci}  # a PATH with no chromium on it
-    run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_browser.py",
-         "-k", "provider_login"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
-    )
-    assert (run.returncode == 0) is exit_ok, run.stdout[-2000:]
-    assert shown in run.stdout
+def test_missing_chromium_skips_with_the_reason(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))  # a PATH with no chromium on it
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="no Chromium found: install Debian's package"):
+        chromium_or_skip()
+
+
+def test_missing_chromium_fails_under_ci(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI=true requires the browser tests to run"):
+        chromium_or_skip()
