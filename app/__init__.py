@@ -98,5 +98,5 @@ def _configure_logging(settings: Settings) -> None:
     root = logging.getLogger()
     if not root.handlers:
         logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    for name in ("security", "app", "local_issuer"):
+    for name in ("security", "app"):
         logging.getLogger(name).setLevel(settings.log_level)

@@ -45,6 +45,7 @@ class LocalIssuer:
 
     def init_app(self, app: Flask) -> None:
         app.extensions[EXTENSION] = self
+        logging.getLogger("authlib").setLevel(logging.INFO)  # Authlib logs issued tokens at DEBUG
         app.register_blueprint(blueprint)
         docs = f"http://127.0.0.1:{self.settings.port}/docs"
         logger.warning(

@@ -1,10 +1,13 @@
 """The local issuer's HTTP endpoints: discovery, JWKS, authorize and token.
 
 /authorize and /oauth/token answer loopback clients only, and only when the request carries no
-proxy header: a reverse proxy in front would make every remote caller look local.
+proxy header (a reverse proxy in front would make every remote caller look local) and names a
+loopback host (a DNS-rebound name such as evil.example:3010 must not reach them from a browser).
 """
 
 from __future__ import annotations
+
+from urllib.parse import urlsplit
 
 from authlib.oauth2 import OAuth2Error
 from flask import Blueprint, current_app, jsonify, request
@@ -30,7 +33,8 @@ def loopback_only():
     if request.endpoint not in LOOPBACK_ONLY:
         return None
     proxied = any(name in request.headers for name in PROXY_HEADERS)
-    if proxied or not is_loopback_host(request.remote_addr):
+    host = urlsplit(request.host_url).hostname
+    if proxied or not is_loopback_host(request.remote_addr) or not is_loopback_host(host):
         response = jsonify(error="access_denied",
                            error_description="The local issuer answers loopback clients only, without proxies.")
         response.status_code = 403

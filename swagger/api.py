@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from urllib.parse import urlsplit
 
 from flask import has_request_context, render_template, request, url_for
 from flask_restx import Api
@@ -85,7 +86,8 @@ def docs_settings(api: Api, settings, local_client) -> dict:
     }
     if local_client is not None:
         oauth["clientId"] = local_client.client_id
-        if is_loopback_host(request.remote_addr):  # the secret only works from loopback anyway
+        # shown only to a loopback viewer at a loopback host name, the only place the secret works
+        if is_loopback_host(request.remote_addr) and is_loopback_host(urlsplit(request.host_url).hostname):
             oauth["clientSecret"] = local_client.client_secret
     return {
         "specsUrl": api.specs_url,

@@ -51,8 +51,12 @@ def test_per_operation_security(local_server, http):
 
 
 def test_the_secret_is_not_shown_to_remote_viewers(make_local_app):
-    page = make_local_app().test_client().get("/docs", environ_base={"REMOTE_ADDR": "203.0.113.9"})
+    client = make_local_app().test_client()
+    page = client.get("/docs", environ_base={"REMOTE_ADDR": "203.0.113.9"})
     assert "clientSecret" not in docs_settings(page.text)["oauth"]
+    page = client.get("/docs", headers={"Host": "evil.example:3010"})  # a DNS-rebound name
+    assert "clientSecret" not in docs_settings(page.text)["oauth"]
+    assert "clientSecret" in docs_settings(client.get("/docs", headers={"Host": "localhost:3010"}).text)["oauth"]
 
 
 def test_auth0_mode(http):
