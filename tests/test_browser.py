@@ -60,15 +60,20 @@ def test_pasted_token(docs_server, page, screenshots, prefix, routes):
         screenshots.append(docs.screenshot("docs-authorized-bearer"))
 
 
-@pytest.mark.parametrize("scope, expected", [("read:messages", 200), (None, 403)], ids=["with-scope", "no-scope"])
-def test_code_and_pkce_login_against_the_local_issuer(docs_server, page, screenshots, scope, expected):
-    docs = DocsPage(page, docs_server.url).open()
+@pytest.mark.parametrize("host, scope, expected", [
+    ("127.0.0.1", "read:messages", 200),
+    ("127.0.0.1", None, 403),
+    ("localhost", "read:messages", 200),
+], ids=["with-scope", "no-scope", "at-localhost"])
+def test_code_and_pkce_login_against_the_local_issuer(docs_server, page, screenshots, host, scope, expected):
+    docs = DocsPage(page, f"http://{host}:{docs_server.port}").open()
     form = docs.scheme("authorization_code")
     if scope:
         docs.tick_scope(form, scope)
     with page.expect_popup() as popup:
         docs.authorize(form)
     login = urlsplit(popup.value.url)
+    assert login.hostname == host
     assert login.path in ("/authorize", "/swaggerui/oauth2-redirect.html")
     docs.wait_authorized(form)
     docs.close_dialog()
@@ -76,7 +81,7 @@ def test_code_and_pkce_login_against_the_local_issuer(docs_server, page, screens
     assert status == expected
     if expected == 403:
         assert "insufficient_scope" in body  # the refusal is shown in the page
-    else:
+    elif host == "127.0.0.1":
         screenshots.append(docs.screenshot("docs-authorized-pkce"))
 
 
