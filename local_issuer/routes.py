@@ -42,6 +42,22 @@ def loopback_only():
     return None
 
 
+@blueprint.before_request
+def only_our_audience():
+    """Auth0 clients send ``audience``; this issuer mints for one API only, so another one is an error."""
+    if request.endpoint not in LOOPBACK_ONLY:
+        return None
+    body = request.get_json(silent=True) if request.is_json else None
+    audience = body.get("audience") if isinstance(body, dict) else request.values.get("audience")
+    expected = _issuer().settings.audience
+    if audience is None or audience == expected:
+        return None
+    response = jsonify(error="invalid_request",
+                       error_description=f"This issuer only issues tokens for the audience {expected}.")
+    response.status_code = 400
+    return response
+
+
 @blueprint.get("/.well-known/openid-configuration")
 def discovery():
     issuer = _issuer().settings.issuer

@@ -201,3 +201,13 @@ def test_remote_clients_are_refused(make_local_app, http):
         assert_oauth_error(http.post(url + "/oauth/token", data={"grant_type": "client_credentials"}), 403,
                            "access_denied")
         assert http.get(url + "/authorize", allow_redirects=False).status_code == 403
+
+
+def test_only_this_apis_audience(local_server, http):
+    client = client_of(local_server)
+    fields = {"grant_type": "client_credentials", "client_id": client.client_id, "client_secret": client.client_secret}
+    url = local_server.url + "/oauth/token"
+    assert_oauth_error(http.post(url, json={**fields, "audience": "https://other.example/api"}), 400, "invalid_request")
+    response = authorize(http, local_server, **code_request(local_server, audience="https://other.example/api"))
+    assert_oauth_error(response, 400, "invalid_request")
+    assert http.post(url, json={**fields, "audience": f"{local_server.url}/api"}).status_code == 200
