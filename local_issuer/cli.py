@@ -8,6 +8,7 @@ from flask.cli import with_appcontext
 
 from security.scopes import API_SCOPES
 
+from .server import LOCAL_USER
 from .tokens import DEFAULT_LIFETIME
 
 EXTENSION = "local_issuer"
@@ -16,7 +17,7 @@ EXTENSION = "local_issuer"
 @click.command("token")
 @click.option("--scope", "scope", default=" ".join(API_SCOPES), show_default=True,
               help='Space-separated scopes to grant; "" for none. Only the API\'s declared scopes.')
-@click.option("--sub", "subject", default="local|developer", show_default=True, help="The token's subject.")
+@click.option("--sub", "subject", default=LOCAL_USER, show_default=True, help="The token's subject.")
 @click.option("--expires-in", "expires_in", default=DEFAULT_LIFETIME, show_default=True,
               type=click.IntRange(1, 30 * 24 * 3600), help="Lifetime in seconds.")
 @with_appcontext

@@ -2,7 +2,7 @@
 
 Grants: authorization code with mandatory S256 PKCE (Swagger UI's login), and client credentials.
 Access tokens are the JWTs from ``tokens.mint``; requested scopes must be the API's declared ones.
-Codes live in memory for ``code_lifetime`` seconds and are single-use (one process, local work).
+Codes live in memory for ``CodeStore.lifetime`` seconds and are single-use (one process, local work).
 """
 
 from __future__ import annotations

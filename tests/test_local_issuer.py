@@ -11,6 +11,7 @@ import stat
 
 import pytest
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from app import ConfigError, create_app
 from local_issuer.signing_key import KEY_FILE, SECRET_FILE
@@ -64,8 +65,6 @@ def test_a_tampered_key_file_stops_start_up_naming_it(make_local_app, instance, 
     elif damage == "truncated":
         path.write_bytes(pem[: len(pem) // 2])
     else:
-        from cryptography.hazmat.primitives.asymmetric import rsa
-
         small = rsa.generate_private_key(public_exponent=65537, key_size=1024)
         path.write_bytes(small.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                              serialization.NoEncryption()))
