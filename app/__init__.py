@@ -12,6 +12,7 @@ from flask import Flask, redirect
 from flask_cors import CORS
 from werkzeug.exceptions import HTTPException
 
+from local_issuer import LocalIssuer, install_cli
 from namespaces import NAMESPACES
 from security import AccessTokenValidator, KeySetCache, require_auth
 from swagger import build_api, json_error_response, unexpected_error_response
@@ -23,14 +24,21 @@ ROOT = Path(__file__).resolve().parent.parent
 __all__ = ["ConfigError", "Settings", "create_app", "load_settings"]
 
 
-def create_app(config: Mapping[str, str] | None = None) -> Flask:
-    """Build the app from the environment (and ``.env``), or from ``config`` alone when given (tests)."""
+def create_app(config: Mapping[str, str] | None = None, *, instance_path: str | Path | None = None) -> Flask:
+    """Build the app from the environment (and ``.env``), or from ``config`` alone when given (tests).
+
+    ``instance_path`` is where the local issuer keeps its key (default: ``instance/`` in the repo).
+    """
     if config is None:
         load_dotenv(ROOT / ".env")
         config = os.environ
     settings = load_settings(config)
 
-    app = Flask(__name__, instance_path=str(ROOT / "instance"))
+    app = Flask(
+        __name__,
+        instance_path=str(instance_path or ROOT / "instance"),
+        template_folder=str(ROOT / "swagger" / "templates"),  # our swagger-ui.html overrides flask-restx's
+    )
     app.config.update(
         SETTINGS=settings,
         ERROR_INCLUDE_MESSAGE=False,  # our error bodies are {"error", "error_description"} only
@@ -41,17 +49,16 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
     )
     _configure_logging(settings)
 
-    if settings.local_issuer:
-        raise ConfigError(
-            "no token issuer configured: set AUTH0_DOMAIN and AUTH0_AUDIENCE (or AUTH_ISSUER and AUTH0_AUDIENCE)"
-        )
-
+    # With no provider configured, the embedded issuer signs tokens and hands its JWKS straight to
+    # the key cache: one validation path, only the key source differs.
+    local = LocalIssuer(settings, Path(app.instance_path)) if settings.local_issuer else None
     keys = KeySetCache(
         settings.issuer,
         jwks_url=settings.jwks_url,
         ttl=settings.jwks_cache_ttl,
         cooldown=settings.jwks_cooldown,
         timeout=settings.jwks_timeout,
+        source=local.jwks if local else None,
     )
     validator = AccessTokenValidator(
         keys,
@@ -62,8 +69,12 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
     )
     require_auth.init_app(app, validator)
 
+    if local:
+        local.init_app(app)
+    install_cli(app)
+
     app.add_url_rule("/", "index", lambda: redirect("/docs"))
-    api = build_api(settings)
+    api = build_api(settings, local_client=local.client if local else None)
     for namespace, path in NAMESPACES:
         api.add_namespace(namespace, path=path)
     api.init_app(app)

@@ -37,6 +37,7 @@ class Settings:
     issuer: str  # exact `iss` value; ends with "/" for Auth0
     audience: str
     local_issuer: bool  # True when no provider is configured
+    auth0: bool = False  # the issuer came from AUTH0_DOMAIN: Auth0's well-known endpoint paths apply
     jwks_url: str | None = None
     algorithms: tuple[str, ...] = ("RS256",)
     leeway: int = 5
@@ -155,6 +156,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         issuer=issuer,
         audience=audience,
         local_issuer=local,
+        auth0=not local and not _text(env, "AUTH_ISSUER"),
         jwks_url=jwks_url,
         algorithms=_algorithms(env),
         leeway=_number(env, "AUTH_LEEWAY", 5, kind=int),

@@ -7,6 +7,9 @@ Rules (see README, "Key set"):
 - an unknown ``kid`` triggers one refetch, then none other for ``cooldown`` seconds;
 - after a failure, a new attempt is made ``RETRY_AFTER_FAILURE`` seconds later at the earliest;
 - one fetch at a time per process; every fetch is bounded by ``timeout`` seconds.
+
+The document normally comes over HTTP from the issuer. The embedded local issuer hands its JWKS
+in through ``source`` instead: same filtering, caching and lookups, only the key source differs.
 """
 
 from __future__ import annotations
@@ -132,6 +135,7 @@ class KeySetCache:
         cooldown: float = 30.0,
         timeout: float = 5.0,
         on_change: Callable[[set[str]], None] | None = None,
+        source: Callable[[], dict] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ):
         self.issuer = issuer
@@ -140,6 +144,7 @@ class KeySetCache:
         self.cooldown = cooldown
         self.timeout = timeout
         self.on_change = on_change  # called with the kids that disappeared
+        self.source = source  # an in-process JWKS document provider, instead of HTTP
         self._clock = clock
         self.fetch_count = 0
         self._held: _Held | None = None
@@ -210,10 +215,11 @@ class KeySetCache:
         self._last_attempt = self._clock()
         started = time.monotonic()
         self.fetch_count += 1
-        url = self.jwks_url
+        url = "in-process source" if self.source else self.jwks_url
         try:
             url = url or self._discover_jwks_url()
-            keys = public_signing_keys(fetch_json(url, self.timeout))
+            document = self.source() if self.source else fetch_json(url, self.timeout)
+            keys = public_signing_keys(document)
             if not keys:
                 raise FetchError(f"{url}: no usable signature key")
         except FetchError as error:

@@ -1,6 +1,7 @@
 """The OpenAPI side: the Api object, its security schemes, shared models and error shape."""
 
-from .api import BEARER, build_api
+from .api import build_api
+from .auth_schemes import BEARER
 from .errors import json_error_response, unexpected_error_response
 from .models import error_model, message_model
 from .protection import protected

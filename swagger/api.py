@@ -1,30 +1,51 @@
-"""The Flask-RESTX ``Api``: one per app, with its security schemes and JSON errors."""
+"""The Flask-RESTX ``Api``: one per app, with its security schemes, docs page and JSON errors."""
 
 from __future__ import annotations
 
+import copy
+from urllib.parse import urlsplit
+
+from flask import has_request_context, render_template, request, url_for
 from flask_restx import Api
 from werkzeug.exceptions import HTTPException
 
+from security.discovery import ProviderEndpoints
+from security.net import is_loopback_host
+
 from . import info
+from .auth_schemes import BEARER, drop_undefined_requirements, local_endpoints, security_definitions
 from .errors import error_body, error_headers, unexpected_error_response
 
-BEARER = "bearer"
+
+class DocsApi(Api):
+    """An Api whose security definitions are computed when the spec is served (see auth_schemes)."""
+
+    def __init__(self, *args, definitions, **kwargs):
+        self._definitions = definitions
+        super().__init__(*args, **kwargs)
+
+    @property
+    def __schema__(self):
+        schema = super().__schema__  # built once by flask-restx, then cached
+        if "paths" not in schema or not has_request_context():
+            return schema
+        schema = copy.deepcopy(schema)
+        schema["securityDefinitions"] = self._definitions()
+        drop_undefined_requirements(schema)
+        return schema
 
 
-def security_definitions() -> dict:
-    """The schemes Swagger UI offers under Authorize. Swagger 2.0 has no http/bearer type: apiKey it is."""
-    return {
-        BEARER: {
-            "type": "apiKey",
-            "in": "header",
-            "name": "Authorization",
-            "description": "An access token. Paste it alone or as `Bearer <token>`.",
-        },
-    }
+def build_api(settings, local_client=None) -> Api:
+    """``local_client`` (id and secret) is given in local mode: the docs page prefills it."""
+    provider = ProviderEndpoints(settings.issuer, use_discovery=not settings.auth0,
+                                 timeout=min(settings.jwks_timeout, 2.0), ttl=settings.jwks_cache_ttl)
 
+    def definitions() -> dict:
+        local = settings.local_issuer
+        endpoints = local_endpoints(settings.issuer) if local else provider.get()
+        return security_definitions(endpoints, local=local)
 
-def build_api(settings) -> Api:
-    api = Api(
+    api = DocsApi(
         title=info.TITLE,
         version=info.VERSION,
         description=info.description(issuer=settings.issuer, audience=settings.audience, local=settings.local_issuer),
@@ -33,10 +54,15 @@ def build_api(settings) -> Api:
         license=info.LICENSE["name"],
         license_url=info.LICENSE["url"],
         doc="/docs",
-        authorizations=security_definitions(),
+        authorizations={BEARER: security_definitions(provider.fallback, local=False)[BEARER]},
+        definitions=definitions,
         validate=True,
         ordered=True,
     )
+
+    @api.documentation
+    def docs_page():
+        return render_template("swagger-ui.html", title=api.title, docs=docs_settings(api, settings, local_client))
 
     @api.errorhandler(HTTPException)
     def http_error(error):
@@ -49,3 +75,22 @@ def build_api(settings) -> Api:
 
     return api
 
+
+def docs_settings(api: Api, settings, local_client) -> dict:
+    """What our swagger-ui.html template hands to Swagger UI: spec URL, redirect page and OAuth defaults."""
+    oauth = {
+        "appName": info.TITLE,
+        "usePkceWithAuthorizationCodeGrant": True,
+        "additionalQueryStringParams": {"audience": settings.audience},
+        "clientId": settings.swagger_ui_client_id or "",
+    }
+    if local_client is not None:
+        oauth["clientId"] = local_client.client_id
+        # shown only to a loopback viewer at a loopback host name, the only place the secret works
+        if is_loopback_host(request.remote_addr) and is_loopback_host(urlsplit(request.host_url).hostname):
+            oauth["clientSecret"] = local_client.client_secret
+    return {
+        "specsUrl": api.specs_url,
+        "oauth2RedirectUrl": url_for("restx_doc.static", filename="oauth2-redirect.html", _external=True),
+        "oauth": oauth,
+    }

@@ -1,14 +1,15 @@
 """``@protected(ns)`` / ``@protected(ns, READ_MESSAGES)``: enforce and document a route's auth in one place.
 
 Enforcement is Authlib's protector (``security.require_auth``); documentation is the operation's
-``security`` requirement and every error it can answer. One decorator keeps the two from drifting.
+``security`` requirement (bearer or the OAuth2 flows, with the scope) and every error it can answer.
+One decorator keeps the two from drifting.
 """
 
 from __future__ import annotations
 
 from security import require_auth
 
-from .api import BEARER
+from .auth_schemes import operation_security
 from .models import error_model
 
 CHALLENGE = {
@@ -24,7 +25,7 @@ RETRY_AFTER = {"Retry-After": {"type": "integer", "description": "Seconds to wai
 def protected(ns, scope: str | None = None):
     def decorate(view):
         view = require_auth(scope)(view)
-        view = ns.doc(security=[{BEARER: []}])(view)
+        view = ns.doc(security=operation_security(scope))(view)
         view = ns.response(401, "Missing, malformed or invalid access token.", error_model, headers=CHALLENGE)(view)
         if scope:
             view = ns.response(403, f"The token lacks the `{scope}` scope.", error_model, headers=CHALLENGE)(view)

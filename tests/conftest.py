@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 import requests
 from pytest_httpserver import HTTPServer
 
 from app import create_app
-from tests.support import AUDIENCE, Provider, Tokens, live, rsa_key
+from local_issuer.signing_key import load_or_create_key, load_or_create_secret
+from tests.support import AUDIENCE, Provider, Tokens, live, live_on_own_port, rsa_key
 
 
 @pytest.fixture(scope="session")
@@ -81,3 +84,54 @@ def server(app):
 def http():
     with requests.Session() as session:
         yield session
+
+
+@pytest.fixture(scope="session")
+def seeded_instance(tmp_path_factory):
+    """One local-issuer key and secret for the session: RSA key generation is the slow part."""
+    path = tmp_path_factory.mktemp("seed")
+    load_or_create_key(path)
+    load_or_create_secret(path)
+    return path
+
+
+@pytest.fixture
+def instance(tmp_path, seeded_instance):
+    """An instance folder of the test's own, holding a copy of the session's key and secret."""
+    path = tmp_path / "instance"
+    shutil.copytree(seeded_instance, path)
+    return path
+
+
+@pytest.fixture
+def make_local_app(instance):
+    """Build the app in local mode (no provider); keyword arguments are env variables."""
+
+    def build(port=3010, **overrides):
+        config = {"PORT": str(port), **{k: str(v) for k, v in overrides.items()}}
+        return create_app(config, instance_path=instance)
+
+    return build
+
+
+@pytest.fixture
+def local_server(make_local_app):
+    """A local-mode app on loopback, whose issuer URL names the port it really listens on."""
+    with live_on_own_port(make_local_app) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def screenshots():
+    """Where browser tests put their screenshots; the run's summary says where to look."""
+    return SAVED_SCREENSHOTS
+
+
+SAVED_SCREENSHOTS: list = []
+
+
+def pytest_terminal_summary(terminalreporter):
+    if SAVED_SCREENSHOTS:
+        terminalreporter.write_sep("-", "screenshots of the docs page")
+        for path in SAVED_SCREENSHOTS:
+            terminalreporter.write_line(str(path))

@@ -150,10 +150,11 @@ def raw_get(url: str, headers: dict[str, str]) -> tuple[int, dict[str, str], byt
 class LiveServer:
     """The app served over real HTTP on a loopback port, in a thread."""
 
-    def __init__(self, app):
+    def __init__(self, app, host: str = "127.0.0.1"):
         self.app = app
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.server = make_server(host, 0, app, threaded=True)
+        self.port = self.server.server_port
+        self.url = f"http://127.0.0.1:{self.port}"
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     def __enter__(self) -> "LiveServer":
@@ -169,4 +170,13 @@ class LiveServer:
 @contextlib.contextmanager
 def live(app):
     with LiveServer(app) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def live_on_own_port(build, host: str = "127.0.0.1"):
+    """Serve ``build(port)``: for apps whose settings must name their own port (the local issuer)."""
+    server = LiveServer(None, host=host)
+    server.app = server.server.app = build(server.port)
+    with server:
         yield server

@@ -1,0 +1,61 @@
+"""The embedded local issuer: an OAuth2 server on loopback, used when no provider is configured.
+
+It lets Swagger UI and curl get real access tokens on a laptop with no tenant and no network. The
+API validates them exactly like provider tokens: same KeySetCache, validator and protector; the
+cache simply takes its JWKS from ``LocalIssuer.jwks`` instead of over HTTP.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import Flask
+
+from .cli import token_command
+from .clients import LocalClient
+from .routes import EXTENSION, blueprint
+from .server import LocalAuthorizationServer
+from .signing_key import load_or_create_key, load_or_create_secret
+from .tokens import DEFAULT_LIFETIME, mint
+
+logger = logging.getLogger("app.local_issuer")
+
+__all__ = ["LocalIssuer", "install_cli", "token_command"]
+
+
+class LocalIssuer:
+    """The key, the client and the authorization server of the local issuer, for one app."""
+
+    def __init__(self, settings, instance: Path):
+        self.settings = settings
+        self.key = load_or_create_key(instance)
+        secret = settings.local_client_secret or load_or_create_secret(instance)
+        self.client = LocalClient(settings.local_client_id, secret)
+        self.server = LocalAuthorizationServer(self.client, self.key, issuer=settings.issuer,
+                                               audience=settings.audience)
+
+    def jwks(self) -> dict:
+        """The public JWKS: what /.well-known/jwks.json serves and what the API's key cache loads."""
+        return {"keys": [self.key.as_dict(private=False)]}
+
+    def mint(self, *, subject: str, scopes=(), expires_in: int = DEFAULT_LIFETIME) -> str:
+        return mint(self.key, issuer=self.settings.issuer, audience=self.settings.audience, subject=subject,
+                    client_id=self.client.client_id, scopes=list(scopes), expires_in=expires_in)
+
+    def init_app(self, app: Flask) -> None:
+        app.extensions[EXTENSION] = self
+        logging.getLogger("authlib").setLevel(logging.INFO)  # Authlib logs issued tokens at DEBUG
+        app.register_blueprint(blueprint)
+        docs = f"http://127.0.0.1:{self.settings.port}/docs"
+        logger.warning(
+            "no token provider configured: this API trusts the embedded local development issuer %s "
+            "(audience %s); get tokens at %s or with `make token`; set AUTH0_DOMAIN and AUTH0_AUDIENCE "
+            "(or AUTH_ISSUER) to trust Auth0 instead",
+            self.settings.issuer, self.settings.audience, docs,
+        )
+
+
+def install_cli(app: Flask) -> None:
+    """The ``token`` command exists in both modes, so that in provider mode it can say why it refuses."""
+    app.cli.add_command(token_command)

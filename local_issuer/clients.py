@@ -1,0 +1,58 @@
+"""The one client the local issuer knows: Swagger UI (code + PKCE) and curl (client credentials)."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from authlib.oauth2.rfc6749 import ClientMixin
+from flask import request, url_for
+
+from security.net import is_loopback_host
+
+
+def own_redirect_uri() -> str:
+    """This app's Swagger UI redirect page, at the host the browser used (127.0.0.1 or localhost)."""
+    return url_for("restx_doc.static", filename="oauth2-redirect.html", _external=True)
+
+
+def is_own_redirect_uri(uri: str | None) -> bool:
+    """Only this app's own redirect page on a loopback host: codes never leave the machine."""
+    if not uri or uri != own_redirect_uri():
+        return False
+    return is_loopback_host(urlsplit(uri).hostname)
+
+
+@dataclass(frozen=True)
+class LocalClient(ClientMixin):
+    client_id: str
+    client_secret: str
+
+    GRANT_TYPES = ("authorization_code", "client_credentials")
+
+    def get_client_id(self) -> str:
+        return self.client_id
+
+    def get_default_redirect_uri(self) -> str:
+        return own_redirect_uri()
+
+    def get_allowed_scope(self, scope) -> str:
+        # unknown scopes were refused already (invalid_scope); nothing requested means nothing granted
+        return scope or ""
+
+    def check_redirect_uri(self, redirect_uri) -> bool:
+        return is_own_redirect_uri(redirect_uri)
+
+    def check_client_secret(self, client_secret) -> bool:
+        return hmac.compare_digest(str(client_secret).encode(), self.client_secret.encode())
+
+    def check_endpoint_auth_method(self, method, endpoint) -> bool:
+        # "none" (a public client, as Swagger UI is) only where the grant allows it: code + PKCE
+        return method in ("client_secret_basic", "client_secret_post", "none")
+
+    def check_response_type(self, response_type) -> bool:
+        return response_type == "code"
+
+    def check_grant_type(self, grant_type) -> bool:
+        return grant_type in self.GRANT_TYPES

@@ -1,0 +1,179 @@
+"""Authlib's authorization server, set up for the local issuer.
+
+Grants: authorization code with mandatory S256 PKCE (Swagger UI's login), and client credentials.
+Access tokens are the JWTs from ``tokens.mint``; requested scopes must be the API's declared ones.
+Codes live in memory for ``CodeStore.lifetime`` seconds and are single-use (one process, local work).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from functools import cached_property
+
+from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Request
+from authlib.oauth2.rfc6749 import AuthorizationCodeMixin, InvalidRequestError, OAuth2Payload, grants
+from authlib.oauth2.rfc6750 import BearerTokenGenerator
+from authlib.oauth2.rfc7636 import CodeChallenge
+from flask import request as flask_request
+from joserfc.jwk import RSAKey
+from werkzeug.datastructures import MultiDict
+
+from security.scopes import API_SCOPES
+
+from .clients import LocalClient
+from .tokens import DEFAULT_LIFETIME, mint
+
+CODE_LIFETIME = 60  # seconds; RFC 6749 recommends at most 10 minutes
+LOCAL_USER = "local|developer"
+
+
+@dataclass(frozen=True)
+class AuthorizationCode(AuthorizationCodeMixin):
+    code: str
+    client_id: str
+    redirect_uri: str
+    scope: str
+    subject: str
+    code_challenge: str
+    code_challenge_method: str
+    expires_at: float
+
+    def get_redirect_uri(self) -> str:
+        return self.redirect_uri
+
+    def get_scope(self) -> str:
+        return self.scope
+
+
+class CodeStore:
+    """Issued codes, each usable once: looking one up removes it, so a replay finds nothing."""
+
+    def __init__(self, lifetime: float = CODE_LIFETIME):
+        self.lifetime = lifetime
+        self._codes: dict[str, AuthorizationCode] = {}
+        self._lock = threading.Lock()
+
+    def add(self, **fields) -> None:
+        now = time.monotonic()
+        with self._lock:
+            self._codes = {k: v for k, v in self._codes.items() if v.expires_at > now}
+            code = AuthorizationCode(expires_at=now + self.lifetime, **fields)
+            self._codes[code.code] = code
+
+    def take(self, code: str, client_id: str) -> AuthorizationCode | None:
+        with self._lock:
+            found = self._codes.pop(code, None)
+        if found is None or found.client_id != client_id or found.expires_at <= time.monotonic():
+            return None
+        return found
+
+
+class S256Only(CodeChallenge):
+    """PKCE on every authorization request, and only the S256 method (RFC 9700 §2.1.1)."""
+
+    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
+
+    def validate_code_challenge(self, grant, redirect_uri):
+        data = grant.request.payload.data
+        if not data.get("code_challenge"):
+            raise InvalidRequestError("PKCE is required: send 'code_challenge' with 'code_challenge_method=S256'.")
+        if data.get("code_challenge_method") != "S256":
+            raise InvalidRequestError("Only 'code_challenge_method=S256' is supported.")
+        super().validate_code_challenge(grant, redirect_uri)
+
+
+class CodeGrant(grants.AuthorizationCodeGrant):
+    # "none": Swagger UI is a public client; PKCE stands in for its secret
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+
+    def save_authorization_code(self, code, request):
+        data = request.payload.data
+        self.server.codes.add(
+            code=code,
+            client_id=request.client.get_client_id(),
+            redirect_uri=request.payload.redirect_uri or "",
+            scope=request.scope or "",
+            subject=request.user,
+            code_challenge=data.get("code_challenge"),
+            code_challenge_method=data.get("code_challenge_method"),
+        )
+
+    def query_authorization_code(self, code, client):
+        return self.server.codes.take(code, client.get_client_id())
+
+    def delete_authorization_code(self, authorization_code):
+        pass  # already removed when it was looked up
+
+    def authenticate_user(self, authorization_code):
+        return authorization_code.subject
+
+
+class ClientCredentialsGrant(grants.ClientCredentialsGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+
+class _Fields(OAuth2Payload):
+    """Request parameters taken from a JSON object body."""
+
+    def __init__(self, fields: MultiDict):
+        self._fields = fields
+
+    @property
+    def data(self):
+        return self._fields
+
+    @cached_property
+    def datalist(self):
+        return defaultdict(list, {k: self._fields.getlist(k) for k in self._fields})
+
+
+class _JsonOrFormRequest(FlaskOAuth2Request):
+    """The token request's parameters from a form body, or from a JSON object as Auth0 accepts."""
+
+    def __init__(self, request):
+        super().__init__(request)
+        self._json_fields = None
+        body = request.get_json(silent=True) if request.is_json else None
+        if isinstance(body, dict):
+            self._json_fields = MultiDict({k: v for k, v in body.items() if isinstance(v, str)})
+            self.payload = _Fields(self._json_fields)
+
+    @property
+    def form(self):
+        return self._json_fields if self._json_fields is not None else self._request.form
+
+
+class LocalAuthorizationServer(AuthorizationServer):
+    def __init__(self, client: LocalClient, key: RSAKey, *, issuer: str, audience: str):
+        super().__init__()
+        self.client = client
+        self.key = key
+        self.issuer = issuer
+        self.audience = audience
+        self.codes = CodeStore()
+        self.scopes_supported = list(API_SCOPES)
+        self.register_token_generator(
+            "default", BearerTokenGenerator(self._access_token, expires_generator=DEFAULT_LIFETIME)
+        )
+        self.register_grant(CodeGrant, [S256Only(required=True)])
+        self.register_grant(ClientCredentialsGrant)
+
+    def query_client(self, client_id):
+        return self.client if client_id == self.client.client_id else None
+
+    def save_token(self, token, request):
+        pass  # self-contained JWTs: nothing to store
+
+    def create_oauth2_request(self, request):
+        return _JsonOrFormRequest(flask_request)
+
+    def _access_token(self, client, grant_type, user, scope):
+        subject = user if grant_type == "authorization_code" else f"{client.get_client_id()}@clients"
+        return mint(
+            self.key, issuer=self.issuer, audience=self.audience, subject=subject,
+            client_id=client.get_client_id(), scopes=(scope or "").split(),
+        )

@@ -1,0 +1,72 @@
+"""The security schemes Swagger UI offers under Authorize, and what each operation requires.
+
+- ``bearer``: paste a token (Swagger 2.0 has no http/bearer type, so it is an apiKey header).
+- ``authorization_code``: log in with code + PKCE, at the provider or the embedded local issuer.
+- ``client_credentials``: local mode only, the local client's own token.
+
+URLs depend on the request in local mode (the page works at 127.0.0.1 and at localhost) and on
+the provider's discovery document otherwise, so the definitions are computed when the spec is served.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import request
+
+from security.discovery import Endpoints
+from security.net import is_loopback_host
+from security.scopes import API_SCOPES
+
+BEARER = "bearer"
+AUTHORIZATION_CODE = "authorization_code"
+CLIENT_CREDENTIALS = "client_credentials"
+
+
+def operation_security(scope: str | None) -> list[dict]:
+    """Any one of the schemes will do (a list of alternatives), with the scope the route needs."""
+    scopes = [scope] if scope else []
+    return [{BEARER: []}, {AUTHORIZATION_CODE: scopes}, {CLIENT_CREDENTIALS: scopes}]
+
+
+def local_endpoints(issuer: str) -> Endpoints:
+    """The embedded issuer's endpoints at the host the browser used, when that host is loopback."""
+    base = request.host_url if is_loopback_host(urlsplit(request.host_url).hostname) else issuer
+    return Endpoints(authorize=f"{base}authorize", token=f"{base}oauth/token")
+
+
+def security_definitions(endpoints: Endpoints, *, local: bool) -> dict:
+    definitions = {
+        BEARER: {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "An access token. Paste it alone or as `Bearer <token>`.",
+        },
+        AUTHORIZATION_CODE: {
+            "type": "oauth2",
+            "flow": "accessCode",
+            "authorizationUrl": endpoints.authorize,
+            "tokenUrl": endpoints.token,
+            "scopes": dict(API_SCOPES),
+            "description": "Log in with the authorization code flow and PKCE (S256).",
+        },
+    }
+    if local:
+        definitions[CLIENT_CREDENTIALS] = {
+            "type": "oauth2",
+            "flow": "application",
+            "tokenUrl": endpoints.token,
+            "scopes": dict(API_SCOPES),
+            "description": "The embedded local issuer's client, with its secret (loopback only).",
+        }
+    return definitions
+
+
+def drop_undefined_requirements(schema: dict) -> None:
+    """Remove per-operation alternatives that name a scheme this mode does not define."""
+    defined = set(schema.get("securityDefinitions", {}))
+    for path in schema.get("paths", {}).values():
+        for operation in path.values():
+            if isinstance(operation, dict) and operation.get("security"):
+                operation["security"] = [r for r in operation["security"] if set(r) <= defined]

@@ -1,0 +1,78 @@
+"""Driving Swagger UI in Debian's Chromium through Playwright: launching, authorizing, trying routes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "build" / "screenshots"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+TIMEOUT_MS = 10_000
+
+
+def chromium_or_skip() -> str:
+    """The Chromium executable; without one, skip, except under CI=true where that is a failure."""
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        reason = "no Chromium found: install Debian's package (apt-get install -y chromium)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason}; CI=true requires the browser tests to run")
+        pytest.skip(reason)
+    return path
+
+
+class DocsPage:
+    """The Swagger UI page, with the few actions the tests need."""
+
+    def __init__(self, page, url: str):
+        self.page = page
+        self.url = url
+        page.set_default_timeout(TIMEOUT_MS)
+
+    def open(self) -> "DocsPage":
+        self.page.goto(self.url + "/docs")
+        self.page.locator(".opblock").first.wait_for()
+        return self
+
+    def scheme(self, name: str):
+        """The Authorize dialog's form for one security scheme (opening the dialog if needed)."""
+        if not self.page.locator(".auth-container").first.is_visible():
+            self.page.locator("button.btn.authorize").first.click()
+        return self.page.locator(".auth-container").filter(has=self.page.locator("h4", has_text=name))
+
+    def tick_scope(self, form, scope: str) -> None:
+        form.locator("label", has_text=scope).click()
+
+    def authorize(self, form) -> None:
+        form.locator("button.btn.modal-btn.auth.authorize").click()
+
+    def wait_authorized(self, form) -> None:
+        form.locator("button.btn.modal-btn.auth", has_text="Logout").wait_for()
+
+    def close_dialog(self) -> None:
+        self.page.locator("button.btn-done").first.click()
+        self.page.locator(".auth-container").first.wait_for(state="detached")
+
+    def try_route(self, path: str) -> tuple[int, str]:
+        """Expand the operation, Try it out, Execute; the status and body the page shows."""
+        block = self.page.locator(".opblock").filter(has=self.page.locator(f'[data-path="{path}"]'))
+        if not block.locator("button.execute, button.try-out__btn").first.is_visible():
+            block.locator(".opblock-summary").first.click()
+        try_out = block.locator("button.try-out__btn")
+        if try_out.inner_text().strip() == "Try it out":
+            try_out.click()
+        block.locator("button.execute").click()
+        status = block.locator(".live-responses-table tbody .response-col_status").first
+        status.wait_for()
+        body = block.locator(".live-responses-table tbody .response-col_description pre").first.inner_text()
+        return int(status.inner_text().strip()), body
+
+    def screenshot(self, name: str) -> Path:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / f"{name}.png"
+        self.page.screenshot(path=str(path), full_page=True)
+        return path

@@ -1,0 +1,118 @@
+"""Swagger UI in a real Chromium: every way of authorizing, then trying the routes (issue 3's four flows)."""
+
+from __future__ import annotations
+
+import shutil
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from app import create_app
+from tests.browser import CHROMIUM_ARGS, DocsPage, chromium_or_skip
+from tests.support import AUDIENCE, live, live_on_own_port
+
+pytestmark = pytest.mark.browser
+
+ROUTES = ["/api/public", "/api/private", "/api/private-scoped"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    executable = chromium_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+@pytest.fixture(scope="module")
+def docs_server(tmp_path_factory, seeded_instance):
+    """The app in local mode (nothing configured), as `make run` serves it."""
+    instance = tmp_path_factory.mktemp("browser") / "instance"
+    shutil.copytree(seeded_instance, instance)
+    with live_on_own_port(lambda port: create_app({"PORT": str(port)}, instance_path=instance)) as server:
+        yield server
+
+
+@pytest.mark.parametrize("prefix, routes", [("", ROUTES), ("Bearer ", ROUTES[-1:])], ids=["bare", "prefixed"])
+def test_pasted_token(docs_server, page, screenshots, prefix, routes):
+    token = docs_server.app.extensions["local_issuer"].mint(subject="browser", scopes=["read:messages"])
+    docs = DocsPage(page, docs_server.url).open()
+    form = docs.scheme("bearer")
+    form.locator("input").first.fill(prefix + token)  # bare: the page adds "Bearer "
+    docs.authorize(form)
+    docs.wait_authorized(form)
+    docs.close_dialog()
+    statuses = [docs.try_route(path)[0] for path in routes]
+    assert statuses == [200] * len(routes)
+    if not prefix:
+        screenshots.append(docs.screenshot("docs-authorized-bearer"))
+
+
+@pytest.mark.parametrize("host, scope, expected", [
+    ("127.0.0.1", "read:messages", 200),
+    ("127.0.0.1", None, 403),
+    ("localhost", "read:messages", 200),
+], ids=["with-scope", "no-scope", "at-localhost"])
+def test_code_and_pkce_login_against_the_local_issuer(docs_server, page, screenshots, host, scope, expected):
+    docs = DocsPage(page, f"http://{host}:{docs_server.port}").open()
+    form = docs.scheme("authorization_code")
+    if scope:
+        docs.tick_scope(form, scope)
+    with page.expect_popup() as popup:
+        docs.authorize(form)
+    login = urlsplit(popup.value.url)
+    assert login.hostname == host
+    assert login.path in ("/authorize", "/swaggerui/oauth2-redirect.html")
+    docs.wait_authorized(form)
+    docs.close_dialog()
+    status, body = docs.try_route("/api/private-scoped")
+    assert status == expected
+    if expected == 403:
+        assert "insufficient_scope" in body  # the refusal is shown in the page
+    elif host == "127.0.0.1":
+        screenshots.append(docs.screenshot("docs-authorized-pkce"))
+
+
+def test_local_client_credentials(docs_server, page):
+    docs = DocsPage(page, docs_server.url).open()
+    form = docs.scheme("client_credentials")
+    docs.tick_scope(form, "read:messages")
+    docs.authorize(form)
+    docs.wait_authorized(form)
+    docs.close_dialog()
+    assert docs.try_route("/api/private-scoped")[0] == 200
+
+
+def test_provider_login_goes_to_the_provider_with_pkce_audience_and_client(provider, make_app, page):
+    provider.server.expect_request("/authorize").respond_with_data("<p>provider login</p>", content_type="text/html")
+    with live(make_app(SWAGGER_UI_OAUTH_CLIENT_ID="spa-client-1")) as server:
+        docs = DocsPage(page, server.url).open()
+        form = docs.scheme("authorization_code")
+        assert form.locator("input#client_id").input_value() == "spa-client-1"
+        docs.tick_scope(form, "read:messages")
+        with page.expect_popup() as popup:
+            docs.authorize(form)
+        popup.value.wait_for_load_state()
+        url = urlsplit(popup.value.url)
+        query = {k: v[0] for k, v in parse_qs(url.query).items()}
+        assert f"{url.scheme}://{url.netloc}{url.path}" == provider.server.url_for("/authorize")
+        assert query["response_type"] == "code"
+        assert query["code_challenge_method"] == "S256"
+        assert len(query["code_challenge"]) == 43
+        assert query["audience"] == AUDIENCE
+        assert query["client_id"] == "spa-client-1"
+        assert query["redirect_uri"] == server.url + "/swaggerui/oauth2-redirect.html"
+        assert "read:messages" in query["scope"].split()
+        assert "provider login" in popup.value.content()

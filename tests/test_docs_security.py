@@ -1,0 +1,99 @@
+"""What the spec and the docs page tell Swagger UI about authorizing, in each mode."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from tests.support import AUDIENCE, live_on_own_port
+
+DOCS_SETTINGS = re.compile(r"const docs = (\{.*?\});\n")
+
+
+def docs_settings(html: str) -> dict:
+    return json.loads(DOCS_SETTINGS.search(html).group(1))
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+def test_local_mode_spec_and_page_follow_the_host(local_server, http, host):
+    base = f"http://{host}:{local_server.port}"
+    spec = http.get(base + "/swagger.json").json()
+    schemes = spec["securityDefinitions"]
+    assert list(schemes) == ["bearer", "authorization_code", "client_credentials"]
+    assert schemes["bearer"] == {**schemes["bearer"], "type": "apiKey", "in": "header", "name": "Authorization"}
+    assert schemes["authorization_code"]["flow"] == "accessCode"
+    assert schemes["authorization_code"]["authorizationUrl"] == base + "/authorize"
+    assert schemes["authorization_code"]["tokenUrl"] == base + "/oauth/token"
+    assert schemes["client_credentials"]["flow"] == "application"
+    assert schemes["client_credentials"]["scopes"] == {"read:messages": schemes["authorization_code"]["scopes"]["read:messages"]}
+
+    page = http.get(base + "/docs")
+    assert page.status_code == 200
+    settings = docs_settings(page.text)
+    assert settings["oauth2RedirectUrl"] == base + "/swaggerui/oauth2-redirect.html"
+    client = local_server.app.extensions["local_issuer"].client
+    oauth = settings["oauth"]
+    assert oauth["usePkceWithAuthorizationCodeGrant"] is True
+    assert oauth["additionalQueryStringParams"] == {"audience": f"{local_server.url}/api"}
+    assert (oauth["clientId"], oauth["clientSecret"]) == (client.client_id, client.client_secret)
+    assert "local development issuer" in spec["info"]["description"]
+
+
+def test_per_operation_security(local_server, http):
+    paths = http.get(local_server.url + "/swagger.json").json()["paths"]
+    assert paths["/api/public"]["get"]["security"] == []
+    assert paths["/api/private"]["get"]["security"] == [
+        {"bearer": []}, {"authorization_code": []}, {"client_credentials": []}]
+    assert paths["/api/private-scoped"]["get"]["security"] == [
+        {"bearer": []}, {"authorization_code": ["read:messages"]}, {"client_credentials": ["read:messages"]}]
+
+
+def test_the_secret_is_not_shown_to_remote_viewers(make_local_app):
+    client = make_local_app().test_client()
+    page = client.get("/docs", environ_base={"REMOTE_ADDR": "203.0.113.9"})
+    assert "clientSecret" not in docs_settings(page.text)["oauth"]
+    page = client.get("/docs", headers={"Host": "evil.example:3010"})  # a DNS-rebound name
+    assert "clientSecret" not in docs_settings(page.text)["oauth"]
+    assert "clientSecret" in docs_settings(client.get("/docs", headers={"Host": "localhost:3010"}).text)["oauth"]
+
+
+def test_auth0_mode(http):
+    from app import create_app
+
+    config = {"AUTH0_DOMAIN": "tenant.eu.auth0.com", "AUTH0_AUDIENCE": AUDIENCE, "SWAGGER_UI_OAUTH_CLIENT_ID": "spa-123"}
+    with live_on_own_port(lambda port: create_app({**config, "PORT": str(port)})) as server:
+        spec = http.get(server.url + "/swagger.json").json()
+        assert list(spec["securityDefinitions"]) == ["bearer", "authorization_code"]
+        code = spec["securityDefinitions"]["authorization_code"]
+        assert code["authorizationUrl"] == "https://tenant.eu.auth0.com/authorize"
+        assert code["tokenUrl"] == "https://tenant.eu.auth0.com/oauth/token"
+        assert spec["paths"]["/api/private-scoped"]["get"]["security"] == [
+            {"bearer": []}, {"authorization_code": ["read:messages"]}]
+        settings = docs_settings(http.get(server.url + "/docs").text)
+        assert settings["oauth"]["clientId"] == "spa-123"
+        assert "clientSecret" not in settings["oauth"]
+        assert settings["oauth"]["additionalQueryStringParams"] == {"audience": AUDIENCE}
+        assert settings["oauth2RedirectUrl"] == server.url + "/swaggerui/oauth2-redirect.html"
+
+
+def test_oidc_issuer_endpoints_come_from_discovery_lazily(provider, make_app, http):
+    app = make_app()
+    assert provider.discovery_fetches == 0  # nothing at start-up
+    with live_on_own_port(lambda port: app) as server:
+        for _ in range(2):
+            code = http.get(server.url + "/swagger.json").json()["securityDefinitions"]["authorization_code"]
+            assert code["authorizationUrl"] == provider.server.url_for("/authorize")
+            assert code["tokenUrl"] == provider.server.url_for("/oauth/token")
+        assert provider.discovery_fetches == 1  # cached
+
+
+def test_oidc_issuer_without_discovery_falls_back_to_well_known_paths(provider, make_app, http):
+    provider.down = True
+    with live_on_own_port(lambda port: make_app()) as server:
+        response = http.get(server.url + "/swagger.json")
+        assert response.status_code == 200
+        code = response.json()["securityDefinitions"]["authorization_code"]
+        assert code["authorizationUrl"] == provider.issuer + "authorize"
+        assert code["tokenUrl"] == provider.issuer + "oauth/token"

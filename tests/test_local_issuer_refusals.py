@@ -1,0 +1,213 @@
+"""Bad input to the local issuer: standard OAuth2 errors, never a token, never a 500; loopback only."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import time
+
+import pytest
+
+from tests.oauth import authorize, client_of, exchange, get_code, location_params, pkce_pair, redirect_uri
+from tests.support import live_on_own_port
+
+
+@pytest.fixture(scope="module")
+def local_server(tmp_path_factory, seeded_instance):
+    """One local-mode server for this module's requests: refusals change no state worth isolating."""
+    from app import create_app
+
+    instance = tmp_path_factory.mktemp("refusals") / "instance"
+    shutil.copytree(seeded_instance, instance)
+    with live_on_own_port(lambda port: create_app({"PORT": str(port)}, instance_path=instance)) as server:
+        yield server
+
+
+def assert_oauth_error(response, status, error):
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["error"] == error, body
+    assert "access_token" not in body
+
+
+def code_request(server, **overrides):
+    _, challenge = pkce_pair()
+    params = {"response_type": "code", "client_id": client_of(server).client_id,
+              "redirect_uri": redirect_uri(server), "scope": "read:messages", "state": "s",
+              "code_challenge": challenge, "code_challenge_method": "S256", **overrides}
+    return {k: v for k, v in params.items() if v is not None}
+
+
+def test_authorize_unknown_client(local_server, http):
+    response = authorize(http, local_server, **code_request(local_server, client_id="intruder"))
+    assert_oauth_error(response, 400, "invalid_client")
+
+
+@pytest.mark.parametrize("uri", [
+    "https://evil.example/swaggerui/oauth2-redirect.html",
+    "http://127.0.0.1:1/swaggerui/oauth2-redirect.html",
+    "{url}/swaggerui/oauth2-redirect.html?next=x",
+    "{url}/elsewhere",
+])
+def test_authorize_wrong_redirect_uri_is_not_redirected_to(local_server, http, uri):
+    response = authorize(http, local_server, **code_request(local_server, redirect_uri=uri.format(url=local_server.url)))
+    assert_oauth_error(response, 400, "invalid_request")
+    assert "Location" not in response.headers
+
+
+def test_authorize_on_a_non_loopback_host_name_is_refused(local_server, http):
+    """DNS rebinding: a page on evil.example resolving to 127.0.0.1 must not get codes."""
+    uri = f"http://evil.example:{local_server.port}/swaggerui/oauth2-redirect.html"
+    response = authorize(http, local_server, **code_request(local_server, redirect_uri=uri))
+    assert_oauth_error(response, 400, "invalid_request")
+    response = http.get(local_server.url + "/authorize", params=code_request(local_server, redirect_uri=uri),
+                        headers={"Host": f"evil.example:{local_server.port}"}, allow_redirects=False)
+    assert_oauth_error(response, 403, "access_denied")
+    client = client_of(local_server)
+    response = http.post(local_server.url + "/oauth/token", data={"grant_type": "client_credentials"},
+                         auth=(client.client_id, client.client_secret),
+                         headers={"Host": f"evil.example:{local_server.port}"})
+    assert_oauth_error(response, 403, "access_denied")
+
+
+@pytest.mark.parametrize("overrides, description", [
+    ({"code_challenge": None, "code_challenge_method": None}, "PKCE is required"),
+    ({"code_challenge_method": None}, "S256"),
+    ({"code_challenge_method": "plain"}, "S256"),
+    ({"code_challenge": "short"}, "code_challenge"),
+])
+def test_authorize_without_s256_pkce(local_server, http, overrides, description):
+    response = authorize(http, local_server, **code_request(local_server, **overrides))
+    assert response.status_code == 302  # the redirect page is trusted: the error goes back to it
+    params = location_params(response)
+    assert params["error"] == "invalid_request"
+    assert description in params["error_description"]
+    assert "code" not in params
+
+
+def test_authorize_unknown_scope(local_server, http):
+    params = location_params(authorize(http, local_server, **code_request(local_server, scope="write:messages")))
+    assert params["error"] == "invalid_scope" and "code" not in params
+
+
+def test_authorize_unsupported_response_type(local_server, http):
+    params = location_params(authorize(http, local_server, **code_request(local_server, response_type="token")))
+    assert params["error"] == "unsupported_response_type"
+
+
+def test_token_unknown_client_and_wrong_secret(local_server, http):
+    url = local_server.url + "/oauth/token"
+    client = client_of(local_server)
+    fields = {"grant_type": "client_credentials"}
+    assert_oauth_error(http.post(url, data=fields, auth=("intruder", "x" * 20)), 401, "invalid_client")
+    assert_oauth_error(http.post(url, data=fields, auth=(client.client_id, "wrong")), 401, "invalid_client")
+    assert_oauth_error(http.post(url, json={**fields, "client_id": client.client_id, "client_secret": "wrong"}),
+                       401, "invalid_client")
+    # client credentials need the secret: a public client gets nothing
+    assert_oauth_error(http.post(url, data={**fields, "client_id": client.client_id}), 401, "invalid_client")
+
+
+def test_token_unknown_scope(local_server, http):
+    client = client_of(local_server)
+    response = http.post(local_server.url + "/oauth/token", data={"grant_type": "client_credentials", "scope": "admin"},
+                         auth=(client.client_id, client.client_secret))
+    assert_oauth_error(response, 400, "invalid_scope")
+
+
+@pytest.mark.parametrize("body", [{"grant_type": "password", "username": "a", "password": "b"}, {}])
+def test_token_unsupported_grant(local_server, http, body):
+    assert_oauth_error(http.post(local_server.url + "/oauth/token", data=body), 400, "unsupported_grant_type")
+
+
+@pytest.mark.parametrize("raw", [b"{not json", b"[1, 2]", b'"text"', b'{"grant_type": 5}'])
+def test_token_bad_json_is_an_oauth_error(local_server, http, raw):
+    response = http.post(local_server.url + "/oauth/token", data=raw, headers={"Content-Type": "application/json"})
+    assert_oauth_error(response, 400, "unsupported_grant_type")
+
+
+def test_code_is_single_use(local_server, http):
+    code, verifier = get_code(http, local_server)
+    assert exchange(http, local_server, code, verifier).status_code == 200
+    assert_oauth_error(exchange(http, local_server, code, verifier), 400, "invalid_grant")
+
+
+def test_code_expires(local_server, http):
+    codes = local_server.app.extensions["local_issuer"].server.codes
+    lifetime, codes.lifetime = codes.lifetime, 0.3
+    try:
+        code, verifier = get_code(http, local_server)
+        time.sleep(0.4)
+        assert_oauth_error(exchange(http, local_server, code, verifier), 400, "invalid_grant")
+    finally:
+        codes.lifetime = lifetime
+
+
+@pytest.mark.parametrize("change, status, error", [
+    ({"code_verifier": None}, 400, "invalid_request"),
+    ({"code_verifier": "x" * 50}, 400, "invalid_grant"),
+    ({"redirect_uri": "http://127.0.0.1:1/swaggerui/oauth2-redirect.html"}, 400, "invalid_grant"),
+    ({"code": "made-up"}, 400, "invalid_grant"),
+    ({"client_id": "intruder"}, 400, "invalid_client"),
+])
+def test_code_exchange_refusals_burn_nothing_useful(local_server, http, change, status, error):
+    code, verifier = get_code(http, local_server)
+    fields = {"code": code, "verifier": verifier}
+    if "code_verifier" in change:
+        fields["verifier"] = change.pop("code_verifier")
+    if "code" in change:
+        fields["code"] = change.pop("code")
+    response = exchange(http, local_server, fields["code"], fields["verifier"], **change)
+    assert_oauth_error(response, status, error)
+
+
+@pytest.mark.parametrize("header", [{"X-Forwarded-For": "127.0.0.1"}, {"Forwarded": "for=127.0.0.1"},
+                                    {"X-Real-IP": "127.0.0.1"}])
+def test_proxied_requests_are_refused(local_server, http, header):
+    client = client_of(local_server)
+    token = http.post(local_server.url + "/oauth/token", data={"grant_type": "client_credentials"},
+                      auth=(client.client_id, client.client_secret), headers=header)
+    assert_oauth_error(token, 403, "access_denied")
+    assert_oauth_error(authorize(http, local_server), 400, "unsupported_response_type")  # not proxied: answered
+    response = http.get(local_server.url + "/authorize", params=code_request(local_server), headers=header,
+                        allow_redirects=False)
+    assert_oauth_error(response, 403, "access_denied")
+
+
+def _non_loopback_address() -> str | None:
+    """This machine's address on its default route, if it has one."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # no packet is sent for a UDP connect
+            address = probe.getsockname()[0]
+        except OSError:
+            return None
+    return None if address.startswith("127.") else address
+
+
+def test_remote_clients_are_refused(make_local_app, http):
+    # through the WSGI stack, as a remote peer
+    client = make_local_app().test_client()
+    response = client.post("/oauth/token", data={"grant_type": "client_credentials"},
+                           environ_base={"REMOTE_ADDR": "203.0.113.9"})
+    assert response.status_code == 403 and response.json["error"] == "access_denied"
+    assert client.get("/authorize", environ_base={"REMOTE_ADDR": "203.0.113.9"}).status_code == 403
+    assert client.get("/.well-known/jwks.json", environ_base={"REMOTE_ADDR": "203.0.113.9"}).status_code == 200
+    # and over a real socket from a non-loopback address, where the machine has one
+    address = _non_loopback_address()
+    if address is None:
+        return
+    with live_on_own_port(make_local_app, host="0.0.0.0") as server:
+        url = f"http://{address}:{server.port}"
+        assert_oauth_error(http.post(url + "/oauth/token", data={"grant_type": "client_credentials"}), 403,
+                           "access_denied")
+        assert http.get(url + "/authorize", allow_redirects=False).status_code == 403
+
+
+def test_only_this_apis_audience(local_server, http):
+    client = client_of(local_server)
+    fields = {"grant_type": "client_credentials", "client_id": client.client_id, "client_secret": client.client_secret}
+    url = local_server.url + "/oauth/token"
+    assert_oauth_error(http.post(url, json={**fields, "audience": "https://other.example/api"}), 400, "invalid_request")
+    response = authorize(http, local_server, **code_request(local_server, audience="https://other.example/api"))
+    assert_oauth_error(response, 400, "invalid_request")
+    assert http.post(url, json={**fields, "audience": f"{local_server.url}/api"}).status_code == 200

@@ -1,0 +1,54 @@
+"""`flask --app app token`: the token alone on stdout, accepted by a server with the same settings."""
+
+from __future__ import annotations
+
+import pytest
+from joserfc import jwt
+
+from tests.support import live_on_own_port
+
+SCOPED = "/api/private-scoped"
+
+
+def run(app, *args):
+    return app.test_cli_runner().invoke(args=["token", *args])
+
+
+def test_prints_only_a_token_that_the_server_accepts(make_local_app, http):
+    with live_on_own_port(make_local_app) as server:
+        cli_app = make_local_app(port=server.port)  # another process would build it the same way
+        result = run(cli_app)
+        assert result.exit_code == 0, result.output
+        token = result.stdout.strip()
+        assert result.stdout == token + "\n"
+        assert token.count(".") == 2
+        response = http.get(server.url + SCOPED, headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 200
+
+
+def test_options(make_local_app):
+    app = make_local_app()
+    result = run(app, "--scope", "", "--sub", "robot-7", "--expires-in", "120")
+    assert result.exit_code == 0, result.output
+    claims = jwt.decode(result.stdout.strip(), app.extensions["local_issuer"].key).claims
+    assert claims["sub"] == "robot-7"
+    assert claims["exp"] - claims["iat"] == 120
+    assert "scope" not in claims
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {result.stdout.strip()}"}
+    assert client.get("/api/private", headers=headers).status_code == 200
+    assert client.get(SCOPED, headers=headers).status_code == 403
+
+
+@pytest.mark.parametrize("args", [["--scope", "admin"], ["--expires-in", "0"], ["--expires-in", "soon"]])
+def test_bad_options_are_refused(make_local_app, args):
+    result = run(make_local_app(), *args)
+    assert result.exit_code == 2
+    assert result.stdout == ""
+
+
+def test_refuses_in_provider_mode(make_app):
+    result = run(make_app())
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert "provider is configured" in result.stderr
