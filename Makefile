@@ -1,11 +1,14 @@
 # The two commands users need: `make run` (serves the API and its docs) and `make test`.
-# Both set up .venv/ first when needed.
+# Both set up .venv/ first when needed. `make spec` refreshes the committed contract in openapi/,
+# `make sdk` generates clients from it into build/sdk/ (needs Java).
 
 VENV   := .venv
 PYTHON := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# The app the snapshots describe: fixed settings, whatever the environment or .env says.
+SPEC_APP := 'app.snapshot:snapshot_app()'
 
-.PHONY: install run test clean
+.PHONY: install run test spec sdk clean
 
 install: $(STAMP)
 
@@ -19,6 +22,20 @@ run: install
 
 test: install
 	$(PYTHON) -m pytest
+
+spec: install
+	mkdir -p openapi
+	$(PYTHON) -m flask --app $(SPEC_APP) spec --format swagger > openapi/swagger.json.tmp
+	$(PYTHON) -m flask --app $(SPEC_APP) spec --format openapi > openapi/openapi.json.tmp
+	mv openapi/swagger.json.tmp openapi/swagger.json
+	mv openapi/openapi.json.tmp openapi/openapi.json
+
+sdk: install
+	rm -rf build/sdk
+	$(VENV)/bin/openapi-generator-cli generate -i openapi/swagger.json -g python -o build/sdk/python \
+		--package-name messages_sdk --additional-properties=projectName=messages-sdk
+	$(VENV)/bin/openapi-generator-cli generate -i openapi/swagger.json -g typescript-fetch -o build/sdk/typescript \
+		--additional-properties=npmName=messages-sdk,supportsES6=true
 
 clean:
 	rm -rf $(VENV) build .pytest_cache

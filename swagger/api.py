@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from flask_restx import Api
 from werkzeug.exceptions import HTTPException
 
 from . import info
+from .contract import ContractApi
 from .errors import error_body, error_headers, unexpected_error_response
 
 BEARER = "bearer"
@@ -23,8 +23,8 @@ def security_definitions() -> dict:
     }
 
 
-def build_api(settings) -> Api:
-    api = Api(
+def build_api(settings) -> ContractApi:
+    api = ContractApi(
         title=info.TITLE,
         version=info.VERSION,
         description=info.description(issuer=settings.issuer, audience=settings.audience, local=settings.local_issuer),
