@@ -25,10 +25,10 @@ test: install
 
 spec: install
 	mkdir -p openapi
-	$(PYTHON) -m flask --app $(SPEC_APP) spec --format swagger > openapi/swagger.json.tmp
-	$(PYTHON) -m flask --app $(SPEC_APP) spec --format openapi > openapi/openapi.json.tmp
-	mv openapi/swagger.json.tmp openapi/swagger.json
-	mv openapi/openapi.json.tmp openapi/openapi.json
+	for format in swagger openapi; do \
+		$(PYTHON) -m flask --app $(SPEC_APP) spec --format $$format > openapi/$$format.json.tmp \
+			&& mv openapi/$$format.json.tmp openapi/$$format.json || { rm -f openapi/$$format.json.tmp; exit 1; }; \
+	done
 
 sdk: install
 	rm -rf build/sdk

@@ -51,11 +51,15 @@ class ContractApi(Api):
         document = super().__schema__
         return document if "error" in document else complete(document)
 
+    @cached_property
+    def openapi3(self) -> dict:
+        return to_openapi3(self.__schema__)
+
     def document(self, fmt: str = "swagger") -> dict:
         """The Swagger 2.0 (``swagger``) or OpenAPI 3 (``openapi``) document; needs a request context."""
         if fmt not in FORMATS:
             raise ValueError(f"unknown format {fmt!r}")
-        return self.__schema__ if fmt == "swagger" else to_openapi3(self.__schema__)
+        return self.__schema__ if fmt == "swagger" else self.openapi3
 
     def init_app(self, app, **kwargs):
         super().init_app(app, **kwargs)

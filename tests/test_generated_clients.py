@@ -179,6 +179,18 @@ def test_sdk_without_the_scope_raises_its_403_exception(sdk, server, tokens):
     assert f'scope="{READ_MESSAGES}"' in error.headers["WWW-Authenticate"]
 
 
+def test_sdk_raises_its_503_exception_when_the_keys_are_unavailable(sdk, provider, make_app, tokens):
+    provider.down = True
+    with live(make_app()) as server, sdk_client(sdk, server.url, tokens.make()) as client:
+        with pytest.raises(sdk.exceptions.ServiceException) as raised:
+            sdk.PrivateApi(client).get_private_message()
+    error = raised.value
+    assert error.status == 503
+    assert isinstance(error.data, sdk.Error)
+    assert error.data.error == "temporarily_unavailable"
+    assert int(error.headers["Retry-After"]) > 0
+
+
 README = Path(__file__).resolve().parent.parent / "README.md"
 
 
