@@ -21,7 +21,8 @@ Every error is JSON `{"error": "...", "error_description": "..."}`.
 
 TOKENS = """\
 ## Getting a token
-Send it as `Authorization: Bearer <token>`. In Swagger UI, press **Authorize**.
+Send it as `Authorization: Bearer <token>`. In Swagger UI, press **Authorize**; its `bearer` field takes
+the token alone or with the `Bearer ` prefix.
 - **Local issuer** (development, when no provider is configured): the API runs its own issuer.
   Use the OAuth2 login under **Authorize**, or run `make token` and paste the token into the `bearer` field.
 - **Auth0** (or any OpenID Connect provider, with `AUTH0_DOMAIN`/`AUTH_ISSUER` and `AUTH0_AUDIENCE` set):

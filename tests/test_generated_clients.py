@@ -124,8 +124,8 @@ def test_every_security_scheme_type_converts_like_openapi_generator(java_made, e
 # -- openapi-generator's Python client, from /swagger.json --------------------------------------------
 
 @contextlib.contextmanager
-def sdk_client(sdk, url: str, token: str | None = None):
-    config = sdk.Configuration(host=url)
+def sdk_client(sdk, url: str, token: str | None = None, retries: int | None = None):
+    config = sdk.Configuration(host=url, retries=retries)
     if token:
         config.api_key = {BEARER: token}
         config.api_key_prefix = {BEARER: "Bearer"}
@@ -181,7 +181,8 @@ def test_sdk_without_the_scope_raises_its_403_exception(sdk, server, tokens):
 
 def test_sdk_raises_its_503_exception_when_the_keys_are_unavailable(sdk, provider, make_app, tokens):
     provider.down = True
-    with live(make_app()) as server, sdk_client(sdk, server.url, tokens.make()) as client:
+    # retries=0: by default urllib3 waits out Retry-After and tries a 503 three more times
+    with live(make_app()) as server, sdk_client(sdk, server.url, tokens.make(), retries=0) as client:
         with pytest.raises(sdk.exceptions.ServiceException) as raised:
             sdk.PrivateApi(client).get_private_message()
     error = raised.value
