@@ -45,6 +45,6 @@ def test_schemathesis_finds_nothing(server, tokens, tmp_path, run):
     assert result.returncode == 0, f"{figures}\n{result.stdout[-6000:]}"
     assert report["complete"] and report["failures"] == [] and report["errors"] == [], figures
     assert report["operations"]["tested"] == 3 and report["operations"]["errored"] == 0, figures
-    assert report["test_cases"]["generated"] >= 30 and report["test_cases"]["with_failures"] == 0, figures
+    assert report["test_cases"]["generated"] >= 20 and report["test_cases"]["with_failures"] == 0, figures
     warnings = {name: sorted(found) for name, found in report["warnings"].items() if found}
     assert warnings == ({"missing_auth": refused} if refused else {}), figures
