@@ -1,12 +1,15 @@
 # The two commands users need: `make run` (serves the API and its docs) and `make test`.
-# `make token` prints a local access token for curl.
-# Both set up .venv/ first when needed.
+# Both set up .venv/ first when needed. `make token` prints a local access token for curl,
+# `make spec` refreshes the committed contract in openapi/, and `make sdk` generates clients from it
+# into build/sdk/ (needs Java).
 
 VENV   := .venv
 PYTHON := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# The app the snapshots describe: fixed settings, whatever the environment or .env says.
+SPEC_APP := 'app.snapshot:snapshot_app()'
 
-.PHONY: install run test token clean
+.PHONY: install run test token spec sdk clean
 
 install: $(STAMP)
 
@@ -25,6 +28,20 @@ test: install
 # Options go in ARGS, e.g. make token ARGS='--scope "" --sub robot --expires-in 600'
 token: install
 	@$(PYTHON) -m flask --app app token $(ARGS)
+
+spec: install
+	mkdir -p openapi
+	for format in swagger openapi; do \
+		$(PYTHON) -m flask --app $(SPEC_APP) spec --format $$format > openapi/$$format.json.tmp \
+			&& mv openapi/$$format.json.tmp openapi/$$format.json || { rm -f openapi/$$format.json.tmp; exit 1; }; \
+	done
+
+sdk: install
+	rm -rf build/sdk
+	$(VENV)/bin/openapi-generator-cli generate -i openapi/swagger.json -g python -o build/sdk/python \
+		--package-name messages_sdk --additional-properties=projectName=messages-sdk
+	$(VENV)/bin/openapi-generator-cli generate -i openapi/swagger.json -g typescript-fetch -o build/sdk/typescript \
+		--additional-properties=npmName=messages-sdk,supportsES6=true
 
 clean:
 	rm -rf $(VENV) build .pytest_cache

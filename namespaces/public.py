@@ -15,5 +15,5 @@ class PublicMessage(Resource):
     @ns.doc("get_public_message", security=[])
     @ns.marshal_with(message_model, description="The public message.")
     def get(self):
-        """Get the public message."""
+        """Get the public message. Needs no access token and no scope."""
         return {"message": PUBLIC_MESSAGE}

@@ -14,11 +14,12 @@ from security.net import is_loopback_host
 
 from . import info
 from .auth_schemes import BEARER, drop_undefined_requirements, local_endpoints, security_definitions
+from .contract import ContractApi
 from .errors import error_body, error_headers, unexpected_error_response
 
 
-class DocsApi(Api):
-    """An Api whose security definitions are computed when the spec is served (see auth_schemes)."""
+class DocsApi(ContractApi):
+    """The contract Api, with security definitions computed when the spec is served (see auth_schemes)."""
 
     def __init__(self, *args, definitions, **kwargs):
         self._definitions = definitions
@@ -35,7 +36,7 @@ class DocsApi(Api):
         return schema
 
 
-def build_api(settings, local_client=None) -> Api:
+def build_api(settings, local_client=None) -> DocsApi:
     """``local_client`` (id and secret) is given in local mode: the docs page prefills it."""
     provider = ProviderEndpoints(settings.issuer, use_discovery=not settings.auth0,
                                  timeout=min(settings.jwks_timeout, 2.0), ttl=settings.jwks_cache_ttl)

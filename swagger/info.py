@@ -1,5 +1,7 @@
 """What the API says about itself: title, version (kept here only), description, contact, license."""
 
+from security.scopes import API_SCOPES
+
 TITLE = "Messages API"
 VERSION = "1.0.0"
 CONTACT = {"name": "Messages API maintainers", "email": "api-team@example.com"}
@@ -17,25 +19,37 @@ Every error is JSON `{"error": "...", "error_description": "..."}`.
 """
 
 
+TOKENS = """\
+## Getting a token
+Send it as `Authorization: Bearer <token>`. In Swagger UI, press **Authorize**; its `bearer` field takes
+the token alone or with the `Bearer ` prefix.
+- **Local issuer** (development, when no provider is configured): the API runs its own issuer.
+  Use the OAuth2 login under **Authorize**, or run `make token` and paste the token into the `bearer` field.
+- **Auth0** (or any OpenID Connect provider, with `AUTH0_DOMAIN`/`AUTH_ISSUER` and `AUTH0_AUDIENCE` set):
+  log in under **Authorize** (authorization code with PKCE), or get a token with a client-credentials
+  request (`POST https://YOUR_DOMAIN/oauth/token` with `grant_type=client_credentials` and
+  `audience` set to the API identifier), or copy one from the Auth0 dashboard (APIs, your API, *Test*).
+"""
+
+SCOPES = (
+    "## Scopes\n"
+    + "".join(f"- `{name}`: {text}\n" for name, text in API_SCOPES.items())
+    + "\nA token carries them in its `scope` claim (space-separated), or in Auth0 RBAC's `permissions` array.\n"
+)
+
+
 def description(*, issuer: str, audience: str, local: bool) -> str:
+    """The `info.description`: the mode in force, then how to get a token, the scopes and the error format."""
     if local:
-        how = (
+        mode = (
             "**Development mode: this API trusts a local development issuer** "
             f"(`{issuer}`), built in, for trying the API without an identity provider. "
-            "Set `AUTH0_DOMAIN` and `AUTH0_AUDIENCE` (or `AUTH_ISSUER`) to trust Auth0 or another OpenID "
-            "Connect provider instead.\n\n"
-            "Get a token: press **Authorize** and use the OAuth2 login, or run `make token` and paste it "
-            "into the `bearer` field (the `Bearer ` prefix is optional)."
+            "Set `AUTH0_DOMAIN` and `AUTH0_AUDIENCE` (or `AUTH_ISSUER`) to trust Auth0 or another "
+            "OpenID Connect provider instead."
         )
     else:
-        how = (
-            f"Tokens are issued by `{issuer}` for the audience `{audience}`.\n\n"
-            "Get a token: press **Authorize** and log in (authorization code with PKCE), or paste an access "
-            "token (Auth0 dashboard, API, *Test* tab; or a client-credentials request) into the `bearer` field."
-        )
+        mode = f"Tokens are issued by `{issuer}` for the audience `{audience}`."
     return (
         "The reference Flask-RESTX API protected by Auth0 (or any OpenID Connect provider).\n\n"
-        f"{how}\n\n"
-        "## Scopes\n- `read:messages`: read the scoped private message. Auth0 RBAC's `permissions` claim "
-        "counts as well as `scope`.\n\n" + ERROR_FORMAT
+        f"{mode}\n\n{TOKENS}\n{SCOPES}\n{ERROR_FORMAT}"
     )

@@ -1,0 +1,161 @@
+"""The published contract: /swagger.json and /openapi.json, valid and complete, equal to the snapshots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from urllib.parse import urlsplit
+
+import pytest
+from openapi_spec_validator import validate
+from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
+
+from app.snapshot import snapshot_app
+from security import API_SCOPES, READ_MESSAGES
+from swagger import BEARER, info
+from swagger.contract import render
+from tests.support import live
+
+SNAPSHOTS = Path(__file__).resolve().parent.parent / "openapi"
+OPERATIONS = {  # path -> (operationId, tag, scope or None when no token is needed)
+    "/api/public": ("get_public_message", "public", None),
+    "/api/private": ("get_private_message", "private", ""),
+    "/api/private-scoped": ("get_private_scoped_message", "private", READ_MESSAGES),
+}
+
+
+@pytest.fixture
+def documents(server, http):
+    """Both documents as served over HTTP by the app under test."""
+    swagger = http.get(server.url + "/swagger.json")
+    openapi = http.get(server.url + "/openapi.json")
+    assert swagger.status_code == openapi.status_code == 200
+    assert swagger.headers["Content-Type"] == openapi.headers["Content-Type"] == "application/json"
+    return swagger.json(), openapi.json()
+
+
+def test_both_documents_are_valid(documents):
+    swagger, openapi = documents
+    assert swagger["swagger"] == "2.0"
+    assert openapi["openapi"].startswith("3.0.")
+    validate(swagger)
+    validate(openapi)
+
+
+def test_the_validator_does_catch_a_broken_document(documents):
+    """Guards the test above: an undescribed response, as flask-restx emits by default, is refused."""
+    swagger, _ = documents
+    swagger["responses"] = {"HTTPException": {}}
+    with pytest.raises(OpenAPIValidationError):
+        validate(swagger)
+
+
+def test_info(documents):
+    for document in documents:
+        about = document["info"]
+        assert about["title"] == info.TITLE
+        assert about["version"] == info.VERSION
+        assert about["contact"] == {"name": info.CONTACT["name"], "email": info.CONTACT["email"]}
+        assert about["license"] == info.LICENSE
+        text = about["description"]
+        for needle in ("Local issuer", "Auth0", "make token", "client-credentials", "Authorize",
+                       "`unauthorized`", "`invalid_token`", "`insufficient_scope`", "`temporarily_unavailable`",
+                       '{"error": "...", "error_description": "..."}', *API_SCOPES):
+            assert needle in text, needle
+
+
+def test_tags_are_the_namespaces_with_descriptions(documents):
+    for document in documents:
+        assert [tag["name"] for tag in document["tags"]] == ["public", "private"]
+        assert all(tag["description"] for tag in document["tags"])
+
+
+@pytest.mark.parametrize("path", OPERATIONS)
+def test_swagger_operation(documents, path):
+    operation_id, tag, scope = OPERATIONS[path]
+    swagger, _ = documents
+    operation = swagger["paths"][path]["get"]
+    assert list(swagger["paths"][path]) == ["get"]
+    assert operation["operationId"] == operation_id
+    assert operation["tags"] == [tag]
+    assert operation["summary"]
+    assert operation["produces"] == ["application/json"]
+    if scope is None:
+        assert operation["security"] == []
+        assert "no access token and no scope" in operation["description"]
+        assert set(operation["responses"]) == {"200"}
+    else:
+        assert {BEARER: []} in operation["security"]
+        assert (f"`{scope}` scope" if scope else "no scope is required") in operation["description"]
+        expected = {"200", "401", "403", "503"} if scope else {"200", "401", "503"}
+        assert set(operation["responses"]) == expected
+    responses = operation["responses"]
+    assert responses["200"]["schema"] == {"$ref": "#/definitions/Message"}
+    for status in set(responses) - {"200"}:
+        assert responses[status]["schema"] == {"$ref": "#/definitions/Error"}
+        assert responses[status]["description"]
+    for status in {"401", "403"} & set(responses):
+        assert responses[status]["headers"]["WWW-Authenticate"]["type"] == "string"
+    if "503" in responses:
+        assert responses["503"]["headers"]["Retry-After"]["type"] == "integer"
+
+
+def test_swagger_models_and_security(documents):
+    swagger, _ = documents
+    assert swagger["definitions"]["Message"]["required"] == ["message"]
+    assert set(swagger["definitions"]["Message"]["properties"]) == {"message"}
+    assert swagger["definitions"]["Error"]["required"] == ["error"]
+    assert set(swagger["definitions"]["Error"]["properties"]) == {"error", "error_description"}
+    bearer = swagger["securityDefinitions"][BEARER]
+    assert (bearer["type"], bearer["in"], bearer["name"]) == ("apiKey", "header", "Authorization")
+    assert "responses" not in swagger  # flask-restx's undescribed error-handler entries are gone
+
+
+def test_openapi3_twin(documents):
+    swagger, openapi = documents
+    schemes = openapi["components"]["securitySchemes"]
+    assert set(schemes) == set(swagger["securityDefinitions"])
+    assert schemes[BEARER]["type"] == "http"
+    assert schemes[BEARER]["scheme"] == "bearer"
+    assert schemes[BEARER]["bearerFormat"] == "JWT"
+    for name, scheme in swagger["securityDefinitions"].items():
+        if scheme["type"] == "oauth2":
+            flow = {"accessCode": "authorizationCode", "application": "clientCredentials"}[scheme["flow"]]
+            assert set(schemes[name]["flows"]) == {flow}
+    assert set(openapi["components"]["schemas"]) == set(swagger["definitions"]) == {"Message", "Error"}
+    assert openapi["servers"] == [{"url": "/"}]
+    for path, (operation_id, tag, _) in OPERATIONS.items():
+        twin, original = openapi["paths"][path]["get"], swagger["paths"][path]["get"]
+        for key in ("operationId", "tags", "summary", "security"):
+            assert twin[key] == original[key]
+        assert twin["operationId"] == operation_id
+        assert set(twin["responses"]) == set(original["responses"])
+        for status, response in twin["responses"].items():
+            model = original["responses"][status]["schema"]["$ref"].rsplit("/", 1)[1]
+            assert response["content"] == {"application/json": {"schema": {"$ref": f"#/components/schemas/{model}"}}}
+            for header in original["responses"][status].get("headers", {}):
+                assert response["headers"][header]["schema"]["type"]
+
+
+def test_the_spec_command_prints_either_document(make_app):
+    app = make_app()
+    runner = app.test_cli_runner()
+    with app.test_request_context("/"):
+        expected = {fmt: render(app.extensions["contract_api"].document(fmt)) for fmt in ("swagger", "openapi")}
+    assert runner.invoke(args=["spec"]).output == expected["swagger"]
+    assert runner.invoke(args=["spec", "--format", "swagger"]).output == expected["swagger"]
+    assert runner.invoke(args=["spec", "--format", "openapi"]).output == expected["openapi"]
+    refused = runner.invoke(args=["spec", "--format", "yaml"])
+    assert refused.exit_code == 2
+    assert "'yaml' is not one of 'swagger', 'openapi'" in refused.output
+
+
+@pytest.mark.parametrize("name, route", [("swagger.json", "/swagger.json"), ("openapi.json", "/openapi.json")])
+def test_live_spec_matches_the_committed_snapshot(http, instance, name, route):
+    """Every change to the contract shows up in review as a diff of openapi/: run `make spec` and commit."""
+    app = snapshot_app(instance)
+    published_host = urlsplit(app.config["SETTINGS"].issuer).netloc  # as `make run` serves it
+    with live(app) as server:
+        served = http.get(server.url + route, headers={"Host": published_host}).json()
+    committed = (SNAPSHOTS / name).read_text(encoding="utf-8")
+    assert render(served) == committed, f"openapi/{name} is out of date: run `make spec` and commit the diff"
