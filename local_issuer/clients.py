@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from authlib.oauth2.rfc6749 import ClientMixin
-from flask import request, url_for
+from flask import url_for
 
 from security.net import is_loopback_host
 

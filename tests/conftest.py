@@ -121,6 +121,15 @@ def local_server(make_local_app):
         yield running
 
 
+@pytest.fixture(scope="module")
+def module_local_server(tmp_path_factory, seeded_instance):
+    """One local-mode server (nothing configured, as `make run` serves it) shared by a whole module."""
+    instance = tmp_path_factory.mktemp("local") / "instance"
+    shutil.copytree(seeded_instance, instance)
+    with live_on_own_port(lambda port: create_app({"PORT": str(port)}, instance_path=instance)) as server:
+        yield server
+
+
 @pytest.fixture(scope="session")
 def screenshots():
     """Where browser tests put their screenshots; the run's summary says where to look."""

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from app import create_app
 from tests.browser import CHROMIUM_ARGS, DocsPage, chromium_or_skip
-from tests.support import AUDIENCE, live, live_on_own_port
+from tests.support import AUDIENCE, live
 
 pytestmark = pytest.mark.browser
 
@@ -37,12 +35,9 @@ def page(browser):
 
 
 @pytest.fixture(scope="module")
-def docs_server(tmp_path_factory, seeded_instance):
+def docs_server(module_local_server):
     """The app in local mode (nothing configured), as `make run` serves it."""
-    instance = tmp_path_factory.mktemp("browser") / "instance"
-    shutil.copytree(seeded_instance, instance)
-    with live_on_own_port(lambda port: create_app({"PORT": str(port)}, instance_path=instance)) as server:
-        yield server
+    return module_local_server
 
 
 @pytest.mark.parametrize("prefix, routes", [("", ROUTES), ("Bearer ", ROUTES[-1:])], ids=["bare", "prefixed"])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import socket
 import time
 
@@ -13,14 +12,9 @@ from tests.support import live_on_own_port
 
 
 @pytest.fixture(scope="module")
-def local_server(tmp_path_factory, seeded_instance):
+def local_server(module_local_server):
     """One local-mode server for this module's requests: refusals change no state worth isolating."""
-    from app import create_app
-
-    instance = tmp_path_factory.mktemp("refusals") / "instance"
-    shutil.copytree(seeded_instance, instance)
-    with live_on_own_port(lambda port: create_app({"PORT": str(port)}, instance_path=instance)) as server:
-        yield server
+    return module_local_server
 
 
 def assert_oauth_error(response, status, error):
