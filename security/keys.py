@@ -137,7 +137,7 @@ class KeySetCache:
         self.ttl = ttl
         self.cooldown = cooldown
         self.timeout = timeout
-        self.on_change = on_change  # called with the kids that disappeared
+        self.on_change = on_change  # called with the kids that disappeared (under the fetch lock)
         self.fetch_count = 0
         self._held: _Held | None = None
         self._lock = threading.Lock()
@@ -238,9 +238,23 @@ class KeySetCache:
 
     def _install(self, keys: list[Key]) -> None:
         gone = self.kids
+        keys = self._keep_unchanged(keys)
         key_set = KeySet(keys)
         by_kid = {key.kid: key for key in keys if key.kid}
         self._held = _Held(key_set, by_kid, keys[0] if len(keys) == 1 else None, time.monotonic())
         gone -= set(by_kid)
         if gone and self.on_change:
             self.on_change(gone)
+
+    def _keep_unchanged(self, keys: list[Key]) -> list[Key]:
+        """Reuse the Key objects already held for unchanged keys, so a refresh that changes nothing
+        keeps every key's identity (the verified-token cache relies on it)."""
+        held = self._held
+        if held is None:
+            return keys
+        previous = {_public_json(key): key for key in held.keys.keys}
+        return [previous.get(_public_json(key), key) for key in keys]
+
+
+def _public_json(key: Key) -> str:
+    return json.dumps(key.as_dict(private=False), sort_keys=True)
