@@ -1,11 +1,12 @@
 # The two commands users need: `make run` (serves the API and its docs) and `make test`.
-# Both set up .venv/ first when needed.
+# `make serve` is the production server (gunicorn).
+# All set up .venv/ first when needed.
 
 VENV   := .venv
 PYTHON := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test clean
+.PHONY: install run serve test clean
 
 install: $(STAMP)
 
@@ -16,6 +17,9 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 run: install
 	$(PYTHON) -m app
+
+serve: install
+	$(VENV)/bin/gunicorn -c gunicorn.conf.py
 
 test: install
 	$(PYTHON) -m pytest
