@@ -10,9 +10,9 @@ import json
 import logging
 import re
 
-from authlib.integrations.flask_oauth2 import ResourceProtector
+from authlib.integrations.flask_oauth2 import ResourceProtector, token_authenticated
 from authlib.oauth2 import OAuth2Error
-from flask import after_this_request, current_app, request
+from flask import after_this_request, current_app, g, request
 
 from .errors import AuthErrorResponse, AuthFailure, MissingCredentials
 from .validator import AccessTokenValidator
@@ -45,7 +45,16 @@ class BearerProtector(ResourceProtector):
         return current_app.extensions[EXTENSION], match.group(1)
 
     def acquire_token(self, scopes=None, **kwargs):
-        token = super().acquire_token(scopes, **kwargs)
+        """Authlib's ``acquire_token``, minus its per-request ``FlaskJsonRequest`` wrapper.
+
+        That wrapper computes ``request.url`` on every call, a cost as large as a cached token check,
+        and nothing here reads it: our header parsing and validator use the Flask request's headers.
+        """
+        if isinstance(scopes, str):
+            scopes = [scopes]
+        token = self.validate_request(scopes=scopes, request=request._get_current_object(), **kwargs)
+        token_authenticated.send(self, token=token)
+        g.authlib_server_oauth2_token = token  # what ``current_token`` reads
 
         @after_this_request
         def no_store(response):

@@ -97,6 +97,7 @@ class AccessTokenValidator(BearerTokenValidator):
         self.audience = audience
         self.algorithms = tuple(algorithms)
         self.leeway = leeway
+        self._clock = clock
         # Built once, not per request: a registry that knows only our algorithms, and no header
         # checks of its own beyond the RFC (ours below are stricter where it matters)...
         self._jws_registry = JWSRegistry(algorithms=list(self.algorithms), strict_check_header=False)
@@ -122,7 +123,7 @@ class AccessTokenValidator(BearerTokenValidator):
         # Served from the cache only while the key that verified it is still the issuer's key for
         # its kid: a removed kid or new key material under the same kid means a full check again.
         if cached is not None and self.keys.get(cached.token.kid) is cached.key:
-            self.check_time_and_audience(cached.token.claims, cached.token.kid)
+            self._check_times(cached.token.claims, cached.token.kid)
             return cached.token
         token, key = self._validate(token_string)
         self.cache.put(token_string, Verified(token, key))
@@ -226,6 +227,20 @@ class AccessTokenValidator(BearerTokenValidator):
             claim = getattr(error, "claim", "")
             raise InvalidToken(CLAIM_PROBLEMS.get(claim, "The token's claims are invalid."),
                                reason=f"bad_{claim or 'claims'}", context=self._log_context(kid, claims)) from None
+
+    def _check_times(self, claims: dict, kid: str | None) -> None:
+        """``exp``, ``nbf`` and ``iat`` again, for a cached token: the same rules as the claims registry,
+        without re-checking what cannot have changed (types, issuer, audience)."""
+        now = self._clock()
+        problem = None
+        if claims["exp"] <= now - self.leeway:
+            raise InvalidToken("The token has expired.", reason="expired", context=self._log_context(kid, claims))
+        if claims.get("nbf", now) > now + self.leeway:
+            problem = "nbf"
+        elif claims.get("iat", now) > now + self.leeway:
+            problem = "iat"
+        if problem:
+            raise InvalidToken(CLAIM_PROBLEMS[problem], reason=f"bad_{problem}", context=self._log_context(kid, claims))
 
     @staticmethod
     def _log_context(kid, claims) -> dict:
