@@ -1,12 +1,13 @@
 # The two commands users need: `make run` (serves the API and its docs) and `make test`.
-# `make serve` is the production server (gunicorn).
+# `make serve` is the production server (gunicorn); `make bench` and `make soak` measure it
+# (loopback only, a few minutes each; not part of `make test`).
 # All set up .venv/ first when needed.
 
 VENV   := .venv
 PYTHON := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run serve test clean
+.PHONY: install run serve test bench soak clean
 
 install: $(STAMP)
 
@@ -23,6 +24,9 @@ serve: install
 
 test: install
 	$(PYTHON) -m pytest
+
+bench: install
+	$(PYTHON) -m bench.bench
 
 clean:
 	rm -rf $(VENV) build .pytest_cache
