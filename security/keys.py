@@ -2,8 +2,10 @@
 
 Rules (see README, "Key set"):
 - nothing is fetched at import or start-up; the first token that needs a key fetches;
-- the set is kept for ``ttl`` seconds, then refreshed on use; a failed refresh keeps the old keys;
-- an unknown ``kid`` triggers one refetch, then none other for ``cooldown`` seconds;
+- the set is kept for ``ttl`` seconds, then refreshed on use, in the background (requests go on with
+  the keys held); a failed refresh keeps the old keys;
+- an unknown ``kid`` triggers one refetch, then none other for ``cooldown`` seconds, and none while the
+  last fetch failed (background retries cover that);
 - after a failure, a new attempt is made ``RETRY_AFTER_FAILURE`` seconds later at the earliest;
 - one fetch at a time per process; every fetch is bounded by ``timeout`` seconds.
 """
@@ -131,6 +133,7 @@ class KeySetCache:
         cooldown: float = 30.0,
         timeout: float = 5.0,
         on_change: Callable[[set[str]], None] | None = None,
+        retry_after_failure: float = RETRY_AFTER_FAILURE,
     ):
         self.issuer = issuer
         self.jwks_url = jwks_url
@@ -138,6 +141,7 @@ class KeySetCache:
         self.cooldown = cooldown
         self.timeout = timeout
         self.on_change = on_change  # called with the kids that disappeared (under the fetch lock)
+        self.retry_after_failure = retry_after_failure
         self.fetch_count = 0
         self._held: _Held | None = None
         self._lock = threading.Lock()
@@ -155,10 +159,12 @@ class KeySetCache:
             if held is None:
                 raise SigningKeysUnavailable()
         elif self._due("expired"):
-            # one thread refreshes; the others go on with the keys they hold
-            held = self._refresh("expired", wait=False)
+            # refreshed beside the request: nobody waits on an issuer that is slow or hanging
+            self._refresh_in_background("expired")
         key = self._lookup(held, kid)
-        if key is None and kid is not None and self._due("unknown kid"):
+        # An unknown kid waits for a refetch, but not while the issuer is failing: the background
+        # retries cover that, and no request (a hostile one least of all) is held up by a dead issuer.
+        if key is None and kid is not None and not self._last_failed and self._due("unknown kid"):
             key = self._lookup(self._refresh("unknown kid", wait=True), kid)
         return key
 
@@ -182,7 +188,7 @@ class KeySetCache:
         """Whether a fetch for ``reason`` is allowed now."""
         since_attempt = time.monotonic() - self._last_attempt
         if self._last_failed:
-            return since_attempt >= RETRY_AFTER_FAILURE
+            return since_attempt >= self.retry_after_failure
         if reason == "unknown kid":
             return since_attempt >= self.cooldown
         held = self._held
@@ -198,6 +204,20 @@ class KeySetCache:
             return self._held
         finally:
             self._lock.release()
+
+    def _refresh_in_background(self, reason: str) -> None:
+        """Start one refresh in a thread, unless a fetch is already under way."""
+        if not self._lock.acquire(blocking=False):
+            return
+
+        def refresh():
+            try:
+                if self._due(reason):
+                    self._fetch(reason)
+            finally:
+                self._lock.release()
+
+        threading.Thread(target=refresh, name="jwks-refresh", daemon=True).start()
 
     def _fetch(self, reason: str) -> None:
         started = self._last_attempt = time.monotonic()

@@ -69,9 +69,9 @@ def gunicorn(provider, logs: Path):
     try:
         for _ in range(300):
             try:
-                if requests.get(url + "/healthz", timeout=1).status_code == 200:
+                if requests.get(url + "/healthz", timeout=10).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except requests.ConnectionError:  # not listening yet
                 time.sleep(0.05)
         else:
             pytest.fail("gunicorn did not start: " + (logs / "stderr.log").read_text())
