@@ -1,13 +1,13 @@
 # The two commands users need: `make run` (serves the API and its docs) and `make test`.
-# `make serve` is the production server (gunicorn); `make bench` and `make soak` measure it
-# (loopback only, a few minutes each; not part of `make test`).
+# `make serve` is the production server (gunicorn); `make bench`, `make soak` and `make profile`
+# measure it (loopback only, a few minutes at most; not part of `make test`).
 # All set up .venv/ first when needed.
 
 VENV   := .venv
 PYTHON := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run serve test bench soak clean
+.PHONY: install run serve test bench soak profile clean
 
 install: $(STAMP)
 
@@ -27,6 +27,12 @@ test: install
 
 bench: install
 	$(PYTHON) -m bench.bench
+
+soak: install
+	$(PYTHON) -m bench.soak
+
+profile: install
+	$(PYTHON) -m bench.profile
 
 clean:
 	rm -rf $(VENV) build .pytest_cache
