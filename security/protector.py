@@ -30,6 +30,12 @@ def _field(value) -> str:
     return "-" if value is None else json.dumps(str(value)[:200])
 
 
+def _no_store(response):
+    """A response computed for one caller must not be kept by any cache."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 class BearerProtector(ResourceProtector):
     """``@require_auth()`` / ``@require_auth("read:messages")`` for Flask views."""
 
@@ -54,15 +60,10 @@ class BearerProtector(ResourceProtector):
         if isinstance(scopes, str):
             scopes = [scopes]
         token = self.validate_request(scopes=scopes, request=request._get_current_object(), **kwargs)
-        token_authenticated.send(self, token=token)
+        if token_authenticated.receivers:
+            token_authenticated.send(self, token=token)
         g.authlib_server_oauth2_token = token  # what ``current_token`` reads
-
-        @after_this_request
-        def no_store(response):
-            # a response computed for one caller must not be kept by any cache
-            response.headers["Cache-Control"] = "no-store"
-            return response
-
+        after_this_request(_no_store)
         return token
 
     def raise_error_response(self, error: OAuth2Error):

@@ -52,7 +52,7 @@ class VerifiedTokenCache:
 
     @staticmethod
     def digest(token_string: str) -> bytes:
-        return hashlib.sha256(token_string.encode("ascii", "replace")).digest()
+        return hashlib.sha256(token_string.encode()).digest()
 
     def _expires_at(self, _digest: bytes, entry: Verified, now: float) -> float:
         return min(now + self.ttl, entry.token.claims["exp"] + self.leeway)
