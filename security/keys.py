@@ -217,7 +217,10 @@ class KeySetCache:
             finally:
                 self._lock.release()
 
-        threading.Thread(target=refresh, name="jwks-refresh", daemon=True).start()
+        try:
+            threading.Thread(target=refresh, name="jwks-refresh", daemon=True).start()
+        except RuntimeError:  # no thread to be had: try again on a later request
+            self._lock.release()
 
     def _fetch(self, reason: str) -> None:
         started = self._last_attempt = time.monotonic()
