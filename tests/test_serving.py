@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support import AUDIENCE
+from tests.support import AUDIENCE, rsa_key
 
 ROOT = Path(__file__).resolve().parent.parent
 FORWARDED = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "api.example.com", "X-Forwarded-Prefix": "/messages"}
@@ -83,11 +83,14 @@ def gunicorn(provider, logs: Path):
 
 def test_gunicorn_serves_and_logs_without_tokens(provider, tokens, attacker_key, http, tmp_path):
     good, expired, forged = tokens.make(), tokens.make(exp=1), tokens.make(key=attacker_key)
+    stranger = tokens.make(key=rsa_key("stranger"))
+    sent = [(good, "/api/private", 200), (expired, "/api/private", 401), (forged, "/api/private", 401),
+            (stranger, "/api/private", 401), (good, "/api/private-scoped", 403)]
     with gunicorn(provider, tmp_path) as url:
         assert http.get(url + "/healthz").status_code == 200
         assert http.get(url + "/api/public").status_code == 200
-        for token, status in ((good, 200), (expired, 401), (forged, 401)):
-            response = http.get(url + "/api/private", headers={"Authorization": f"Bearer {token}"})
+        for token, route, status in sent:
+            response = http.get(url + route, headers={"Authorization": f"Bearer {token}"})
             assert response.status_code == status
         assert http.get(url + "/api/private", params={"access_token": good}).status_code == 401
     access, errors = (tmp_path / "stdout.log").read_text(), (tmp_path / "stderr.log").read_text()
@@ -97,8 +100,11 @@ def test_gunicorn_serves_and_logs_without_tokens(provider, tokens, attacker_key,
     assert "auth refused" not in access
     assert 'auth refused route="/api/private" status=401 reason=expired kid="key-1"' in errors
     assert 'auth refused route="/api/private" status=401 reason=bad_signature kid="key-1"' in errors
+    assert 'auth refused route="/api/private" status=401 reason=unknown_kid kid="stranger" iss=-' in errors
+    assert ('auth refused route="/api/private-scoped" status=403 reason=insufficient_scope kid="key-1" '
+            f'iss="{tokens.issuer}"') in errors
     assert 'reason=no_credentials' in errors
     assert "jwks fetched reason='first use'" in errors and "duration_ms=" in errors
-    for token in (good, expired, forged):
+    for token in (good, expired, forged, stranger):
         for part in token.split("."):
             assert part not in access and part not in errors
