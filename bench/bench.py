@@ -6,7 +6,7 @@ drifts of a shared machine hit every route alike. Every request carries the same
 (the public route ignores it), so the requests differ only by path. Ratios are taken within a round.
 
 Settings (environment): BENCH_WORKERS (2), BENCH_CONNECTIONS (8), BENCH_DURATION (seconds per wrk run, 5),
-BENCH_ROUNDS (5), BENCH_WARMUP (seconds per route, 2).
+BENCH_ROUNDS (7), BENCH_WARMUP (seconds per route, 2).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from .common import ROUTES, Gunicorn, Provider, describe_machine, median, rsa_ke
 WORKERS = int(os.environ.get("BENCH_WORKERS", 2))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", 8))
 DURATION = int(os.environ.get("BENCH_DURATION", 5))
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", 5))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", 7))
 WARMUP = int(os.environ.get("BENCH_WARMUP", 2))
 MODES = (("cache on", {"AUTH_TOKEN_CACHE_SIZE": 10_000}), ("cache off", {"AUTH_TOKEN_CACHE_SIZE": 0}))
 TARGET_RATIO, TARGET_P50 = 0.95, 1.10
