@@ -1,7 +1,8 @@
 # The two commands users need: `make run` (serves the API and its docs) and `make test`.
-# Both set up .venv/ first when needed. `make token` prints a local access token for curl,
-# `make spec` refreshes the committed contract in openapi/, and `make sdk` generates clients from it
-# into build/sdk/ (needs Java).
+# `make token` prints a local access token for curl, `make spec` refreshes the committed contract in
+# openapi/, `make sdk` generates clients from it into build/sdk/ (needs Java), `make serve` is the
+# production server (gunicorn), and `make bench`, `make soak` and `make profile` measure it (loopback
+# only, a few minutes at most; not part of `make test`). All set up .venv/ first when needed.
 
 VENV   := .venv
 PYTHON := $(VENV)/bin/python
@@ -9,7 +10,7 @@ STAMP  := $(VENV)/.installed
 # The app the snapshots describe: fixed settings, whatever the environment or .env says.
 SPEC_APP := 'app.snapshot:snapshot_app()'
 
-.PHONY: install run test token spec sdk clean
+.PHONY: install run serve test token spec sdk bench soak profile clean
 
 install: $(STAMP)
 
@@ -20,6 +21,9 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 run: install
 	$(PYTHON) -m app
+
+serve: install
+	$(VENV)/bin/gunicorn -c gunicorn.conf.py
 
 test: install
 	$(PYTHON) -m pytest
@@ -42,6 +46,15 @@ sdk: install
 		--package-name messages_sdk --additional-properties=projectName=messages-sdk
 	$(VENV)/bin/openapi-generator-cli generate -i openapi/swagger.json -g typescript-fetch -o build/sdk/typescript \
 		--additional-properties=npmName=messages-sdk,supportsES6=true
+
+bench: install
+	$(PYTHON) -m bench.bench
+
+soak: install
+	$(PYTHON) -m bench.soak
+
+profile: install
+	$(PYTHON) -m bench.profile
 
 clean:
 	rm -rf $(VENV) build .pytest_cache

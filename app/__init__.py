@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Mapping
 
 from dotenv import load_dotenv
-from flask import Flask, redirect
+from flask import Flask, redirect, url_for
 from flask_cors import CORS
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from local_issuer import LocalIssuer, install_cli
 from namespaces import NAMESPACES
@@ -66,6 +67,8 @@ def create_app(config: Mapping[str, str] | None = None, *, instance_path: str | 
         audience=settings.audience,
         algorithms=settings.algorithms,
         leeway=settings.leeway,
+        cache_size=settings.token_cache_size,
+        cache_ttl=settings.token_cache_ttl,
     )
     require_auth.init_app(app, validator)
 
@@ -73,7 +76,8 @@ def create_app(config: Mapping[str, str] | None = None, *, instance_path: str | 
         local.init_app(app)
     install_cli(app)
 
-    app.add_url_rule("/", "index", lambda: redirect("/docs"))
+    app.add_url_rule("/", "index", lambda: redirect(url_for("doc")))  # keeps a proxy's prefix
+    _add_health_check(app)
     api = build_api(settings, local_client=local.client if local else None)
     for namespace, path in NAMESPACES:
         api.add_namespace(namespace, path=path)
@@ -90,13 +94,40 @@ def create_app(config: Mapping[str, str] | None = None, *, instance_path: str | 
             expose_headers=["WWW-Authenticate", "Retry-After"],
             max_age=600,
         )
+    _trust_proxies(app, settings)
     return app
 
 
+def _add_health_check(app: Flask) -> None:
+    """``GET /healthz``: liveness for load balancers. A plain Flask route, so it is not in the API docs,
+    and it depends on nothing outside the process (an issuer outage must not take every instance out)."""
+
+    def healthz():
+        return {"status": "ok"}, 200, {"Cache-Control": "no-store"}
+
+    app.add_url_rule("/healthz", "healthz", healthz, methods=["GET"])
+
+
+def _trust_proxies(app: Flask, settings: Settings) -> None:
+    """Behind TRUSTED_PROXIES proxies, believe their X-Forwarded-* headers, so that generated URLs
+    (docs, OAuth2 redirect) carry the public scheme, host and prefix. Off (0) by default: without a
+    proxy in front, those headers come from the caller and must be ignored."""
+    hops = settings.trusted_proxies
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops)
+
+
 def _configure_logging(settings: Settings) -> None:
-    """Log lines to stderr at LOG_LEVEL, unless the host (gunicorn, pytest) already set handlers."""
+    """Log lines to stderr at LOG_LEVEL, unless the host (pytest) already set handlers.
+
+    gunicorn configures only its own loggers, so under it these lines reach stderr beside its error
+    log, in the same layout, with the worker's pid (several workers write to one stream).
+    """
     root = logging.getLogger()
     if not root.handlers:
-        logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s %(message)s")
+        logging.basicConfig(
+            format="[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s",
+            datefmt="%Y-%m-%d %H:%M:%S %z",
+        )
     for name in ("security", "app"):
         logging.getLogger(name).setLevel(settings.log_level)

@@ -2,9 +2,10 @@
 
 Rules (see README, "Key set"):
 - nothing is fetched at import or start-up; the first token that needs a key fetches;
-- the set is kept for ``ttl`` seconds, then refreshed in the background on use; a failed refresh
-  keeps the old keys, so callers never wait on a slow or failing provider once keys are held;
-- an unknown ``kid`` triggers one refetch, then none other for ``cooldown`` seconds;
+- the set is kept for ``ttl`` seconds, then refreshed on use, in the background (requests go on with
+  the keys held, so nobody waits on a slow or failing provider); a failed refresh keeps the old keys;
+- an unknown ``kid`` triggers one refetch, then none other for ``cooldown`` seconds, and none while the
+  last fetch failed (background retries cover that);
 - after a failure, a new attempt is made ``RETRY_AFTER_FAILURE`` seconds later at the earliest;
 - one fetch at a time per process; every fetch is bounded by ``timeout`` seconds.
 
@@ -136,6 +137,7 @@ class KeySetCache:
         timeout: float = 5.0,
         on_change: Callable[[set[str]], None] | None = None,
         source: Callable[[], dict] | None = None,
+        retry_after_failure: float = RETRY_AFTER_FAILURE,
         clock: Callable[[], float] = time.monotonic,
     ):
         self.issuer = issuer
@@ -143,8 +145,9 @@ class KeySetCache:
         self.ttl = ttl
         self.cooldown = cooldown
         self.timeout = timeout
-        self.on_change = on_change  # called with the kids that disappeared
+        self.on_change = on_change  # called with the kids that disappeared (under the fetch lock)
         self.source = source  # an in-process JWKS document provider, instead of HTTP
+        self.retry_after_failure = retry_after_failure
         self._clock = clock
         self.fetch_count = 0
         self._held: _Held | None = None
@@ -163,12 +166,13 @@ class KeySetCache:
             held = self._refresh("first use", wait=True)
             if held is None:
                 raise SigningKeysUnavailable()
-        elif self._due("expired") and not self._lock.locked():
-            # refresh in the background: callers go on with the keys held, even while the provider hangs
-            threading.Thread(target=self._refresh, args=("expired",), kwargs={"wait": False},
-                             name="jwks-refresh", daemon=True).start()
+        elif self._due("expired"):
+            # refreshed beside the request: nobody waits on an issuer that is slow or hanging
+            self._refresh_in_background("expired")
         key = self._lookup(held, kid)
-        if key is None and kid is not None and self._due("unknown kid"):
+        # An unknown kid waits for a refetch, but not while the issuer is failing: the background
+        # retries cover that, and no request (a hostile one least of all) is held up by a dead issuer.
+        if key is None and kid is not None and not self._last_failed and self._due("unknown kid"):
             key = self._lookup(self._refresh("unknown kid", wait=True), kid)
         return key
 
@@ -192,7 +196,7 @@ class KeySetCache:
         """Whether a fetch for ``reason`` is allowed now."""
         now = self._clock()
         if self._last_failed:
-            return now - self._last_attempt >= RETRY_AFTER_FAILURE
+            return now - self._last_attempt >= self.retry_after_failure
         if reason == "unknown kid":
             return now - self._last_kid_refetch >= self.cooldown
         held = self._held
@@ -209,6 +213,23 @@ class KeySetCache:
                 self._fetch(reason)
             return self._held
         finally:
+            self._lock.release()
+
+    def _refresh_in_background(self, reason: str) -> None:
+        """Start one refresh in a thread, unless a fetch is already under way."""
+        if not self._lock.acquire(blocking=False):
+            return
+
+        def refresh():
+            try:
+                if self._due(reason):
+                    self._fetch(reason)
+            finally:
+                self._lock.release()
+
+        try:
+            threading.Thread(target=refresh, name="jwks-refresh", daemon=True).start()
+        except RuntimeError:  # no thread to be had: try again on a later request
             self._lock.release()
 
     def _fetch(self, reason: str) -> None:
@@ -252,9 +273,23 @@ class KeySetCache:
 
     def _install(self, keys: list[Key]) -> None:
         gone = self.kids
+        keys = self._keep_unchanged(keys)
         key_set = KeySet(keys)
         by_kid = {key.kid: key for key in keys if key.kid}
         self._held = _Held(key_set, by_kid, keys[0] if len(keys) == 1 else None, self._clock())
         gone -= set(by_kid)
         if gone and self.on_change:
             self.on_change(gone)
+
+    def _keep_unchanged(self, keys: list[Key]) -> list[Key]:
+        """Reuse the Key objects already held for unchanged keys, so a refresh that changes nothing
+        keeps every key's identity (the verified-token cache relies on it)."""
+        held = self._held
+        if held is None:
+            return keys
+        previous = {_public_json(key): key for key in held.keys.keys}
+        return [previous.get(_public_json(key), key) for key in keys]
+
+
+def _public_json(key: Key) -> str:
+    return json.dumps(key.as_dict(private=False), sort_keys=True)

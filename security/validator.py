@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from typing import Callable
 
 from authlib.oauth2.rfc6750 import BearerTokenValidator
 from joserfc import jws
@@ -21,6 +22,7 @@ from joserfc.jwt import JWTClaimsRegistry
 
 from .errors import InsufficientScope, InvalidToken
 from .keys import KeySetCache
+from .token_cache import Verified, VerifiedTokenCache, wall_clock
 
 MAX_TOKEN_LENGTH = 8192
 COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
@@ -80,20 +82,55 @@ class AccessTokenValidator(BearerTokenValidator):
         algorithms: tuple[str, ...] = ("RS256",),
         leeway: int = 5,
         realm: str = "api",
+        cache_size: int = 0,
+        cache_ttl: float = 300.0,
+        clock: Callable[[], int] = wall_clock,
     ):
+        """``cache_size`` > 0 keeps that many verified tokens for up to ``cache_ttl`` seconds.
+
+        ``clock`` (epoch seconds) judges ``exp``, ``nbf`` and ``iat`` and the cache's expiry; tests
+        pass their own to move time without waiting.
+        """
         super().__init__(realm=realm)
         self.keys = keys
         self.issuer = issuer
         self.audience = audience
         self.algorithms = tuple(algorithms)
         self.leeway = leeway
-        # Built once: a registry that knows only our algorithms, and no header checks of its own
-        # beyond the RFC (ours below are stricter where it matters).
+        self._clock = clock
+        # Built once, not per request: a registry that knows only our algorithms, and no header
+        # checks of its own beyond the RFC (ours below are stricter where it matters)...
         self._jws_registry = JWSRegistry(algorithms=list(self.algorithms), strict_check_header=False)
+        # ...and the registered-claims rules, read against ``clock``.
+        self._claims_registry = JWTClaimsRegistry(
+            now=clock,
+            leeway=self.leeway,
+            iss={"essential": True, "value": self.issuer},
+            aud={"essential": True, "value": self.audience},
+            exp={"essential": True},
+        )
+        self.cache: VerifiedTokenCache | None = None
+        if cache_size > 0 and cache_ttl > 0:
+            self.cache = VerifiedTokenCache(cache_size, cache_ttl, leeway=leeway, clock=clock)
+            keys.on_change = self.cache.forget_kids
 
     # -- Authlib's BearerTokenValidator interface -----------------------------------------------
 
     def authenticate_token(self, token_string: str) -> AccessToken:
+        if self.cache is None:
+            return self._validate(token_string)[0]
+        cached = self.cache.get(token_string)
+        # Served from the cache only while the key that verified it is still the issuer's key for
+        # its kid: a removed kid or new key material under the same kid means a full check again.
+        if cached is not None and self.keys.get(cached.token.kid) is cached.key:
+            self._check_times(cached.token.claims, cached.token.kid)
+            return cached.token
+        token, key = self._validate(token_string)
+        self.cache.put(token_string, Verified(token, key))
+        return token
+
+    def _validate(self, token_string: str) -> tuple[AccessToken, Key]:
+        """Every check, signature included; raises InvalidToken (or SigningKeysUnavailable)."""
         obj = self._parse(token_string)
         header = obj.headers()
         kid = self._check_header(header)
@@ -101,7 +138,8 @@ class AccessTokenValidator(BearerTokenValidator):
         self._verify_signature(obj, key, kid)
         claims = self._claims(obj.payload, kid)
         self.check_time_and_audience(claims, kid)
-        return AccessToken(claims=claims, scopes=granted_scopes(claims), kid=kid, header=header)
+        token = AccessToken(claims=claims, scopes=granted_scopes(claims), kid=kid, header=header)
+        return token, key
 
     def validate_token(self, token: AccessToken, scopes, request) -> None:
         required = [s for s in (scopes or []) if s]
@@ -177,14 +215,8 @@ class AccessTokenValidator(BearerTokenValidator):
 
     def check_time_and_audience(self, claims: dict, kid: str | None) -> None:
         """Registered claims: iss exactly, aud equal or contained, exp required, nbf/iat with leeway."""
-        registry = JWTClaimsRegistry(
-            leeway=self.leeway,
-            iss={"essential": True, "value": self.issuer},
-            aud={"essential": True, "value": self.audience},
-            exp={"essential": True},
-        )
         try:
-            registry.validate(claims)
+            self._claims_registry.validate(claims)
         except ExpiredTokenError:
             raise InvalidToken("The token has expired.", reason="expired",
                                context=self._log_context(kid, claims)) from None
@@ -197,6 +229,20 @@ class AccessTokenValidator(BearerTokenValidator):
             description = f"The token's {claim} claim is malformed." if claim and malformed else None
             raise InvalidToken(description or CLAIM_PROBLEMS.get(claim, "The token's claims are invalid."),
                                reason=f"bad_{claim or 'claims'}", context=self._log_context(kid, claims)) from None
+
+    def _check_times(self, claims: dict, kid: str | None) -> None:
+        """``exp``, ``nbf`` and ``iat`` again, for a cached token: the same rules as the claims registry,
+        without re-checking what cannot have changed (types, issuer, audience)."""
+        now = self._clock()
+        problem = None
+        if claims["exp"] <= now - self.leeway:
+            raise InvalidToken("The token has expired.", reason="expired", context=self._log_context(kid, claims))
+        if claims.get("nbf", now) > now + self.leeway:
+            problem = "nbf"
+        elif claims.get("iat", now) > now + self.leeway:
+            problem = "iat"
+        if problem:
+            raise InvalidToken(CLAIM_PROBLEMS[problem], reason=f"bad_{problem}", context=self._log_context(kid, claims))
 
     @staticmethod
     def _log_context(kid, claims) -> dict:

@@ -1,0 +1,122 @@
+"""Production serving: /healthz, proxies, and gunicorn with our config, logs included."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.support import AUDIENCE, rsa_key
+
+ROOT = Path(__file__).resolve().parent.parent
+FORWARDED = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "api.example.com", "X-Forwarded-Prefix": "/messages"}
+
+
+def test_healthz_needs_no_token_and_is_not_documented(server, http):
+    response = http.get(server.url + "/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+    assert response.headers["Cache-Control"] == "no-store"
+    spec = http.get(server.url + "/swagger.json").json()
+    assert "/healthz" not in spec["paths"]
+
+
+def test_healthz_does_not_depend_on_the_issuer(provider, make_app):
+    provider.down = True
+    response = make_app().test_client().get("/healthz")
+    assert response.status_code == 200
+    assert provider.jwks_fetches == 0
+
+
+def _docs_settings(client) -> dict:
+    """What the docs page hands Swagger UI (the `docs` object of swagger/templates/swagger-ui.html)."""
+    page = client.get("/docs", headers=FORWARDED).get_data(as_text=True)
+    return json.loads(re.search(r"const docs = (.*);\n", page).group(1))
+
+
+def test_forwarded_headers_are_ignored_by_default(make_app):
+    client = make_app().test_client()
+    docs = _docs_settings(client)
+    assert docs["specsUrl"] == "/swagger.json"
+    assert docs["oauth2RedirectUrl"] == "http://localhost/swaggerui/oauth2-redirect.html"
+    assert client.get("/swagger.json", headers=FORWARDED).get_json()["basePath"] == "/"
+    assert client.get("/", headers=FORWARDED).headers["Location"] == "/docs"
+
+
+def test_trusted_proxies_make_generated_urls_public(make_app):
+    client = make_app(TRUSTED_PROXIES=1).test_client()
+    docs = _docs_settings(client)
+    assert docs["specsUrl"] == "/messages/swagger.json"
+    assert docs["oauth2RedirectUrl"] == "https://api.example.com/messages/swaggerui/oauth2-redirect.html"
+    assert client.get("/swagger.json", headers=FORWARDED).get_json()["basePath"] == "/messages"
+    assert client.get("/", headers=FORWARDED).headers["Location"] == "/messages/docs"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def gunicorn(provider, logs: Path):
+    """`make serve`'s command on a loopback port, against the fake provider; logs land in ``logs``."""
+    port = _free_port()
+    env = {**os.environ, "AUTH_ISSUER": provider.issuer, "AUTH0_AUDIENCE": AUDIENCE, "WEB_CONCURRENCY": "2",
+           "LOG_LEVEL": "INFO", "PORT": str(port)}
+    command = [str(Path(sys.executable).parent / "gunicorn"), "-c", "gunicorn.conf.py", "-b", f"127.0.0.1:{port}"]
+    with open(logs / "stdout.log", "wb") as out, open(logs / "stderr.log", "wb") as err:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=err)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                if requests.get(url + "/healthz", timeout=10).status_code == 200:
+                    break
+            except requests.ConnectionError:  # not listening yet
+                time.sleep(0.05)
+        else:
+            pytest.fail("gunicorn did not start: " + (logs / "stderr.log").read_text())
+        yield url
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=40) == 0  # a graceful stop
+
+
+def test_gunicorn_serves_and_logs_without_tokens(provider, tokens, attacker_key, http, tmp_path):
+    good, expired, forged = tokens.make(), tokens.make(exp=1), tokens.make(key=attacker_key)
+    stranger = tokens.make(key=rsa_key("stranger"))
+    sent = [(good, "/api/private", 200), (expired, "/api/private", 401), (forged, "/api/private", 401),
+            (stranger, "/api/private", 401), (good, "/api/private-scoped", 403)]
+    with gunicorn(provider, tmp_path) as url:
+        assert http.get(url + "/healthz").status_code == 200
+        assert http.get(url + "/api/public").status_code == 200
+        for token, route, status in sent:
+            response = http.get(url + route, headers={"Authorization": f"Bearer {token}"})
+            assert response.status_code == status
+        assert http.get(url + "/api/private", params={"access_token": good}).status_code == 401
+    access, errors = (tmp_path / "stdout.log").read_text(), (tmp_path / "stderr.log").read_text()
+
+    assert '"GET /api/private HTTP/1.1" 200' in access  # access log on stdout
+    assert '"GET /healthz HTTP/1.1" 200' in access
+    assert "auth refused" not in access
+    assert 'auth refused route="/api/private" status=401 reason=expired kid="key-1"' in errors
+    assert 'auth refused route="/api/private" status=401 reason=bad_signature kid="key-1"' in errors
+    assert 'auth refused route="/api/private" status=401 reason=unknown_kid kid="stranger" iss=-' in errors
+    assert ('auth refused route="/api/private-scoped" status=403 reason=insufficient_scope kid="key-1" '
+            f'iss="{tokens.issuer}"') in errors
+    assert 'reason=no_credentials' in errors
+    assert "jwks fetched reason='first use'" in errors and "duration_ms=" in errors
+    for token in (good, expired, forged, stranger):
+        for part in token.split("."):
+            assert part not in access and part not in errors

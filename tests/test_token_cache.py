@@ -1,0 +1,251 @@
+"""The verified-token cache: what it may serve, and everything it must not.
+
+The validator is built as the app builds it, with real keys fetched over loopback HTTP from the fake
+provider; time moves through an injected clock instead of waiting. "Served from the cache" shows as the
+very same AccessToken object coming back; a full validation builds a new one.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from security import AccessTokenValidator, InvalidToken, KeySetCache
+from tests.support import AUDIENCE, live, rsa_key
+
+
+class Clock:
+    """Epoch seconds that move only when told to."""
+
+    def __init__(self):
+        self.now = int(time.time())
+
+    def __call__(self) -> int:
+        return self.now
+
+    def advance(self, seconds: int) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def build(provider, clock):
+    def validator(size=100, ttl=300, leeway=5):
+        keys = KeySetCache(provider.issuer, timeout=1, cooldown=0)
+        return AccessTokenValidator(keys, issuer=provider.issuer, audience=AUDIENCE, leeway=leeway,
+                                    cache_size=size, cache_ttl=ttl, clock=clock)
+
+    return validator
+
+
+def refused(validator, token) -> str:
+    with pytest.raises(InvalidToken) as caught:
+        validator.authenticate_token(token)
+    return caught.value.reason
+
+
+def test_a_repeated_token_is_served_from_the_cache(build, tokens):
+    validator = build()
+    token = tokens.make(scope="read:messages")
+    first = validator.authenticate_token(token)
+    assert validator.authenticate_token(token) is first
+    assert len(validator.cache) == 1
+
+
+def test_size_zero_turns_the_cache_off(build, tokens, make_app):
+    validator = build(size=0)
+    token = tokens.make()
+    assert validator.cache is None
+    assert validator.authenticate_token(token) is not validator.authenticate_token(token)
+    app = make_app(AUTH_TOKEN_CACHE_SIZE=0)
+    assert app.extensions["access_token_validator"].cache is None
+    assert make_app().extensions["access_token_validator"].cache.maxsize == 10_000
+
+
+def test_a_token_that_expires_while_cached_is_refused(build, tokens, clock):
+    validator = build(leeway=5)
+    token = tokens.make(exp=clock.now + 60)
+    validator.authenticate_token(token)
+    clock.advance(64)
+    validator.authenticate_token(token)  # within the leeway
+    clock.advance(2)
+    assert refused(validator, token) == "expired"
+    assert len(validator.cache) == 0  # the entry lived no longer than exp + leeway
+
+
+def test_an_entry_lives_no_longer_than_the_cache_ttl(build, tokens, clock):
+    validator = build(ttl=300)
+    token = tokens.make(exp=clock.now + 3600)
+    first = validator.authenticate_token(token)
+    clock.advance(299)
+    assert validator.authenticate_token(token) is first
+    clock.advance(1)
+    assert len(validator.cache) == 0
+    again = validator.authenticate_token(token)  # fully validated again, still good
+    assert again is not first and again.claims == first.claims
+
+
+def test_nbf_is_honoured(build, tokens, clock):
+    validator = build(leeway=5)
+    early = tokens.make(nbf=clock.now + 60)
+    assert refused(validator, early) == "bad_nbf"
+    assert refused(validator, early) == "bad_nbf"
+    assert len(validator.cache) == 0  # refusals are never cached
+    clock.advance(55)
+    validator.authenticate_token(early)
+
+
+def test_time_claims_are_checked_on_every_use(build, tokens, clock):
+    """A clock stepped back makes a cached token not valid yet again (nbf) or issued in the future (iat)."""
+    validator = build(leeway=5)
+    for claims, reason in (({"nbf": clock.now, "iat": None}, "bad_nbf"), ({"iat": clock.now}, "bad_iat")):
+        token = tokens.make(**claims)
+        validator.authenticate_token(token)
+        clock.advance(-10)
+        assert refused(validator, token) == reason
+        clock.advance(10)
+        validator.authenticate_token(token)
+
+
+def test_the_cache_is_bounded(build, tokens):
+    validator = build(size=3)
+    minted = [tokens.make(sub=f"user-{i}") for i in range(10)]
+    first = validator.authenticate_token(minted[0])
+    for token in minted[1:]:
+        validator.authenticate_token(token)
+    assert len(validator.cache) == 3
+    assert validator.authenticate_token(minted[0]) is not first  # evicted, then fully validated again
+
+
+def test_invalid_tokens_are_never_cached(build, tokens, attacker_key, clock):
+    validator = build()
+    hostile = [
+        tokens.make(key=attacker_key),  # bad signature under the real kid
+        tokens.make(key=rsa_key("unknown")),
+        tokens.make(exp=clock.now - 3600),
+        tokens.make(aud="https://other.api"),
+        tokens.make(iss="https://evil.example/"),
+        tokens.make(scope=123),
+        "garbage.garbage.garbage",
+    ]
+    for token in hostile:
+        refused(validator, token)
+        refused(validator, token)
+    assert len(validator.cache) == 0
+
+
+def test_hostile_traffic_cannot_evict_a_good_entry(build, tokens, attacker_key):
+    validator = build(size=2)
+    good = tokens.make()
+    cached = validator.authenticate_token(good)
+    for i in range(200):
+        refused(validator, tokens.make(key=attacker_key, sub=f"x{i}"))
+        refused(validator, f"garbage{i}.x.y")
+    assert validator.authenticate_token(good) is cached
+
+
+def test_a_tampered_copy_of_a_cached_token_is_refused(build, tokens):
+    validator = build()
+    token = tokens.make(scope="openid")
+    validator.authenticate_token(token)
+    header, payload, signature = token.split(".")
+    forged = f"{header}.{tokens.make(scope='read:messages').split('.')[1]}.{signature}"
+    assert refused(validator, forged) == "bad_signature"
+
+
+def test_not_served_after_its_key_is_removed(build, provider, tokens, other_key):
+    validator = build()
+    old = tokens.make()
+    validator.authenticate_token(old)
+    provider.keys = [other_key]  # rotation: key-1 is gone
+    validator.authenticate_token(tokens.make(key=other_key))  # unknown kid: the key set is refetched
+    assert len(validator.cache) == 1  # key-1's entry was dropped when the set changed
+    assert refused(validator, old) == "unknown_kid"
+
+
+def test_not_served_after_the_material_under_its_kid_changes(build, provider, tokens):
+    validator = build()
+    token = tokens.make()
+    validator.authenticate_token(token)
+    provider.keys = [rsa_key("key-1")]  # same kid, new key material
+    refused(validator, tokens.make(key=rsa_key("nobody")))  # unknown kid: the key set is refetched
+    assert refused(validator, token) == "bad_signature"
+
+
+def test_a_refresh_that_changes_nothing_keeps_cached_entries(build, provider, tokens):
+    validator = build()
+    token = tokens.make()
+    cached = validator.authenticate_token(token)
+    fetches = provider.jwks_fetches
+    refused(validator, tokens.make(key=rsa_key("nobody")))  # unknown kid: the (same) key set is refetched
+    assert provider.jwks_fetches == fetches + 1
+    assert validator.authenticate_token(token) is cached
+
+
+def test_a_token_without_kid_is_dropped_when_its_sole_key_is_no_longer_alone(build, provider, tokens, other_key):
+    validator = build()
+    token = tokens.make(header={"kid": None})
+    validator.authenticate_token(token)
+    provider.keys = [tokens.key, other_key]
+    validator.authenticate_token(tokens.make(key=other_key))  # refetch: two keys now
+    assert refused(validator, token) == "unknown_kid"
+
+
+def test_concurrent_use_stays_bounded_and_correct(build, tokens, attacker_key):
+    validator = build(size=5)
+    good = [tokens.make(sub=f"user-{i}") for i in range(20)]
+    bad = [tokens.make(key=attacker_key, sub=f"user-{i}") for i in range(5)]
+    errors = []
+
+    def work(offset):
+        for i in range(100):
+            try:
+                validator.authenticate_token(good[(offset + i) % len(good)])
+                try:
+                    validator.authenticate_token(bad[i % len(bad)])
+                    errors.append("a bad token passed")
+                except InvalidToken:
+                    pass
+            except Exception as error:  # noqa: BLE001 - collected and asserted below
+                errors.append(repr(error))
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(validator.cache) <= 5
+
+
+# -- through the app, over HTTP ------------------------------------------------------------------------
+
+def _get(server, http, token, route="/api/private"):
+    return http.get(server.url + route, headers={"Authorization": f"Bearer {token}"})
+
+
+def test_scopes_are_checked_per_route_on_cached_tokens(server, http, tokens):
+    plain, scoped = tokens.make(), tokens.make(scope="read:messages")
+    for _ in range(2):
+        assert _get(server, http, plain).status_code == 200
+        assert _get(server, http, plain, "/api/private-scoped").status_code == 403
+        assert _get(server, http, scoped, "/api/private-scoped").status_code == 200
+        assert _get(server, http, scoped).status_code == 200
+
+
+def test_app_does_not_serve_a_cached_token_after_key_rotation(provider, make_app, http, tokens, other_key):
+    with live(make_app(AUTH_JWKS_COOLDOWN=0)) as server:
+        old = tokens.make()
+        assert _get(server, http, old).status_code == 200
+        assert _get(server, http, old).status_code == 200
+        provider.keys = [other_key]
+        assert _get(server, http, tokens.make(key=other_key)).status_code == 200  # refetch drops key-1
+        response = _get(server, http, old)
+        assert response.status_code == 401
+        assert response.json()["error_description"] == "The token was signed by an unknown key (kid)."
