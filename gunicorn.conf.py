@@ -15,6 +15,10 @@ load_dotenv(Path(__file__).resolve().parent / ".env")
 wsgi_app = "app:create_app()"
 bind = f"0.0.0.0:{os.environ.get('PORT') or 3010}"
 workers = int(os.environ.get("WEB_CONCURRENCY") or 2 * multiprocessing.cpu_count() + 1)
+if not (os.environ.get("AUTH0_DOMAIN") or os.environ.get("AUTH_ISSUER")):
+    # local mode: the embedded issuer keeps authorization codes in its process's memory, so a login
+    # started in one worker must finish in the same one
+    workers = 1
 
 # Requests are short; a worker stuck for 30 s is broken and gets replaced. On SIGTERM, workers get
 # as long to finish the requests in hand.

@@ -46,7 +46,6 @@ def create_app(config: Mapping[str, str] | None = None, *, instance_path: str | 
         RESTX_ERROR_404_HELP=False,
         RESTX_MASK_SWAGGER=False,
         SWAGGER_UI_DOC_EXPANSION="list",
-        JSON_SORT_KEYS=False,
     )
     _configure_logging(settings)
 

@@ -126,6 +126,13 @@ def _origins(env) -> tuple[str, ...]:
     return origins
 
 
+def _client_secret(env) -> str | None:
+    secret = _text(env, "LOCAL_CLIENT_SECRET")
+    if secret is not None and (len(secret) < 16 or not secret.isprintable() or " " in secret):
+        raise ConfigError("LOCAL_CLIENT_SECRET must be at least 16 printable characters without spaces")
+    return secret
+
+
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -161,7 +168,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         algorithms=_algorithms(env),
         leeway=_number(env, "AUTH_LEEWAY", 5, kind=int),
         jwks_cache_ttl=_number(env, "AUTH_JWKS_CACHE_TTL", 600.0, minimum=1),
-        jwks_cooldown=_number(env, "AUTH_JWKS_COOLDOWN", 30.0),
+        jwks_cooldown=_number(env, "AUTH_JWKS_COOLDOWN", 30.0, minimum=1),
         jwks_timeout=_number(env, "AUTH_JWKS_TIMEOUT", 5.0, minimum=0.1),
         token_cache_size=_number(env, "AUTH_TOKEN_CACHE_SIZE", 10_000, kind=int),
         token_cache_ttl=_number(env, "AUTH_TOKEN_CACHE_TTL", 300.0),
@@ -171,5 +178,5 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         trusted_proxies=_number(env, "TRUSTED_PROXIES", 0, kind=int),
         swagger_ui_client_id=_text(env, "SWAGGER_UI_OAUTH_CLIENT_ID"),
         local_client_id=_text(env, "LOCAL_CLIENT_ID") or LOCAL_CLIENT_ID,
-        local_client_secret=_text(env, "LOCAL_CLIENT_SECRET"),
+        local_client_secret=_client_secret(env),
     )

@@ -8,10 +8,9 @@ from flask.cli import with_appcontext
 
 from security.scopes import API_SCOPES
 
+from .routes import EXTENSION
 from .server import LOCAL_USER
 from .tokens import DEFAULT_LIFETIME
-
-EXTENSION = "local_issuer"
 
 
 @click.command("token")

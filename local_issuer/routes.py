@@ -10,15 +10,15 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749 import InvalidClientError
 from flask import Blueprint, current_app, jsonify, request
 
-from security.net import is_loopback_host
+from security.net import is_direct_loopback
 from security.scopes import API_SCOPES
 
 from .server import LOCAL_USER
 
 EXTENSION = "local_issuer"
-PROXY_HEADERS = ("X-Forwarded-For", "Forwarded", "X-Real-IP", "X-Forwarded-Host")
 LOOPBACK_ONLY = {"local_issuer.authorize", "local_issuer.token"}
 
 blueprint = Blueprint("local_issuer", __name__)
@@ -32,9 +32,7 @@ def _issuer():
 def loopback_only():
     if request.endpoint not in LOOPBACK_ONLY:
         return None
-    proxied = any(name in request.headers for name in PROXY_HEADERS)
-    host = urlsplit(request.host_url).hostname
-    if proxied or not is_loopback_host(request.remote_addr) or not is_loopback_host(host):
+    if not is_direct_loopback(request.remote_addr, urlsplit(request.host_url).hostname, request.headers):
         response = jsonify(error="access_denied",
                            error_description="The local issuer answers loopback clients only, without proxies.")
         response.status_code = 403
@@ -94,4 +92,9 @@ def authorize():
 
 @blueprint.post("/oauth/token")
 def token():
-    return _issuer().server.create_token_response()
+    server = _issuer().server
+    try:
+        return server.create_token_response()
+    except UnicodeDecodeError:  # Basic credentials that are not UTF-8: Authlib cannot decode them
+        error = InvalidClientError(description="The client credentials are not valid UTF-8.", status_code=401)
+        return server.handle_error_response(None, error)

@@ -17,7 +17,7 @@ from .net import is_allowed_fetch_url
 
 logger = logging.getLogger("security.discovery")
 
-RETRY_AFTER_FAILURE = 30.0  # seconds during which the fallback is served without a new attempt
+FALLBACK_FOR = 30.0  # seconds during which the fallback is served without a new attempt
 
 
 @dataclass(frozen=True)
@@ -48,11 +48,16 @@ class ProviderEndpoints:
     def get(self) -> Endpoints:
         if not self.use_discovery:
             return self.fallback
-        with self._lock:
+        # another request is discovering: answer with what is known rather than queue behind it
+        if not self._lock.acquire(timeout=self.timeout):
+            return self._found or self.fallback
+        try:
             if time.monotonic() >= self._valid_until:
                 self._found, lifetime = self._discover()
                 self._valid_until = time.monotonic() + lifetime
             return self._found or self.fallback
+        finally:
+            self._lock.release()
 
     def _discover(self) -> tuple[Endpoints | None, float]:
         base = self.issuer if self.issuer.endswith("/") else self.issuer + "/"
@@ -60,9 +65,9 @@ class ProviderEndpoints:
             document = fetch_json(base + ".well-known/openid-configuration", self.timeout)
         except FetchError as error:
             logger.warning("oidc discovery failed (%s); docs use %s", error, self.fallback)
-            return None, RETRY_AFTER_FAILURE
+            return None, FALLBACK_FOR
         authorize, token = document.get("authorization_endpoint"), document.get("token_endpoint")
         if not all(isinstance(u, str) and is_allowed_fetch_url(u) for u in (authorize, token)):
             logger.warning("discovery document lacks usable authorize/token endpoints; docs use %s", self.fallback)
-            return None, RETRY_AFTER_FAILURE
+            return None, FALLBACK_FOR
         return Endpoints(authorize=authorize, token=token), self.ttl

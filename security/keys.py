@@ -7,7 +7,7 @@ Rules (see README, "Key set"):
 - an unknown ``kid`` triggers one refetch, then none other for ``cooldown`` seconds, and none while the
   last fetch failed (background retries cover that);
 - after a failure, a new attempt is made ``RETRY_AFTER_FAILURE`` seconds later at the earliest;
-- one fetch at a time per process; every fetch is bounded by ``timeout`` seconds.
+- one fetch at a time per process; every fetch is abandoned after ``timeout`` seconds.
 
 The document normally comes over HTTP from the issuer. The embedded local issuer hands its JWKS
 in through ``source`` instead: same filtering, caching and lookups, only the key source differs.
@@ -16,6 +16,7 @@ in through ``source`` instead: same filtering, caching and lookups, only the key
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import logging
 import threading
@@ -56,31 +57,45 @@ _opener = urllib.request.build_opener(_SafeRedirects)
 
 
 def fetch_json(url: str, timeout: float) -> dict:
-    """GET a JSON object, with the whole exchange bounded by ``timeout`` seconds and a size cap."""
+    """GET a JSON object, the whole exchange bounded by ``timeout`` seconds, the body by a size cap.
+
+    The socket timeout bounds each read; a server that trickles its headers or body could still
+    stretch the exchange, so the fetch runs in a thread of its own and is abandoned at the deadline
+    (the thread then ends at its next socket timeout).
+    """
     if not is_allowed_fetch_url(url):
         raise FetchError(f"refused non-https URL {url}")
-    deadline = time.monotonic() + timeout
+    outcome: list = []
+    worker = threading.Thread(target=lambda: outcome.append(_fetch_or_error(url, timeout)),
+                              name="jwks-fetch", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if not outcome:
+        raise FetchError(f"{url}: timed out after {timeout}s")
+    if isinstance(outcome[0], FetchError):
+        raise outcome[0]
+    return outcome[0]
+
+
+def _fetch_or_error(url: str, timeout: float) -> dict | FetchError:
     request = urllib.request.Request(url, headers={"Accept": "application/json", "User-Agent": "messages-api"})
     try:
         with _opener.open(request, timeout=timeout) as response:
-            chunks, size = [], 0
-            while chunk := response.read(16384):
-                size += len(chunk)
-                if size > MAX_DOCUMENT_BYTES:
-                    raise FetchError(f"{url}: document larger than {MAX_DOCUMENT_BYTES} bytes")
-                if time.monotonic() > deadline:
-                    raise FetchError(f"{url}: timed out after {timeout}s")
-                chunks.append(chunk)
+            body = response.read(MAX_DOCUMENT_BYTES + 1)
+    except FetchError as error:
+        return error
     except urllib.error.HTTPError as error:
-        raise FetchError(f"{url}: HTTP {error.code}") from None
-    except (urllib.error.URLError, OSError, ValueError) as error:
-        raise FetchError(f"{url}: {getattr(error, 'reason', error)}") from None
+        return FetchError(f"{url}: HTTP {error.code}")
+    except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as error:
+        return FetchError(f"{url}: {getattr(error, 'reason', None) or type(error).__name__}")
+    if len(body) > MAX_DOCUMENT_BYTES:
+        return FetchError(f"{url}: document larger than {MAX_DOCUMENT_BYTES} bytes")
     try:
-        document = json.loads(b"".join(chunks))
-    except ValueError:
-        raise FetchError(f"{url}: not JSON") from None
+        document = json.loads(body)
+    except (ValueError, RecursionError):
+        return FetchError(f"{url}: not JSON")
     if not isinstance(document, dict):
-        raise FetchError(f"{url}: not a JSON object")
+        return FetchError(f"{url}: not a JSON object")
     return document
 
 
@@ -104,7 +119,8 @@ def public_signing_keys(document: dict) -> list[Key]:
             continue  # symmetric or unknown keys never verify tokens here
         if entry.get("use", "sig") != "sig":
             continue
-        if "key_ops" in entry and "verify" not in (entry.get("key_ops") or ()):
+        ops = entry.get("key_ops")
+        if ops is not None and (not isinstance(ops, list) or "verify" not in ops):
             continue
         if entry["kty"] == "RSA" and _modulus_bits(entry.get("n")) < MIN_RSA_BITS:
             continue  # too weak to trust (RFC 8725 §3.5), and joserfc would warn on import

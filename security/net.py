@@ -24,3 +24,16 @@ def is_allowed_fetch_url(url: str) -> bool:
     if not parts.hostname:
         return False
     return parts.scheme == "https" or (parts.scheme == "http" and is_loopback_host(parts.hostname))
+
+
+#: Headers a reverse proxy adds: with any of them, the peer address says nothing about the caller.
+PROXY_HEADERS = ("X-Forwarded-For", "Forwarded", "X-Real-IP", "X-Forwarded-Host")
+
+
+def is_direct_loopback(remote_addr: str | None, host: str | None, headers) -> bool:
+    """A request from this machine, to a loopback host name (no DNS rebinding), relayed by no proxy."""
+    return (
+        is_loopback_host(remote_addr)
+        and is_loopback_host(host)
+        and not any(name in headers for name in PROXY_HEADERS)
+    )

@@ -10,7 +10,7 @@ from flask_restx import Api
 from werkzeug.exceptions import HTTPException
 
 from security.discovery import ProviderEndpoints
-from security.net import is_loopback_host
+from security.net import is_direct_loopback
 
 from . import info
 from .auth_schemes import BEARER, drop_undefined_requirements, local_endpoints, security_definitions
@@ -88,7 +88,7 @@ def docs_settings(api: Api, settings, local_client) -> dict:
     if local_client is not None:
         oauth["clientId"] = local_client.client_id
         # shown only to a loopback viewer at a loopback host name, the only place the secret works
-        if is_loopback_host(request.remote_addr) and is_loopback_host(urlsplit(request.host_url).hostname):
+        if is_direct_loopback(request.remote_addr, urlsplit(request.host_url).hostname, request.headers):
             oauth["clientSecret"] = local_client.client_secret
     return {
         "specsUrl": api.specs_url,

@@ -65,6 +65,9 @@ def test_tuning_values():
         ({"AUTH_JWKS_TIMEOUT": "0"}, "AUTH_JWKS_TIMEOUT"),
         ({"AUTH_JWKS_CACHE_TTL": "inf"}, "AUTH_JWKS_CACHE_TTL"),
         ({"AUTH_JWKS_COOLDOWN": "-5"}, "AUTH_JWKS_COOLDOWN"),
+        ({"AUTH_JWKS_COOLDOWN": "0"}, "AUTH_JWKS_COOLDOWN"),
+        ({"LOCAL_CLIENT_SECRET": "short"}, "LOCAL_CLIENT_SECRET"),
+        ({"LOCAL_CLIENT_SECRET": "has spaces in the middle"}, "LOCAL_CLIENT_SECRET"),
         ({"PORT": "http"}, "PORT"),
         ({"PORT": "70000"}, "PORT"),
         ({"CORS_ORIGINS": "*"}, "CORS_ORIGINS"),
@@ -96,3 +99,13 @@ def test_start_up_refuses_with_one_line(command):
         "configuration error: AUTH_LEEWAY must be a whole number, got 'soon'"
     ]
     assert result.stdout == ""
+
+
+@pytest.mark.parametrize("env, workers", [({}, 1), ({"WEB_CONCURRENCY": "3"}, 1),
+                                          ({**AUTH0, "WEB_CONCURRENCY": "3"}, 3)])
+def test_gunicorn_runs_one_worker_in_local_mode(env, workers):
+    """The local issuer keeps authorization codes in its process: a login must finish where it started."""
+    probe = "import runpy; print(runpy.run_path('gunicorn.conf.py')['workers'])"
+    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                            env={"PATH": os.environ.get("PATH", ""), **env})
+    assert result.stdout.strip() == str(workers), result.stderr

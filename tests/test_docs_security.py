@@ -56,6 +56,9 @@ def test_the_secret_is_not_shown_to_remote_viewers(make_local_app):
     assert "clientSecret" not in docs_settings(page.text)["oauth"]
     page = client.get("/docs", headers={"Host": "evil.example:3010"})  # a DNS-rebound name
     assert "clientSecret" not in docs_settings(page.text)["oauth"]
+    for proxy_header in ("X-Forwarded-For", "Forwarded", "X-Real-IP", "X-Forwarded-Host"):  # relayed by a proxy
+        page = client.get("/docs", headers={"Host": "127.0.0.1:3010", proxy_header: "203.0.113.9"})
+        assert "clientSecret" not in docs_settings(page.text)["oauth"], proxy_header
     assert "clientSecret" in docs_settings(client.get("/docs", headers={"Host": "localhost:3010"}).text)["oauth"]
 
 

@@ -6,6 +6,8 @@ import threading
 import time
 import uuid
 
+import pytest
+
 from security.keys import RETRY_AFTER_FAILURE, KeySetCache
 from tests.support import live
 
@@ -170,3 +172,76 @@ def test_discovered_jwks_uri_must_be_https(provider, make_app, http, tokens):
     with live(make_app()) as server:
         assert _get(server, http, tokens.make()).status_code == 503
     assert provider.jwks_fetches == 0
+
+
+class _BadIssuer:
+    """A loopback TCP server that answers every connection with ``reply``, slowly if asked."""
+
+    def __init__(self, reply: bytes, trickle: float = 0.0):
+        import socket  # noqa: PLC0415
+
+        self.reply, self.trickle = reply, trickle
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/"
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while True:
+            try:
+                connection, _ = self.sock.accept()
+            except OSError:
+                return
+            with connection:
+                connection.recv(4096)
+                for line in self.reply.split(b"\n"):
+                    try:
+                        connection.sendall(line + b"\n")
+                    except OSError:
+                        break
+                    time.sleep(self.trickle)
+
+    def close(self):
+        self.sock.close()
+
+
+def test_garbage_from_the_issuer_is_a_503_not_a_500(make_app, http, tokens):
+    issuer = _BadIssuer(b"HTTZ garbage")
+    try:
+        with live(make_app(AUTH_JWKS_URL=issuer.url + "jwks.json")) as server:
+            response = _get(server, http, tokens.make())
+    finally:
+        issuer.close()
+    assert response.status_code == 503
+    assert response.json()["error"] == "temporarily_unavailable"
+
+
+def test_an_issuer_trickling_its_headers_is_cut_at_the_timeout(provider):
+    headers = b"HTTP/1.1 200 OK\n" + b"".join(b"X-Slow-%d: 1\n" % i for i in range(40))
+    issuer = _BadIssuer(headers, trickle=0.1)
+    try:
+        keys = KeySetCache(provider.issuer, jwks_url=issuer.url + "jwks.json", timeout=0.5)
+        started = time.monotonic()
+        try:
+            keys.get("key-1")
+            raised = False
+        except Exception as error:  # noqa: BLE001 (the type is asserted below)
+            raised = type(error).__name__
+        elapsed = time.monotonic() - started
+    finally:
+        issuer.close()
+    assert raised == "SigningKeysUnavailable"
+    assert elapsed < 2.0  # 40 header lines at 0.1 s each would take 4 s
+
+
+@pytest.mark.parametrize("key_ops", [5, "xverifyx", ["sign"], {"verify": True}])
+def test_keys_whose_key_ops_do_not_allow_verify_are_skipped(provider, make_app, http, tokens, key_ops):
+    provider.raw_jwks = {"keys": [dict(tokens.key.as_dict(private=False), key_ops=key_ops)]}
+    with live(make_app()) as server:
+        assert _get(server, http, tokens.make()).status_code == 503  # no usable key at all
+
+
+def test_keys_with_verify_in_key_ops_are_used(provider, make_app, http, tokens):
+    provider.raw_jwks = {"keys": [dict(tokens.key.as_dict(private=False), key_ops=["verify"])]}
+    with live(make_app()) as server:
+        assert _get(server, http, tokens.make()).status_code == 200

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import socket
 import time
 
@@ -205,3 +206,10 @@ def test_only_this_apis_audience(local_server, http):
     response = authorize(http, local_server, **code_request(local_server, audience="https://other.example/api"))
     assert_oauth_error(response, 400, "invalid_request")
     assert http.post(url, json={**fields, "audience": f"{local_server.url}/api"}).status_code == 200
+
+
+def test_token_with_basic_credentials_that_are_not_utf8(local_server, http):
+    credentials = base64.b64encode(b"\xff\xfe:\xff").decode()
+    response = http.post(local_server.url + "/oauth/token", data={"grant_type": "client_credentials"},
+                         headers={"Authorization": f"Basic {credentials}"})
+    assert_oauth_error(response, 401, "invalid_client")

@@ -240,7 +240,7 @@ def test_scopes_are_checked_per_route_on_cached_tokens(server, http, tokens):
 
 
 def test_app_does_not_serve_a_cached_token_after_key_rotation(provider, make_app, http, tokens, other_key):
-    with live(make_app(AUTH_JWKS_COOLDOWN=0)) as server:
+    with live(make_app()) as server:
         old = tokens.make()
         assert _get(server, http, old).status_code == 200
         assert _get(server, http, old).status_code == 200
