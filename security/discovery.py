@@ -12,8 +12,8 @@ import threading
 import time
 from dataclasses import dataclass
 
-from .keys import FetchError, fetch_json
-from .net import is_allowed_fetch_url
+from .keys import FetchError, fetch_discovery
+from .net import is_allowed_fetch_url, issuer_url
 
 logger = logging.getLogger("security.discovery")
 
@@ -28,8 +28,7 @@ class Endpoints:
 
 def well_known_endpoints(issuer: str) -> Endpoints:
     """Auth0's layout: ``{issuer}authorize`` and ``{issuer}oauth/token``."""
-    base = issuer if issuer.endswith("/") else issuer + "/"
-    return Endpoints(authorize=base + "authorize", token=base + "oauth/token")
+    return Endpoints(authorize=issuer_url(issuer, "authorize"), token=issuer_url(issuer, "oauth/token"))
 
 
 class ProviderEndpoints:
@@ -60,9 +59,8 @@ class ProviderEndpoints:
             self._lock.release()
 
     def _discover(self) -> tuple[Endpoints | None, float]:
-        base = self.issuer if self.issuer.endswith("/") else self.issuer + "/"
         try:
-            document = fetch_json(base + ".well-known/openid-configuration", self.timeout)
+            document = fetch_discovery(self.issuer, self.timeout)
         except FetchError as error:
             logger.warning("oidc discovery failed (%s); docs use %s", error, self.fallback)
             return None, FALLBACK_FOR

@@ -30,7 +30,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import Key, KeySet, import_key
 
 from .errors import SigningKeysUnavailable
-from .net import is_allowed_fetch_url
+from .net import is_allowed_fetch_url, issuer_url
 
 logger = logging.getLogger("security.keys")
 
@@ -75,6 +75,11 @@ def fetch_json(url: str, timeout: float) -> dict:
     if isinstance(outcome[0], FetchError):
         raise outcome[0]
     return outcome[0]
+
+
+def fetch_discovery(issuer: str, timeout: float) -> dict:
+    """The issuer's OpenID Connect discovery document."""
+    return fetch_json(issuer_url(issuer, ".well-known/openid-configuration"), timeout)
 
 
 def _fetch_or_error(url: str, timeout: float) -> dict | FetchError:
@@ -275,12 +280,12 @@ class KeySetCache:
 
     def _discover_jwks_url(self) -> str:
         """OIDC discovery's ``jwks_uri``, else the well-known JWKS path (Auth0's layout). Remembered once found."""
-        base = self.issuer if self.issuer.endswith("/") else self.issuer + "/"
         try:
-            document = fetch_json(base + ".well-known/openid-configuration", self.timeout)
+            document = fetch_discovery(self.issuer, self.timeout)
         except FetchError as error:
-            logger.info("oidc discovery unavailable (%s); trying %s.well-known/jwks.json", error, base)
-            return base + ".well-known/jwks.json"
+            fallback = issuer_url(self.issuer, ".well-known/jwks.json")
+            logger.info("oidc discovery unavailable (%s); trying %s", error, fallback)
+            return fallback
         jwks_uri = document.get("jwks_uri")
         if not isinstance(jwks_uri, str) or not is_allowed_fetch_url(jwks_uri):
             raise FetchError(f"discovery document has no usable jwks_uri ({jwks_uri!r})")

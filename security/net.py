@@ -18,6 +18,11 @@ def is_loopback_host(host: str | None) -> bool:
         return False
 
 
+def issuer_url(issuer: str, path: str) -> str:
+    """``path`` under the issuer, e.g. ``.well-known/openid-configuration`` (the issuer may lack its slash)."""
+    return (issuer if issuer.endswith("/") else issuer + "/") + path
+
+
 def is_allowed_fetch_url(url: str) -> bool:
     """https anywhere; plain http only to loopback (local work and tests)."""
     parts = urlsplit(url)
