@@ -32,8 +32,7 @@ class LocalIssuer:
         self.key = load_or_create_key(instance)
         secret = settings.local_client_secret or load_or_create_secret(instance)
         self.client = LocalClient(settings.local_client_id, secret)
-        self.server = LocalAuthorizationServer(self.client, self.key, issuer=settings.issuer,
-                                               audience=settings.audience)
+        self.server = LocalAuthorizationServer(self.client, self.mint)
 
     def jwks(self) -> dict:
         """The public JWKS: what /.well-known/jwks.json serves and what the API's key cache loads."""

@@ -7,19 +7,14 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from authlib.oauth2.rfc6749 import ClientMixin
-from flask import url_for
 
 from security.net import is_loopback_host
-
-
-def own_redirect_uri() -> str:
-    """This app's Swagger UI redirect page, at the host the browser used (127.0.0.1 or localhost)."""
-    return url_for("restx_doc.static", filename="oauth2-redirect.html", _external=True)
+from swagger.api import oauth2_redirect_url
 
 
 def is_own_redirect_uri(uri: str | None) -> bool:
     """Only this app's own redirect page on a loopback host: codes never leave the machine."""
-    if not uri or uri != own_redirect_uri():
+    if not uri or uri != oauth2_redirect_url():
         return False
     return is_loopback_host(urlsplit(uri).hostname)
 
@@ -35,7 +30,7 @@ class LocalClient(ClientMixin):
         return self.client_id
 
     def get_default_redirect_uri(self) -> str:
-        return own_redirect_uri()
+        return oauth2_redirect_url()
 
     def get_allowed_scope(self, scope) -> str:
         # unknown scopes were refused already (invalid_scope); nothing requested means nothing granted

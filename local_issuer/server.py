@@ -1,7 +1,7 @@
 """Authlib's authorization server, set up for the local issuer.
 
 Grants: authorization code with mandatory S256 PKCE (Swagger UI's login), and client credentials.
-Access tokens are the JWTs from ``tokens.mint``; requested scopes must be the API's declared ones.
+Access tokens are the JWTs from ``LocalIssuer.mint``; requested scopes must be the API's declared ones.
 Codes live in memory for ``CodeStore.lifetime`` seconds and are single-use (one process, local work).
 """
 
@@ -12,6 +12,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Callable
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Request
@@ -19,13 +20,12 @@ from authlib.oauth2.rfc6749 import AuthorizationCodeMixin, InvalidRequestError, 
 from authlib.oauth2.rfc6750 import BearerTokenGenerator
 from authlib.oauth2.rfc7636 import CodeChallenge
 from flask import request as flask_request
-from joserfc.jwk import RSAKey
 from werkzeug.datastructures import MultiDict
 
 from security.scopes import API_SCOPES
 
 from .clients import LocalClient
-from .tokens import DEFAULT_LIFETIME, mint
+from .tokens import DEFAULT_LIFETIME
 
 CODE_LIFETIME = 60  # seconds; RFC 6749 recommends at most 10 minutes
 LOCAL_USER = "local|developer"
@@ -148,12 +148,11 @@ class _JsonOrFormRequest(FlaskOAuth2Request):
 
 
 class LocalAuthorizationServer(AuthorizationServer):
-    def __init__(self, client: LocalClient, key: RSAKey, *, issuer: str, audience: str):
+    def __init__(self, client: LocalClient, mint: Callable[..., str]):
+        """``mint(subject=..., scopes=...)`` signs the access tokens (LocalIssuer.mint)."""
         super().__init__()
         self.client = client
-        self.key = key
-        self.issuer = issuer
-        self.audience = audience
+        self.mint = mint
         self.codes = CodeStore()
         self.scopes_supported = list(API_SCOPES)
         self.register_token_generator(
@@ -173,7 +172,4 @@ class LocalAuthorizationServer(AuthorizationServer):
 
     def _access_token(self, client, grant_type, user, scope):
         subject = user if grant_type == "authorization_code" else f"{client.get_client_id()}@clients"
-        return mint(
-            self.key, issuer=self.issuer, audience=self.audience, subject=subject,
-            client_id=client.get_client_id(), scopes=(scope or "").split(),
-        )
+        return self.mint(subject=subject, scopes=(scope or "").split())

@@ -77,6 +77,11 @@ def build_api(settings, local_client=None) -> DocsApi:
     return api
 
 
+def oauth2_redirect_url() -> str:
+    """Swagger UI's OAuth2 redirect page (served by flask-restx), at the host and prefix of this request."""
+    return url_for("restx_doc.static", filename="oauth2-redirect.html", _external=True)
+
+
 def docs_settings(api: Api, settings, local_client) -> dict:
     """What our swagger-ui.html template hands to Swagger UI: spec URL, redirect page and OAuth defaults."""
     oauth = {
@@ -92,6 +97,6 @@ def docs_settings(api: Api, settings, local_client) -> dict:
             oauth["clientSecret"] = local_client.client_secret
     return {
         "specsUrl": api.specs_url,
-        "oauth2RedirectUrl": url_for("restx_doc.static", filename="oauth2-redirect.html", _external=True),
+        "oauth2RedirectUrl": oauth2_redirect_url(),
         "oauth": oauth,
     }
