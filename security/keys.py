@@ -172,6 +172,10 @@ class KeySetCache:
         self._clock = clock
         self.fetch_count = 0
         self._held: _Held | None = None
+        # The keys held now, None before the first fetch. The object changes only when the issuer's
+        # keys change: a refresh that returns the same keys keeps it, so "verified against this very
+        # set" stays true across refreshes. A plain attribute: the token cache reads it on every hit.
+        self.key_set: KeySet | None = None
         self._lock = threading.Lock()
         self._last_attempt = float("-inf")
         self._last_failed = False
@@ -197,10 +201,17 @@ class KeySetCache:
             key = self._lookup(self._refresh("unknown kid", wait=True), kid)
         return key
 
-    @property
-    def key_set(self) -> KeySet | None:
+    def fresh_for(self) -> float:
+        """Seconds until the set is due to be read again (retried, after a failure); 0 when overdue.
+
+        The verified-token cache keeps no entry past this moment, so the first request after it runs
+        the full check, which starts the refresh.
+        """
+        now = self._clock()
+        if self._last_failed:
+            return max(0.0, self._last_attempt + self.retry_after_failure - now)
         held = self._held
-        return held.keys if held else None
+        return 0.0 if held is None else max(0.0, held.fetched_at + self.ttl - now)
 
     @property
     def kids(self) -> set[str]:
@@ -293,23 +304,22 @@ class KeySetCache:
         return jwks_uri
 
     def _install(self, keys: list[Key]) -> None:
-        gone = self.kids
-        keys = self._keep_unchanged(keys)
+        held = self._held
+        if held is not None:
+            # Keep the Key objects of unchanged keys, and the very KeySet when nothing changed at all.
+            previous = {_public_json(key): key for key in held.keys.keys}
+            keys = [previous.get(_public_json(key), key) for key in keys]
+            if len(keys) == len(held.keys.keys) and all(a is b for a, b in zip(keys, held.keys.keys)):
+                self._held = _Held(held.keys, held.by_kid, held.sole, self._clock())
+                return
         key_set = KeySet(keys)
+        gone = self.kids
         by_kid = {key.kid: key for key in keys if key.kid}
         self._held = _Held(key_set, by_kid, keys[0] if len(keys) == 1 else None, self._clock())
+        self.key_set = key_set
         gone -= set(by_kid)
         if gone and self.on_change:
             self.on_change(gone)
-
-    def _keep_unchanged(self, keys: list[Key]) -> list[Key]:
-        """Reuse the Key objects already held for unchanged keys, so a refresh that changes nothing
-        keeps every key's identity (the verified-token cache relies on it)."""
-        held = self._held
-        if held is None:
-            return keys
-        previous = {_public_json(key): key for key in held.keys.keys}
-        return [previous.get(_public_json(key), key) for key in keys]
 
 
 def _public_json(key: Key) -> str:

@@ -12,7 +12,7 @@ import re
 
 from authlib.integrations.flask_oauth2 import ResourceProtector, token_authenticated
 from authlib.oauth2 import OAuth2Error
-from flask import after_this_request, current_app, g, request
+from flask import current_app, g, request
 
 from .errors import AuthErrorResponse, AuthFailure, MissingCredentials
 from .validator import AccessTokenValidator
@@ -28,12 +28,6 @@ BEARER = re.compile(r"[Bb][Ee][Aa][Rr][Ee][Rr] +([A-Za-z0-9\-._~+/]+=*)")
 def _field(value) -> str:
     """A log field that cannot break the line: quoted, escaped and cut short; ``-`` when absent."""
     return "-" if value is None else json.dumps(str(value)[:200])
-
-
-def _no_store(response):
-    """A response computed for one caller must not be kept by any cache."""
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 class BearerProtector(ResourceProtector):
@@ -52,18 +46,27 @@ class BearerProtector(ResourceProtector):
         return current_app.extensions[EXTENSION], match.group(1)
 
     def acquire_token(self, scopes=None, **kwargs):
-        """Authlib's ``acquire_token``, minus its per-request ``FlaskJsonRequest`` wrapper.
+        """Authlib's ``acquire_token``, with a short path for a token the cache already vouches for.
 
-        That wrapper computes ``request.url`` on every call, a cost as large as a cached token check,
-        and nothing here reads it: our header parsing and validator use the Flask request's headers.
+        Authlib's own wraps the request in a ``FlaskJsonRequest``, which computes ``request.url`` on
+        every call; nothing here reads it. The short path takes the header as sent when it is the
+        canonical ``Bearer <token>``: a cached token string matched the RFC 6750 grammar when it was
+        first checked, so parsing it again could only give the same answer. Anything else, a cache
+        miss included, takes Authlib's full ``validate_request``.
         """
         if isinstance(scopes, str):
             scopes = [scopes]
-        token = self.validate_request(scopes=scopes, request=request._get_current_object(), **kwargs)
+        req = request._get_current_object()
+        validator = current_app.extensions[EXTENSION]
+        header = req.environ.get("HTTP_AUTHORIZATION", "")
+        token = validator.cached(header[7:]) if header.startswith("Bearer ") else None
+        if token is None:
+            token = self.validate_request(scopes=scopes, request=req, **kwargs)
+        else:
+            validator.validate_token(token, scopes, req)
         if token_authenticated.receivers:
             token_authenticated.send(self, token=token)
         g.authlib_server_oauth2_token = token  # what ``current_token`` reads
-        after_this_request(_no_store)
         return token
 
     def raise_error_response(self, error: OAuth2Error):

@@ -4,81 +4,82 @@ Safety rules (see README, "Deploying"):
 - only tokens that passed every check are stored; refusals are never cached, so an attacker can
   fill the cache only with valid tokens from the issuer, never with garbage;
 - entries are keyed by the SHA-256 of the token string: the cache never holds a usable token;
-- an entry lives no longer than the token's ``exp`` plus leeway, nor ``ttl`` seconds;
-- the cache is bounded (least recently used entries go first) and thread-safe;
+- an entry is served only inside its window: from the token's ``nbf``/``iat`` (minus leeway) until
+  its ``exp`` (plus leeway), ``ttl`` seconds at most, and no later than the key set's next refresh;
+  the window is checked on every read, against the clock of that moment;
+- the cache is bounded (the oldest entries go first) and thread-safe;
 - ``forget_kids`` drops the entries signed by keys that left the key set.
-The caller still re-checks the time claims and the route's scopes on every use.
+The caller checks that the key set is still the one the entry was verified against, and the route's
+scopes, on every use.
 """
 
 from __future__ import annotations
 
-import hashlib
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from hashlib import sha256
 from typing import TYPE_CHECKING, Callable, Iterable
 
-from cachetools import LRUCache
-from joserfc.jwk import Key
+from cachetools import FIFOCache
+from joserfc.jwk import KeySet
 
 if TYPE_CHECKING:
     from .validator import AccessToken
 
 
-def wall_clock() -> int:
-    """Seconds since the epoch, as whole seconds: the unit of ``exp``, ``nbf`` and ``iat``."""
-    return int(time.time())
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Verified:
-    """A cache entry: the validated token and the very key object that verified its signature."""
+    """A cache entry: the validated token, the key set it was verified against, and its window."""
 
     token: "AccessToken"
-    key: Key
+    key_set: KeySet
+    not_before: float  # the latest of nbf and iat, minus leeway
+    deadline: float  # exp plus leeway, capped by the cache's TTL and the key set's next refresh
 
 
 class VerifiedTokenCache:
     """A bounded, thread-safe map from SHA-256(token string) to its ``Verified`` entry."""
 
-    def __init__(self, maxsize: int, ttl: float, *, leeway: int = 0, clock: Callable[[], float] = wall_clock):
+    def __init__(self, maxsize: int, ttl: float, *, clock: Callable[[], float] = time.time):
         if maxsize < 1 or ttl <= 0:
             raise ValueError("a token cache needs a size and a TTL above zero; use no cache instead")
         self.ttl = ttl
-        self.leeway = leeway
         self.clock = clock
-        # an LRU bound from cachetools, each entry with its own deadline (checked on every read):
-        # half the cost of cachetools' TLRUCache, whose timer machinery runs on every lookup
-        self._entries: LRUCache[bytes, tuple[Verified, float]] = LRUCache(maxsize)
+        # cachetools' FIFO bound, each entry with its own window (checked on every read): a hit is one
+        # lookup that reorders nothing, where LRU bookkeeping or TTLCache's timers would run on every
+        # request. Eviction order hardly matters here: every entry is gone within the TTL anyway.
+        self._entries: FIFOCache[bytes, Verified] = FIFOCache(maxsize)
         self._lock = threading.Lock()
 
-    @staticmethod
-    def digest(token_string: str) -> bytes:
-        return hashlib.sha256(token_string.encode()).digest()
-
     def get(self, token_string: str) -> Verified | None:
-        digest = self.digest(token_string)
+        """The entry for this token if its window holds now; an entry outside it is dropped."""
+        digest = sha256(token_string.encode()).digest()
+        now = self.clock()
         with self._lock:
-            held = self._entries.get(digest)
-            if held is None:
+            try:
+                entry = self._entries[digest]  # not .get(): two lookups where one will do
+            except KeyError:
                 return None
-            if self.clock() < held[1]:
-                return held[0]
+            if entry.not_before <= now < entry.deadline:
+                return entry
             del self._entries[digest]
             return None
 
     def put(self, token_string: str, entry: Verified) -> None:
+        """Store ``entry``, its deadline capped by the TTL; an entry already past it is not stored."""
         now = self.clock()
-        deadline = min(now + self.ttl, entry.token.claims["exp"] + self.leeway)
-        if deadline <= now:
+        if entry.deadline > now + self.ttl:
+            entry = replace(entry, deadline=now + self.ttl)
+        if not entry.not_before <= now < entry.deadline:
             return
-        digest = self.digest(token_string)
+        digest = sha256(token_string.encode()).digest()
         with self._lock:
-            self._entries[digest] = (entry, deadline)
+            self._entries[digest] = entry
 
     def _drop_expired(self) -> None:
         now = self.clock()
-        for digest in [d for d, (_, deadline) in self._entries.items() if deadline <= now]:
+        for digest in [d for d, entry in self._entries.items() if entry.deadline <= now]:
             del self._entries[digest]
 
     def forget_kids(self, kids: Iterable[str]) -> None:
@@ -86,7 +87,7 @@ class VerifiedTokenCache:
         gone = set(kids)
         with self._lock:
             self._drop_expired()
-            stale = [digest for digest, (entry, _) in self._entries.items() if entry.token.kid in gone]
+            stale = [digest for digest, entry in self._entries.items() if entry.token.kid in gone]
             for digest in stale:
                 del self._entries[digest]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -22,7 +23,7 @@ from joserfc.jwt import JWTClaimsRegistry
 
 from .errors import InsufficientScope, InvalidToken
 from .keys import KeySetCache
-from .token_cache import Verified, VerifiedTokenCache, wall_clock
+from .token_cache import Verified, VerifiedTokenCache
 
 MAX_TOKEN_LENGTH = 8192
 COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
@@ -84,7 +85,7 @@ class AccessTokenValidator(BearerTokenValidator):
         realm: str = "api",
         cache_size: int = 0,
         cache_ttl: float = 300.0,
-        clock: Callable[[], int] = wall_clock,
+        clock: Callable[[], float] = time.time,
     ):
         """``cache_size`` > 0 keeps that many verified tokens for up to ``cache_ttl`` seconds.
 
@@ -111,23 +112,38 @@ class AccessTokenValidator(BearerTokenValidator):
         )
         self.cache: VerifiedTokenCache | None = None
         if cache_size > 0 and cache_ttl > 0:
-            self.cache = VerifiedTokenCache(cache_size, cache_ttl, leeway=leeway, clock=clock)
+            self.cache = VerifiedTokenCache(cache_size, cache_ttl, clock=clock)
             keys.on_change = self.cache.forget_kids
 
     # -- Authlib's BearerTokenValidator interface -----------------------------------------------
 
     def authenticate_token(self, token_string: str) -> AccessToken:
-        if self.cache is None:
-            return self._validate(token_string)[0]
-        cached = self.cache.get(token_string)
-        # Served from the cache only while the key that verified it is still the issuer's key for
-        # its kid: a removed kid or new key material under the same kid means a full check again.
-        if cached is not None and self.keys.get(cached.token.kid) is cached.key:
-            self._check_times(cached.token.claims, cached.token.kid)
-            return cached.token
-        token, key = self._validate(token_string)
-        self.cache.put(token_string, Verified(token, key))
+        token = self.cached(token_string)
+        if token is None:
+            token, key = self._validate(token_string)
+            if self.cache is not None:
+                self._remember(token_string, token, key)
         return token
+
+    def cached(self, token_string: str) -> AccessToken | None:
+        """The token, when it passed every check before and nothing since can have changed the outcome:
+        it is inside its time window (read now) and the issuer's key set is the one it was verified
+        against. None means: run the full check."""
+        if self.cache is None:
+            return None
+        entry = self.cache.get(token_string)
+        if entry is None or entry.key_set is not self.keys.key_set:
+            return None
+        return entry.token
+
+    def _remember(self, token_string: str, token: AccessToken, key: Key) -> None:
+        key_set = self.keys.key_set
+        if key_set is None or not any(held is key for held in key_set.keys):
+            return  # the set changed while we were verifying: nothing to vouch for
+        claims, leeway = token.claims, self.leeway
+        not_before = max(claims.get("nbf", float("-inf")), claims.get("iat", float("-inf"))) - leeway
+        deadline = min(claims["exp"] + leeway, self._clock() + self.keys.fresh_for())
+        self.cache.put(token_string, Verified(token, key_set, not_before, deadline))
 
     def _validate(self, token_string: str) -> tuple[AccessToken, Key]:
         """Every check, signature included; raises InvalidToken (or SigningKeysUnavailable)."""
@@ -229,20 +245,6 @@ class AccessTokenValidator(BearerTokenValidator):
             description = f"The token's {claim} claim is malformed." if claim and malformed else None
             raise InvalidToken(description or CLAIM_PROBLEMS.get(claim, "The token's claims are invalid."),
                                reason=f"bad_{claim or 'claims'}", context=self._log_context(kid, claims)) from None
-
-    def _check_times(self, claims: dict, kid: str | None) -> None:
-        """``exp``, ``nbf`` and ``iat`` again, for a cached token: the same rules as the claims registry,
-        without re-checking what cannot have changed (types, issuer, audience)."""
-        now = self._clock()
-        problem = None
-        if claims["exp"] <= now - self.leeway:
-            raise InvalidToken("The token has expired.", reason="expired", context=self._log_context(kid, claims))
-        if claims.get("nbf", now) > now + self.leeway:
-            problem = "nbf"
-        elif claims.get("iat", now) > now + self.leeway:
-            problem = "iat"
-        if problem:
-            raise InvalidToken(CLAIM_PROBLEMS[problem], reason=f"bad_{problem}", context=self._log_context(kid, claims))
 
     @staticmethod
     def _log_context(kid, claims) -> dict:

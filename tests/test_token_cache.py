@@ -44,6 +44,14 @@ def build(provider, clock):
     return validator
 
 
+def _eventually(condition) -> bool:
+    for _ in range(200):
+        if condition():
+            return True
+        time.sleep(0.025)
+    return False
+
+
 def refused(validator, token) -> str:
     with pytest.raises(InvalidToken) as caught:
         validator.authenticate_token(token)
@@ -197,6 +205,40 @@ def test_a_token_without_kid_is_dropped_when_its_sole_key_is_no_longer_alone(bui
     assert refused(validator, token) == "unknown_kid"
 
 
+def test_a_key_set_change_makes_every_entry_verify_again(build, provider, tokens, other_key):
+    """A new key beside the old (a rotation being prepared): cached tokens are checked against the new
+    set once, then served from the cache again."""
+    validator = build()
+    token = tokens.make()
+    first = validator.authenticate_token(token)
+    provider.keys = [tokens.key, other_key]
+    validator.authenticate_token(tokens.make(key=other_key))  # unknown kid: the set is refetched
+    second = validator.authenticate_token(token)
+    assert second is not first and second.claims == first.claims
+    assert validator.authenticate_token(token) is second
+
+
+def test_cache_hits_do_not_hold_back_the_key_set_refresh(provider, tokens, other_key, clock):
+    """Every request hitting the cache must not keep a removed key alive: no entry outlives the key
+    set's TTL, so the request after it runs the full check, which refreshes the set."""
+    monotonic = Clock()
+    keys = KeySetCache(provider.issuer, timeout=1, ttl=60, clock=monotonic)
+    validator = AccessTokenValidator(keys, issuer=provider.issuer, audience=AUDIENCE, cache_size=10,
+                                     cache_ttl=3600, clock=clock)
+    token = tokens.make(exp=clock.now + 3600)
+    first = validator.authenticate_token(token)
+    for _ in range(5):
+        clock.advance(10), monotonic.advance(10)
+        assert validator.authenticate_token(token) is first
+    provider.keys = [other_key]  # key-1 is withdrawn at the issuer
+    clock.advance(11), monotonic.advance(11)  # the set is now due for a refresh
+    fetches = provider.jwks_fetches
+    checked = validator.authenticate_token(token)  # full check on the set held, which starts the refresh
+    assert checked is not first
+    assert _eventually(lambda: provider.jwks_fetches == fetches + 1 and keys.kids == {"key-2"})
+    assert refused(validator, token) == "unknown_kid"
+
+
 def test_concurrent_use_stays_bounded_and_correct(build, tokens, attacker_key):
     validator = build(size=5)
     good = [tokens.make(sub=f"user-{i}") for i in range(20)]
@@ -237,6 +279,20 @@ def test_scopes_are_checked_per_route_on_cached_tokens(server, http, tokens):
         assert _get(server, http, plain, "/api/private-scoped").status_code == 403
         assert _get(server, http, scoped, "/api/private-scoped").status_code == 200
         assert _get(server, http, scoped).status_code == 200
+
+
+def test_header_spellings_outside_the_short_path_get_the_full_parse(server, http, tokens):
+    """The cache's short path takes only ``Bearer <token>`` as sent; every other spelling RFC 6750
+    allows still works once the token is cached, and near misses are still refused."""
+    token = tokens.make()
+    assert _get(server, http, token).status_code == 200  # now cached
+    for header in (f"bearer {token}", f"BEARER {token}", f"Bearer  {token}", f"Bearer {token} "):
+        response = http.get(server.url + "/api/private", headers={"Authorization": header})
+        assert response.status_code == 200, header
+    for header in (f"Bearer {token}x", f"Bearer {token[:-1]}", f"Bearer {token} {token}", f"Bearer{token}",
+                   f"Basic {token}", f"Bearer {token}\x00"):
+        response = http.get(server.url + "/api/private", headers={"Authorization": header})
+        assert response.status_code == 401, header
 
 
 def test_app_does_not_serve_a_cached_token_after_key_rotation(provider, make_app, http, tokens, other_key):
