@@ -1,11 +1,13 @@
 """Authlib's Flask ResourceProtector with RFC 6750 header parsing and JSON error responses.
 
 The validator is looked up on the current app, so one module-level ``require_auth`` decorator
-serves every app the factory builds (tests build many).
+serves every app the factory builds (tests build many). Answers of protected views carry
+``Cache-Control: no-store``.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -13,6 +15,8 @@ import re
 from authlib.integrations.flask_oauth2 import ResourceProtector, token_authenticated
 from authlib.oauth2 import OAuth2Error
 from flask import current_app, g, request
+from werkzeug.datastructures import Headers
+from werkzeug.wrappers import Response
 
 from .errors import AuthErrorResponse, AuthFailure, MissingCredentials
 from .validator import AccessTokenValidator
@@ -30,8 +34,60 @@ def _field(value) -> str:
     return "-" if value is None else json.dumps(str(value)[:200])
 
 
+def no_store(answer):
+    """A view's answer with ``Cache-Control: no-store``: computed for one caller, it must not be kept by
+    any cache (RFC 9111 §5.2.2.5). Done on the answer rather than by an after-request hook, which would
+    cost a protected request about as much again as its cached token check. Takes every form a Flask
+    or Flask-RESTX view may return: a body, a Response, or a tuple with a status and/or headers."""
+    if type(answer) is dict:  # what our views return: the short way
+        return answer, 200, {"Cache-Control": "no-store"}
+    if isinstance(answer, Response):
+        answer.headers["Cache-Control"] = "no-store"
+        return answer
+    if not isinstance(answer, tuple):
+        return answer, 200, {"Cache-Control": "no-store"}
+    body, *rest = answer
+    status, headers = 200, None
+    if len(rest) == 2:
+        status, headers = rest
+    elif rest and isinstance(rest[0], (dict, list, Headers)):
+        headers = rest[0]
+    elif rest:
+        status = rest[0]
+    headers = Headers(headers)
+    headers["Cache-Control"] = "no-store"
+    return body, status, headers
+
+
 class BearerProtector(ResourceProtector):
     """``@require_auth()`` / ``@require_auth("read:messages")`` for Flask views."""
+
+    def __call__(self, scopes=None, optional=False, **kwargs):
+        """Authlib's decorator, with the answer marked ``no-store``, in one call per request.
+
+        ``optional=True`` lets a request without any Authorization header reach the view without a
+        token; a header that is there is checked as usual, and a bad one is refused.
+        """
+        if callable(scopes):  # used bare: @require_auth
+            return self()(scopes)
+        if isinstance(scopes, str):
+            scopes = [scopes]
+
+        def decorator(view):
+            @functools.wraps(view)
+            def guarded(*args, **view_kwargs):
+                try:
+                    self.acquire_token(scopes, **kwargs)
+                except MissingCredentials as error:
+                    if not (optional and error.reason == MissingCredentials.reason):
+                        self.raise_error_response(error)
+                except OAuth2Error as error:
+                    self.raise_error_response(error)
+                return no_store(view(*args, **view_kwargs))
+
+            return guarded
+
+        return decorator
 
     def init_app(self, app, validator: AccessTokenValidator) -> None:
         app.extensions[EXTENSION] = validator
@@ -56,14 +112,13 @@ class BearerProtector(ResourceProtector):
         """
         if isinstance(scopes, str):
             scopes = [scopes]
-        req = request._get_current_object()
         validator = current_app.extensions[EXTENSION]
-        header = req.environ.get("HTTP_AUTHORIZATION", "")
+        header = request.environ.get("HTTP_AUTHORIZATION", "")
         token = validator.cached(header[7:]) if header.startswith("Bearer ") else None
         if token is None:
-            token = self.validate_request(scopes=scopes, request=req, **kwargs)
+            token = self.validate_request(scopes=scopes, request=request._get_current_object(), **kwargs)
         else:
-            validator.validate_token(token, scopes, req)
+            validator.validate_token(token, scopes, request)
         if token_authenticated.receivers:
             token_authenticated.send(self, token=token)
         g.authlib_server_oauth2_token = token  # what ``current_token`` reads

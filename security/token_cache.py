@@ -47,8 +47,9 @@ class VerifiedTokenCache:
         self.ttl = ttl
         self.clock = clock
         # cachetools' FIFO bound, each entry with its own window (checked on every read): a hit is one
-        # lookup that reorders nothing, where LRU bookkeeping or TTLCache's timers would run on every
-        # request. Eviction order hardly matters here: every entry is gone within the TTL anyway.
+        # dict read that changes nothing, so it needs no lock, where LRU bookkeeping or TTLCache's
+        # timers would write on every request. Eviction order hardly matters here: every entry is
+        # gone within the TTL anyway.
         self._entries: FIFOCache[bytes, Verified] = FIFOCache(maxsize)
         self._lock = threading.Lock()
 
@@ -56,15 +57,17 @@ class VerifiedTokenCache:
         """The entry for this token if its window holds now; an entry outside it is dropped."""
         digest = sha256(token_string.encode()).digest()
         now = self.clock()
-        with self._lock:
-            try:
-                entry = self._entries[digest]  # not .get(): two lookups where one will do
-            except KeyError:
-                return None
-            if entry.not_before <= now < entry.deadline:
-                return entry
-            del self._entries[digest]
+        try:
+            # No lock for a read: a FIFO cache does not reorder on access, so this is one dict read
+            # (atomic); writers hold the lock among themselves.
+            entry = self._entries[digest]
+        except KeyError:
             return None
+        if entry.not_before <= now < entry.deadline:
+            return entry
+        with self._lock:
+            self._entries.pop(digest, None)
+        return None
 
     def put(self, token_string: str, entry: Verified) -> None:
         """Store ``entry``, its deadline capped by the TTL; an entry already past it is not stored."""

@@ -158,10 +158,9 @@ class AccessTokenValidator(BearerTokenValidator):
         return token, key
 
     def validate_token(self, token: AccessToken, scopes, request) -> None:
-        required = [s for s in (scopes or []) if s]
-        missing = [s for s in required if s not in token.scopes]
-        if missing:
-            raise InsufficientScope(required, context=self._log_context(token.kid, token.claims))
+        """Every scope the route names must be granted (names that are None or empty are ignored)."""
+        if scopes and not token.scopes.issuperset(filter(None, scopes)):
+            raise InsufficientScope([s for s in scopes if s], context=self._log_context(token.kid, token.claims))
 
     # -- steps -------------------------------------------------------------------------------------
 

@@ -1,0 +1,75 @@
+"""The protector on plain Flask views, over HTTP: every answer a view may return is marked no-store,
+and ``optional=True`` lets only a request without credentials through."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask, Response
+
+from security import AccessTokenValidator, BearerProtector, KeySetCache, current_token
+from tests.support import AUDIENCE, live
+
+protect = BearerProtector()
+
+ANSWERS = {
+    "dict": lambda: {"message": "hi"},
+    "text": lambda: "hi",
+    "response": lambda: Response("hi", status=202, headers={"X-Kept": "yes"}),
+    "status": lambda: ({"message": "hi"}, 201),
+    "headers": lambda: ({"message": "hi"}, {"X-Kept": "yes"}),
+    "status-and-headers": lambda: ("hi", 201, {"X-Kept": "yes", "Cache-Control": "max-age=60"}),
+    "header-list": lambda: ("hi", 201, [("X-Kept", "yes")]),
+}
+EXPECTED = {"dict": (200, None), "text": (200, None), "response": (202, "yes"), "status": (201, None),
+            "headers": (200, "yes"), "status-and-headers": (201, "yes"), "header-list": (201, "yes")}
+
+
+@pytest.fixture
+def server(provider):
+    app = Flask(__name__)
+    keys = KeySetCache(provider.issuer, timeout=1)
+    protect.init_app(app, AccessTokenValidator(keys, issuer=provider.issuer, audience=AUDIENCE, cache_size=10))
+    for name, answer in ANSWERS.items():
+        app.add_url_rule(f"/answer/{name}", name, protect()(answer))
+
+    @app.get("/bare")
+    @protect
+    def bare():
+        return {"sub": current_token.claims["sub"]}
+
+    @app.get("/optional")
+    @protect(optional=True)
+    def optional():
+        return {"sub": current_token.claims["sub"] if current_token else None}
+
+    with live(app) as running:
+        yield running
+
+
+@pytest.mark.parametrize("name", ANSWERS)
+def test_every_answer_form_is_marked_no_store(server, http, tokens, name):
+    for _ in range(2):  # full check, then from the token cache
+        response = http.get(f"{server.url}/answer/{name}", headers={"Authorization": f"Bearer {tokens.make()}"})
+        status, kept = EXPECTED[name]
+        assert response.status_code == status
+        assert response.headers["Cache-Control"] == "no-store"
+        assert response.headers.get("X-Kept") == kept
+        assert "hi" in response.text
+
+
+def test_the_decorator_works_bare(server, http, tokens):
+    assert http.get(f"{server.url}/bare").status_code == 401
+    token = tokens.make(sub="auth0|bare")
+    response = http.get(f"{server.url}/bare", headers={"Authorization": f"Bearer {token}"})
+    assert response.json() == {"sub": "auth0|bare"}
+
+
+def test_optional_lets_only_an_absent_header_through(server, http, tokens, attacker_key):
+    anonymous = http.get(f"{server.url}/optional")
+    assert anonymous.status_code == 200 and anonymous.json() == {"sub": None}
+    assert anonymous.headers["Cache-Control"] == "no-store"
+    signed_in = http.get(f"{server.url}/optional", headers={"Authorization": f"Bearer {tokens.make(sub='auth0|me')}"})
+    assert signed_in.json() == {"sub": "auth0|me"}
+    for header in ("Bearer", "Basic dXNlcjpwYXNz", f"Bearer {tokens.make(key=attacker_key)}", "Bearer a.b.c"):
+        refused = http.get(f"{server.url}/optional", headers={"Authorization": header})
+        assert refused.status_code == 401, header
