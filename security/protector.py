@@ -15,6 +15,7 @@ import re
 from authlib.integrations.flask_oauth2 import ResourceProtector, token_authenticated
 from authlib.oauth2 import OAuth2Error
 from flask import current_app, g, request
+from flask.globals import request_ctx
 from werkzeug.datastructures import Headers
 from werkzeug.wrappers import Response
 
@@ -39,8 +40,6 @@ def no_store(answer):
     any cache (RFC 9111 §5.2.2.5). Done on the answer rather than by an after-request hook, which would
     cost a protected request about as much again as its cached token check. Takes every form a Flask
     or Flask-RESTX view may return: a body, a Response, or a tuple with a status and/or headers."""
-    if type(answer) is dict:  # what our views return: the short way
-        return answer, 200, {"Cache-Control": "no-store"}
     if isinstance(answer, Response):
         answer.headers["Cache-Control"] = "no-store"
         return answer
@@ -63,7 +62,14 @@ class BearerProtector(ResourceProtector):
     """``@require_auth()`` / ``@require_auth("read:messages")`` for Flask views."""
 
     def __call__(self, scopes=None, optional=False, **kwargs):
-        """Authlib's decorator, with the answer marked ``no-store``, in one call per request.
+        """Authlib's decorator, with a short path for cached tokens and the answer marked ``no-store``.
+
+        The short path: when the header is the canonical ``Bearer <token>`` and the verified-token
+        cache vouches for that token with every scope the route needs, the request goes on with one
+        cache lookup. The cached token string matched the RFC 6750 grammar when it was first checked,
+        so parsing the header again could only give the same answer. Everything else (a cache miss, a
+        missing scope, another spelling of the header) takes ``acquire_token``, Authlib's full path,
+        which also answers with the precise error.
 
         ``optional=True`` lets a request without any Authorization header reach the view without a
         token; a header that is there is checked as usual, and a bad one is refused.
@@ -72,18 +78,34 @@ class BearerProtector(ResourceProtector):
             return self()(scopes)
         if isinstance(scopes, str):
             scopes = [scopes]
+        required = frozenset(s for s in scopes or () if s)
 
         def decorator(view):
             @functools.wraps(view)
             def guarded(*args, **view_kwargs):
-                try:
-                    self.acquire_token(scopes, **kwargs)
-                except MissingCredentials as error:
-                    if not (optional and error.reason == MissingCredentials.reason):
+                # One context lookup for both the app and the request: each of Flask's proxies
+                # (current_app, request) makes its own, and on this path that costs more than the
+                # cache lookup itself.
+                context = request_ctx._get_current_object()
+                validator = context.app.extensions[EXTENSION]
+                header = context.request.environ.get("HTTP_AUTHORIZATION", "")
+                token = validator.cached(header[7:]) if header.startswith("Bearer ") else None
+                if token is not None and token.scopes >= required:
+                    if token_authenticated.receivers:
+                        token_authenticated.send(self, token=token)
+                    g.authlib_server_oauth2_token = token  # what ``current_token`` reads
+                else:
+                    try:
+                        self.acquire_token(scopes, **kwargs)
+                    except MissingCredentials as error:
+                        if not (optional and error.reason == MissingCredentials.reason):
+                            self.raise_error_response(error)
+                    except OAuth2Error as error:
                         self.raise_error_response(error)
-                except OAuth2Error as error:
-                    self.raise_error_response(error)
-                return no_store(view(*args, **view_kwargs))
+                answer = view(*args, **view_kwargs)
+                if type(answer) is dict:  # what our views return: the quick way to no-store
+                    return answer, 200, {"Cache-Control": "no-store"}
+                return no_store(answer)
 
             return guarded
 
@@ -102,23 +124,14 @@ class BearerProtector(ResourceProtector):
         return current_app.extensions[EXTENSION], match.group(1)
 
     def acquire_token(self, scopes=None, **kwargs):
-        """Authlib's ``acquire_token``, with a short path for a token the cache already vouches for.
+        """Authlib's ``acquire_token``, minus its per-request ``FlaskJsonRequest`` wrapper.
 
-        Authlib's own wraps the request in a ``FlaskJsonRequest``, which computes ``request.url`` on
-        every call; nothing here reads it. The short path takes the header as sent when it is the
-        canonical ``Bearer <token>``: a cached token string matched the RFC 6750 grammar when it was
-        first checked, so parsing it again could only give the same answer. Anything else, a cache
-        miss included, takes Authlib's full ``validate_request``.
+        That wrapper computes ``request.url`` on every call, a cost as large as a cached token check,
+        and nothing here reads it: our header parsing and validator use the Flask request's environ.
         """
         if isinstance(scopes, str):
             scopes = [scopes]
-        validator = current_app.extensions[EXTENSION]
-        header = request.environ.get("HTTP_AUTHORIZATION", "")
-        token = validator.cached(header[7:]) if header.startswith("Bearer ") else None
-        if token is None:
-            token = self.validate_request(scopes=scopes, request=request._get_current_object(), **kwargs)
-        else:
-            validator.validate_token(token, scopes, request)
+        token = self.validate_request(scopes=scopes, request=request._get_current_object(), **kwargs)
         if token_authenticated.receivers:
             token_authenticated.send(self, token=token)
         g.authlib_server_oauth2_token = token  # what ``current_token`` reads
