@@ -15,7 +15,7 @@ import re
 from authlib.integrations.flask_oauth2 import ResourceProtector, token_authenticated
 from authlib.oauth2 import OAuth2Error
 from flask import current_app, g, request
-from flask.globals import request_ctx
+from flask.globals import app_ctx, request_ctx
 from werkzeug.datastructures import Headers
 from werkzeug.wrappers import Response
 
@@ -93,7 +93,8 @@ class BearerProtector(ResourceProtector):
                 if token is not None and token.scopes >= required:
                     if token_authenticated.receivers:
                         token_authenticated.send(self, token=token)
-                    g.authlib_server_oauth2_token = token  # what ``current_token`` reads
+                    # what ``current_token`` reads: flask.g, reached without a proxy lookup of its own
+                    app_ctx._get_current_object().g.authlib_server_oauth2_token = token
                 else:
                     try:
                         self.acquire_token(scopes, **kwargs)
