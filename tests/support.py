@@ -132,6 +132,16 @@ def sign(header: dict, payload: dict | str, key, alg: str | None = None) -> str:
     return f"{signing_input}.{b64url(signature)}"
 
 
+def eventually(condition, seconds: float = 5) -> bool:
+    """Whether ``condition()`` becomes true within ``seconds`` (for work done by background threads)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.025)
+    return False
+
+
 def raw_get(url: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
     """A GET through http.client, which sends header values that requests refuses (e.g. a single space)."""
     parts = urlsplit(url)

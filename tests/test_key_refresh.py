@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 
 from werkzeug.wrappers import Response
 
 from security import KeySetCache
+from tests.support import eventually
 
 
 class GatedJwks:
@@ -34,26 +34,18 @@ class GatedJwks:
                         content_type="application/json")
 
 
-def _eventually(condition) -> bool:
-    for _ in range(200):
-        if condition():
-            return True
-        time.sleep(0.025)
-    return False
-
-
 def test_a_stale_key_set_is_answered_from_while_it_refreshes(httpserver, signing_key, other_key):
     jwks = GatedJwks(httpserver, [signing_key])
     keys = KeySetCache("http://127.0.0.1/", jwks_url=jwks.url, ttl=0.05, timeout=10)
     old = keys.get("key-1")
     assert old is not None
-    assert _eventually(lambda: keys._due("expired"))  # the set is now stale
+    assert eventually(lambda: keys._due("expired"))  # the set is now stale
     jwks.keys = [other_key]
     # the refresh is held by the endpoint; the lookup is answered from the set held meanwhile
     assert keys.get("key-1") is old
     assert keys.fetch_count == 2
     jwks.release.set()
-    assert _eventually(lambda: keys.kids == {"key-2"})
+    assert eventually(lambda: keys.kids == {"key-2"})
 
 
 def test_unknown_kids_do_not_wait_on_a_failing_issuer(httpserver, signing_key):
@@ -67,7 +59,7 @@ def test_unknown_kids_do_not_wait_on_a_failing_issuer(httpserver, signing_key):
     jwks.release.clear()  # from now on the failing issuer also hangs
     for _ in range(20):
         assert keys.get("new-kid") is None  # answered at once: no refetch per unknown kid
-    assert _eventually(lambda: jwks.fetches == 3)  # one retry, in the background
+    assert eventually(lambda: jwks.fetches == 3)  # one retry, in the background
     assert keys.get("key-1") is not None  # the keys held still verify
     assert jwks.fetches == 3
     jwks.release.set()

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from security import AccessTokenValidator, InvalidToken, KeySetCache
-from tests.support import AUDIENCE, live, rsa_key
+from tests.support import AUDIENCE, eventually, live, rsa_key
 
 
 class Clock:
@@ -42,14 +42,6 @@ def build(provider, clock):
                                     cache_size=size, cache_ttl=ttl, clock=clock)
 
     return validator
-
-
-def _eventually(condition) -> bool:
-    for _ in range(200):
-        if condition():
-            return True
-        time.sleep(0.025)
-    return False
 
 
 def refused(validator, token) -> str:
@@ -235,7 +227,7 @@ def test_cache_hits_do_not_hold_back_the_key_set_refresh(provider, tokens, other
     fetches = provider.jwks_fetches
     checked = validator.authenticate_token(token)  # full check on the set held, which starts the refresh
     assert checked is not first
-    assert _eventually(lambda: provider.jwks_fetches == fetches + 1 and keys.kids == {"key-2"})
+    assert eventually(lambda: provider.jwks_fetches == fetches + 1 and keys.kids == {"key-2"})
     assert refused(validator, token) == "unknown_kid"
 
 
