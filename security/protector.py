@@ -20,7 +20,7 @@ from werkzeug.datastructures import Headers
 from werkzeug.wrappers import Response
 
 from .errors import AuthErrorResponse, AuthFailure, MissingCredentials
-from .validator import AccessTokenValidator
+from .validator import AccessTokenValidator, required_scopes
 
 logger = logging.getLogger("security.refused")
 
@@ -78,7 +78,7 @@ class BearerProtector(ResourceProtector):
             return self()(scopes)
         if isinstance(scopes, str):
             scopes = [scopes]
-        required = frozenset(s for s in scopes or () if s)
+        required = required_scopes(scopes)  # the rule validate_token applies on the full path
 
         def decorator(view):
             @functools.wraps(view)
@@ -90,7 +90,7 @@ class BearerProtector(ResourceProtector):
                 validator = context.app.extensions[EXTENSION]
                 header = context.request.environ.get("HTTP_AUTHORIZATION", "")
                 token = validator.cached(header[7:]) if header.startswith("Bearer ") else None
-                if token is not None and token.scopes >= required:
+                if token is not None and token.scopes.issuperset(required):
                     if token_authenticated.receivers:
                         token_authenticated.send(self, token=token)
                     # what ``current_token`` reads: flask.g, reached without a proxy lookup of its own

@@ -71,6 +71,11 @@ def granted_scopes(claims: dict) -> frozenset[str]:
     return frozenset(scope.split()) | frozenset(permissions)
 
 
+def required_scopes(scopes) -> tuple[str, ...]:
+    """The scopes a route requires, from Authlib's ``scopes`` argument: None and empty names are ignored."""
+    return tuple(s for s in scopes or () if s)
+
+
 class AccessTokenValidator(BearerTokenValidator):
     """Validates a bearer JWT against one issuer's key set, audience and algorithms."""
 
@@ -158,9 +163,10 @@ class AccessTokenValidator(BearerTokenValidator):
         return token, key
 
     def validate_token(self, token: AccessToken, scopes, request) -> None:
-        """Every scope the route names must be granted (names that are None or empty are ignored)."""
-        if scopes and not token.scopes.issuperset(filter(None, scopes)):
-            raise InsufficientScope([s for s in scopes if s], context=self._log_context(token.kid, token.claims))
+        """Every scope the route requires must be granted."""
+        required = required_scopes(scopes)
+        if not token.scopes.issuperset(required):
+            raise InsufficientScope(list(required), context=self._log_context(token.kid, token.claims))
 
     # -- steps -------------------------------------------------------------------------------------
 
