@@ -1,8 +1,8 @@
-"""The app's request class: a JSON body no parser can take safely is a 400 ``invalid_request``, not a 500."""
+"""JSON request bodies no parser can take safely are a 400 ``invalid_request``, never a 500 or a guess."""
 
 from __future__ import annotations
 
-from flask import json
+from flask.json.provider import DefaultJSONProvider
 from flask.wrappers import Request
 from werkzeug.exceptions import BadRequest
 
@@ -24,24 +24,22 @@ def _object_of_unique_names(pairs: list[tuple[str, object]]) -> dict:
     seen = set()
     for name, _ in pairs:
         if name in seen:
-            raise RepeatedName(f"The JSON body names {name!r} more than once.")
+            raise RepeatedName(f"The JSON body names {name[:64]!r} more than once.")
         seen.add(name)
     return dict(pairs)
 
 
-class _JsonOfUniqueNames:
-    """``flask.json`` for request bodies, refusing objects that repeat a member name."""
+class ApiJSONProvider(DefaultJSONProvider):
+    """Flask's JSON, except that ``loads`` raises RepeatedName for an object that repeats a member name."""
 
-    @staticmethod
-    def loads(data, **kwargs):
-        return json.loads(data, object_pairs_hook=_object_of_unique_names, **kwargs)
+    def loads(self, s, **kwargs):
+        kwargs.setdefault("object_pairs_hook", _object_of_unique_names)
+        return super().loads(s, **kwargs)
 
 
 class ApiRequest(Request):
     """Flask's request, whose ``get_json`` (every JSON read in the app, silent or not) raises ``InvalidJson``
     for a body nested too deeply for the parser (a RecursionError) or repeating a member name."""
-
-    json_module = _JsonOfUniqueNames
 
     def get_json(self, force: bool = False, silent: bool = False, cache: bool = True):
         try:
