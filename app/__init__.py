@@ -18,6 +18,7 @@ from namespaces import NAMESPACES
 from security import AccessTokenValidator, KeySetCache, require_auth
 from swagger import build_api, json_error_response, unexpected_error_response
 
+from .request import ApiJSONProvider, ApiRequest
 from .settings import ConfigError, Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,6 +41,12 @@ def create_app(config: Mapping[str, str] | None = None, *, instance_path: str | 
         instance_path=str(instance_path or ROOT / "instance"),
         template_folder=str(ROOT / "swagger" / "templates"),  # our swagger-ui.html overrides flask-restx's
     )
+    # Request shapes: over-deep or ambiguous JSON is a 400 invalid_request, and a path is routed as sent
+    # (`/api//public` is a JSON 404: werkzeug's slash-merging redirect is an HTML 308 for GET and
+    # crashes flask-restx's error router for other methods). Set before any route is added.
+    app.json = ApiJSONProvider(app)
+    app.request_class = ApiRequest
+    app.url_map.merge_slashes = False
     app.config.update(
         SETTINGS=settings,
         ERROR_INCLUDE_MESSAGE=False,  # our error bodies are {"error", "error_description"} only

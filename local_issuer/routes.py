@@ -3,6 +3,7 @@
 /authorize and /oauth/token answer loopback clients only, and only when the request carries no
 proxy header (a reverse proxy in front would make every remote caller look local) and names a
 loopback host (a DNS-rebound name such as evil.example:3010 must not reach them from a browser).
+They refuse ambiguous requests: a parameter sent twice, or two client authentication methods at once.
 """
 
 from __future__ import annotations
@@ -28,15 +29,44 @@ def _issuer():
     return current_app.extensions[EXTENSION]
 
 
+def _refusal(status: int, error: str, description: str):
+    response = jsonify(error=error, error_description=description)
+    response.status_code = status
+    return response
+
+
 @blueprint.before_request
 def loopback_only():
     if request.endpoint not in LOOPBACK_ONLY:
         return None
     if not is_direct_loopback(request.remote_addr, urlsplit(request.host_url).hostname, request.headers):
-        response = jsonify(error="access_denied",
-                           error_description="The local issuer answers loopback clients only, without proxies.")
-        response.status_code = 403
-        return response
+        return _refusal(403, "access_denied", "The local issuer answers loopback clients only, without proxies.")
+    return None
+
+
+def _parameter_names() -> list[str]:
+    """Each parameter name the request carries, once per occurrence: the query's, then the body's."""
+    names = [name for name, _ in request.args.items(multi=True)]
+    body = request.get_json(silent=True) if request.is_json else None  # ApiRequest refuses repeated JSON names
+    if isinstance(body, dict):
+        return names + list(body)
+    return names + [name for name, _ in request.form.items(multi=True)]
+
+
+@blueprint.before_request
+def unambiguous_parameters():
+    """RFC 6749 §3.1 and §3.2: no parameter may be sent twice (query and body together), and §2.3: a client
+    uses one authentication method per request, not HTTP Basic and client_secret at once."""
+    if request.endpoint not in LOOPBACK_ONLY:
+        return None
+    seen: set[str] = set()
+    for name in _parameter_names():
+        if name in seen:
+            return _refusal(400, "invalid_request", f"The parameter {name[:64]!r} is sent more than once.")
+        seen.add(name)
+    if "Authorization" in request.headers and "client_secret" in seen:
+        return _refusal(400, "invalid_request",
+                        "Use one client authentication method: HTTP Basic or client_secret, not both.")
     return None
 
 
@@ -50,10 +80,7 @@ def only_our_audience():
     expected = _issuer().settings.audience
     if audience is None or audience == expected:
         return None
-    response = jsonify(error="invalid_request",
-                       error_description=f"This issuer only issues tokens for the audience {expected}.")
-    response.status_code = 400
-    return response
+    return _refusal(400, "invalid_request", f"This issuer only issues tokens for the audience {expected}.")
 
 
 @blueprint.get("/.well-known/openid-configuration")

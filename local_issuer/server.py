@@ -147,6 +147,13 @@ class _JsonOrFormRequest(FlaskOAuth2Request):
         return self._json_fields if self._json_fields is not None else self._request.form
 
 
+#: Authlib sends these errors without an error_description; every error body of ours has one.
+DESCRIPTIONS = {
+    "unsupported_grant_type": "Use grant_type authorization_code or client_credentials.",
+    "unsupported_response_type": "Use response_type=code.",
+}
+
+
 class LocalAuthorizationServer(AuthorizationServer):
     def __init__(self, client: LocalClient, mint: Callable[..., str]):
         """``mint(subject=..., scopes=...)`` signs the access tokens (LocalIssuer.mint)."""
@@ -169,6 +176,11 @@ class LocalAuthorizationServer(AuthorizationServer):
 
     def create_oauth2_request(self, request):
         return _JsonOrFormRequest(flask_request)
+
+    def handle_error_response(self, request, error):
+        if not error.description:
+            error.description = DESCRIPTIONS.get(error.error, "The request was refused.")
+        return super().handle_error_response(request, error)
 
     def _access_token(self, client, grant_type, user, scope):
         subject = user if grant_type == "authorization_code" else f"{client.get_client_id()}@clients"

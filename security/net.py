@@ -31,8 +31,19 @@ def is_allowed_fetch_url(url: str) -> bool:
     return parts.scheme == "https" or (parts.scheme == "http" and is_loopback_host(parts.hostname))
 
 
-#: Headers a reverse proxy adds: with any of them, the peer address says nothing about the caller.
-PROXY_HEADERS = ("X-Forwarded-For", "Forwarded", "X-Real-IP", "X-Forwarded-Host")
+#: Headers a reverse proxy, load balancer or CDN adds (compared case-insensitively): these names, any
+#: ``X-Forwarded-*``, and any ``*-Client-IP`` or ``*-Connecting-IP`` (X-Client-IP, True-Client-IP,
+#: Fastly-Client-IP, CF-Connecting-IP...). A TCP forwarder (ssh -R, kubectl port-forward) adds none: no
+#: header rule can see it.
+PROXY_HEADERS = ("forwarded", "via", "x-real-ip")
+PROXY_HEADER_PREFIXES = ("x-forwarded-",)
+PROXY_HEADER_SUFFIXES = ("-client-ip", "-connecting-ip")
+
+
+def is_proxy_header(name: str) -> bool:
+    """Whether a request header with this name says a proxy relayed the request."""
+    name = name.lower()
+    return name in PROXY_HEADERS or name.startswith(PROXY_HEADER_PREFIXES) or name.endswith(PROXY_HEADER_SUFFIXES)
 
 
 def is_direct_loopback(remote_addr: str | None, host: str | None, headers) -> bool:
@@ -40,5 +51,5 @@ def is_direct_loopback(remote_addr: str | None, host: str | None, headers) -> bo
     return (
         is_loopback_host(remote_addr)
         and is_loopback_host(host)
-        and not any(name in headers for name in PROXY_HEADERS)
+        and not any(is_proxy_header(name) for name in headers.keys())
     )

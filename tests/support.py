@@ -6,10 +6,16 @@ import base64
 import contextlib
 import http.client
 import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from joserfc.jwk import ECKey, RSAKey
@@ -19,6 +25,7 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 AUDIENCE = "https://messages.test/api"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def b64url(data: bytes | str | dict) -> str:
@@ -190,3 +197,52 @@ def live_on_own_port(build, host: str = "127.0.0.1"):
     server.app = server.server.app = build(server.port)
     with server:
         yield server
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def repository_copy(dest: Path, instance: Path | None = None) -> Path:
+    """The app's code and gunicorn.conf.py copied to ``dest`` (with ``instance`` as its instance/): a server
+    run from there reads no developer's .env and writes nothing into the repository."""
+    shutil.copytree(ROOT, dest, ignore=shutil.ignore_patterns(
+        ".*", "__pycache__", "instance", "build", "tests", "bench", "openapi", "test-artifacts"))
+    if instance is not None:
+        shutil.copytree(instance, dest / "instance")
+    return dest
+
+
+@contextlib.contextmanager
+def server_process(command: list[str], *, port: int, env: dict[str, str], cwd: Path, logs: Path,
+                   stop: signal.Signals = signal.SIGTERM):
+    """``command`` (e.g. `make run`'s or `make serve`'s) listening on loopback ``port``, with ``env`` over the
+    environment and PORT set; yields its URL once /healthz answers. stdout and stderr go to files in ``logs``;
+    on exit it gets ``stop`` and must end cleanly (status 0)."""
+    env = {**os.environ, **env, "PORT": str(port)}
+    with open(logs / "stdout.log", "wb") as out, open(logs / "stderr.log", "wb") as err:
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=err)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        eventually(lambda: process.poll() is not None or _answers(url + "/healthz"), seconds=20)
+        if process.poll() is not None or not _answers(url + "/healthz"):
+            raise AssertionError(f"{command[0]} did not start: " + (logs / "stderr.log").read_text())
+        yield url
+    finally:
+        if process.poll() is None:
+            process.send_signal(stop)
+            assert process.wait(timeout=40) == 0  # a graceful stop
+
+
+def _answers(url: str) -> bool:
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    try:
+        connection.request("GET", parts.path)
+        return connection.getresponse().status == 200
+    except OSError:  # not listening yet
+        return False
+    finally:
+        connection.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import socket
 import time
 
@@ -155,17 +156,108 @@ def test_code_exchange_refusals_burn_nothing_useful(local_server, http, change, 
     assert_oauth_error(response, status, error)
 
 
-@pytest.mark.parametrize("header", [{"X-Forwarded-For": "127.0.0.1"}, {"Forwarded": "for=127.0.0.1"},
-                                    {"X-Real-IP": "127.0.0.1"}])
-def test_proxied_requests_are_refused(local_server, http, header):
+PROXY_HEADERS = [
+    ("Forwarded", "for=127.0.0.1"), ("Via", "1.1 proxy"), ("X-Forwarded-For", "127.0.0.1"),
+    ("X-Forwarded-Proto", "https"), ("X-Forwarded-Host", "127.0.0.1"), ("X-Forwarded-Port", "443"),
+    ("X-Forwarded-Prefix", "/api"), ("X-Forwarded-Server", "edge"), ("X-Real-IP", "127.0.0.1"),
+    ("X-Client-IP", "127.0.0.1"), ("True-Client-IP", "127.0.0.1"), ("CF-Connecting-IP", "127.0.0.1"),
+    ("Fastly-Client-IP", "127.0.0.1"), ("X-Cluster-Client-IP", "127.0.0.1"), ("x-forwarded-for", "127.0.0.1"),
+    ("VIA", "1.0 squid"), ("cf-connecting-ip", "127.0.0.1"),
+]
+
+
+@pytest.mark.parametrize("name, value", PROXY_HEADERS)
+def test_proxied_requests_are_refused(local_server, http, name, value):
+    """Any header a proxy, load balancer or CDN adds, in any case (a TCP forwarder adds none: README)."""
+    header = {name: value}
     client = client_of(local_server)
     token = http.post(local_server.url + "/oauth/token", data={"grant_type": "client_credentials"},
                       auth=(client.client_id, client.client_secret), headers=header)
     assert_oauth_error(token, 403, "access_denied")
-    assert_oauth_error(authorize(http, local_server), 400, "unsupported_response_type")  # not proxied: answered
     response = http.get(local_server.url + "/authorize", params=code_request(local_server), headers=header,
                         allow_redirects=False)
     assert_oauth_error(response, 403, "access_denied")
+
+
+def test_other_headers_pass_the_gate(local_server, http):
+    """Headers that merely look alike (Swagger UI sends X-Requested-With) are not a proxy's."""
+    client = client_of(local_server)
+    headers = {"X-Requested-With": "XMLHttpRequest", "X-Client-Version": "1", "Client-IP-Hint": "x",
+               "X-Forwarded": "no dash, no family"}
+    token = http.post(local_server.url + "/oauth/token", data={"grant_type": "client_credentials"},
+                      auth=(client.client_id, client.client_secret), headers=headers)
+    assert token.status_code == 200, token.text
+    assert authorize(http, local_server, **code_request(local_server)).status_code == 302
+
+
+@pytest.mark.parametrize("name", ["grant_type", "scope", "audience", "client_id", "client_secret", "code",
+                                  "code_verifier", "redirect_uri", "state"])
+def test_token_parameters_sent_twice_are_refused(local_server, http, name):
+    """RFC 6749 §3.2: twice in the form body, in the query, across both, in a JSON body, and across JSON and query."""
+    client = client_of(local_server)
+    fields = {"grant_type": "client_credentials", "client_id": client.client_id,
+              "client_secret": client.client_secret, "scope": "read:messages",
+              "audience": f"{local_server.url}/api"}
+    fields.setdefault(name, "x")  # a parameter this grant ignores still counts
+    value = fields[name]
+    url = local_server.url + "/oauth/token"
+    assert http.post(url, data=fields).status_code == 200  # the same request, each parameter once
+    others = {k: v for k, v in fields.items() if k != name}
+    members = ", ".join(f"{json.dumps(k)}: {json.dumps(v)}" for k, v in [*fields.items(), (name, value)])
+    for response in (
+        http.post(url, data=[*fields.items(), (name, value)]),
+        http.post(url, data=others, params=[(name, value), (name, value)]),
+        http.post(url, data=fields, params={name: value}),
+        http.post(url, json=fields, params={name: value}),
+        http.post(url, data="{" + members + "}", headers={"Content-Type": "application/json"}),
+    ):
+        assert_oauth_error(response, 400, "invalid_request")
+        assert "more than once" in response.json()["error_description"]
+
+
+def test_code_exchange_with_a_repeated_parameter_burns_nothing(local_server, http):
+    code, verifier = get_code(http, local_server)
+    client = client_of(local_server)
+    fields = [("grant_type", "authorization_code"), ("code", code), ("code_verifier", verifier),
+              ("client_id", client.client_id), ("redirect_uri", redirect_uri(local_server))]
+    for name, value in fields:
+        response = http.post(local_server.url + "/oauth/token", data=[*fields, (name, value)])
+        assert_oauth_error(response, 400, "invalid_request")
+    assert exchange(http, local_server, code, verifier).status_code == 200  # refused before the code was looked up
+
+
+def test_authorize_parameters_sent_twice_are_refused(local_server, http):
+    """RFC 6749 §3.1: refused with a 400 here, never redirected (which redirect_uri would it be?)."""
+    params = code_request(local_server)
+    for name in ("response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge"):
+        response = http.get(local_server.url + "/authorize", params=[*params.items(), (name, params[name])],
+                            allow_redirects=False)
+        assert_oauth_error(response, 400, "invalid_request")
+        assert "Location" not in response.headers
+
+
+def test_two_client_authentication_methods_are_refused(local_server, http):
+    """RFC 6749 §2.3: HTTP Basic and client_secret in the request, at once, is one method too many."""
+    client = client_of(local_server)
+    url = local_server.url + "/oauth/token"
+    basic = (client.client_id, client.client_secret)
+    both = [
+        http.post(url, data={"grant_type": "client_credentials", "client_secret": client.client_secret}, auth=basic),
+        http.post(url, data={"grant_type": "client_credentials", "client_id": client.client_id,
+                             "client_secret": client.client_secret}, auth=basic),
+        http.post(url, json={"grant_type": "client_credentials", "client_secret": client.client_secret}, auth=basic),
+        http.post(url, data={"grant_type": "client_credentials"}, params={"client_secret": client.client_secret},
+                  auth=basic),
+    ]
+    for response in both:
+        assert_oauth_error(response, 400, "invalid_request")
+        assert "one client authentication method" in response.json()["error_description"]
+    # one method at a time works; client_id beside HTTP Basic is not a second method
+    assert http.post(url, data={"grant_type": "client_credentials"}, auth=basic).status_code == 200
+    assert http.post(url, data={"grant_type": "client_credentials", "client_id": client.client_id},
+                     auth=basic).status_code == 200
+    assert http.post(url, data={"grant_type": "client_credentials", "client_id": client.client_id,
+                                "client_secret": client.client_secret}).status_code == 200
 
 
 def _non_loopback_address() -> str | None:

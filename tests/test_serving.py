@@ -4,21 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
-import signal
-import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-import pytest
-import requests
+from tests.support import AUDIENCE, ROOT, free_port, rsa_key, server_process
 
-from tests.support import AUDIENCE, rsa_key
-
-ROOT = Path(__file__).resolve().parent.parent
 FORWARDED = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "api.example.com", "X-Forwarded-Prefix": "/messages"}
 
 
@@ -62,35 +53,17 @@ def test_trusted_proxies_make_generated_urls_public(make_app):
     assert client.get("/", headers=FORWARDED).headers["Location"] == "/messages/docs"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @contextlib.contextmanager
-def gunicorn(provider, logs: Path):
-    """`make serve`'s command on a loopback port, against the fake provider; logs land in ``logs``."""
-    port = _free_port()
-    env = {**os.environ, "AUTH_ISSUER": provider.issuer, "AUTH0_AUDIENCE": AUDIENCE, "WEB_CONCURRENCY": "2",
-           "LOG_LEVEL": "INFO", "PORT": str(port)}
+def gunicorn(provider, logs: Path, root: Path = ROOT):
+    """`make serve`'s command on a loopback port, from ``root``, against the fake provider (None: local mode);
+    logs land in ``logs``."""
+    port = free_port()
+    env = {"WEB_CONCURRENCY": "2", "LOG_LEVEL": "INFO"}
+    if provider is not None:
+        env.update(AUTH_ISSUER=provider.issuer, AUTH0_AUDIENCE=AUDIENCE)
     command = [str(Path(sys.executable).parent / "gunicorn"), "-c", "gunicorn.conf.py", "-b", f"127.0.0.1:{port}"]
-    with open(logs / "stdout.log", "wb") as out, open(logs / "stderr.log", "wb") as err:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=err)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                if requests.get(url + "/healthz", timeout=10).status_code == 200:
-                    break
-            except requests.ConnectionError:  # not listening yet
-                time.sleep(0.05)
-        else:
-            pytest.fail("gunicorn did not start: " + (logs / "stderr.log").read_text())
+    with server_process(command, port=port, env=env, cwd=root, logs=logs) as url:
         yield url
-    finally:
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=40) == 0  # a graceful stop
 
 
 def test_gunicorn_serves_and_logs_without_tokens(provider, tokens, attacker_key, http, tmp_path):
