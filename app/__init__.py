@@ -39,6 +39,7 @@ def create_app(config: Mapping[str, str] | None = None, *, instance_path: str | 
         __name__,
         instance_path=str(instance_path or ROOT / "instance"),
         template_folder=str(ROOT / "swagger" / "templates"),  # our swagger-ui.html overrides flask-restx's
+        static_folder=str(ROOT / "swagger" / "static"),  # the docs page's own script and styles
     )
     app.config.update(
         SETTINGS=settings,

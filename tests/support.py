@@ -6,6 +6,7 @@ import base64
 import contextlib
 import http.client
 import json
+import re
 import threading
 import time
 import uuid
@@ -140,6 +141,14 @@ def eventually(condition, seconds: float = 5) -> bool:
             return True
         time.sleep(0.025)
     return False
+
+
+DOCS_SETTINGS = re.compile(r'<script type="application/json" id="docs-settings">(.*?)</script>', re.DOTALL)
+
+
+def docs_settings(html: str) -> dict:
+    """What the docs page hands Swagger UI: the JSON data block of swagger/templates/swagger-ui.html."""
+    return json.loads(DOCS_SETTINGS.search(html).group(1))
 
 
 def raw_get(url: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:

@@ -2,18 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import re
-
 import pytest
 
-from tests.support import AUDIENCE, live_on_own_port
-
-DOCS_SETTINGS = re.compile(r"const docs = (\{.*?\});\n")
-
-
-def docs_settings(html: str) -> dict:
-    return json.loads(DOCS_SETTINGS.search(html).group(1))
+from tests.support import AUDIENCE, docs_settings, live_on_own_port
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])

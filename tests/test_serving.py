@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -16,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support import AUDIENCE, rsa_key
+from tests.support import AUDIENCE, docs_settings, rsa_key
 
 ROOT = Path(__file__).resolve().parent.parent
 FORWARDED = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "api.example.com", "X-Forwarded-Prefix": "/messages"}
@@ -40,8 +38,7 @@ def test_healthz_does_not_depend_on_the_issuer(provider, make_app):
 
 def _docs_settings(client) -> dict:
     """What the docs page hands Swagger UI (the `docs` object of swagger/templates/swagger-ui.html)."""
-    page = client.get("/docs", headers=FORWARDED).get_data(as_text=True)
-    return json.loads(re.search(r"const docs = (.*);\n", page).group(1))
+    return docs_settings(client.get("/docs", headers=FORWARDED).get_data(as_text=True))
 
 
 def test_forwarded_headers_are_ignored_by_default(make_app):
