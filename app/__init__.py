@@ -11,13 +11,13 @@ from dotenv import load_dotenv
 from flask import Flask, redirect, url_for
 from flask_cors import CORS
 from werkzeug.exceptions import HTTPException
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from local_issuer import LocalIssuer, install_cli
 from namespaces import NAMESPACES
 from security import AccessTokenValidator, KeySetCache, require_auth
 from swagger import build_api, json_error_response, unexpected_error_response
 
+from .proxies import redirect_with_paths, trust_proxies
 from .settings import ConfigError, Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -94,7 +94,8 @@ def create_app(config: Mapping[str, str] | None = None, *, instance_path: str | 
             expose_headers=["WWW-Authenticate", "Retry-After"],
             max_age=600,
         )
-    _trust_proxies(app, settings)
+    redirect_with_paths(app)
+    app.wsgi_app = trust_proxies(app.wsgi_app, settings)
     return app
 
 
@@ -106,15 +107,6 @@ def _add_health_check(app: Flask) -> None:
         return {"status": "ok"}, 200, {"Cache-Control": "no-store"}
 
     app.add_url_rule("/healthz", "healthz", healthz, methods=["GET"])
-
-
-def _trust_proxies(app: Flask, settings: Settings) -> None:
-    """Behind TRUSTED_PROXIES proxies, believe their X-Forwarded-* headers, so that generated URLs
-    (docs, OAuth2 redirect) carry the public scheme, host and prefix. Off (0) by default: without a
-    proxy in front, those headers come from the caller and must be ignored."""
-    hops = settings.trusted_proxies
-    if hops:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops)
 
 
 def _configure_logging(settings: Settings) -> None:

@@ -97,6 +97,7 @@ def docs_settings(api: Api, settings, local_client) -> dict:
             oauth["clientSecret"] = local_client.client_secret
     return {
         "specsUrl": api.specs_url,
-        "oauth2RedirectUrl": oauth2_redirect_url(),
+        # a path: the page makes it absolute against its own address, so the Host header cannot move it
+        "oauth2RedirectUrl": url_for("restx_doc.static", filename="oauth2-redirect.html"),
         "oauth": oauth,
     }

@@ -156,7 +156,7 @@ def raw_get(url: str, headers: dict[str, str]) -> tuple[int, dict[str, str], byt
     parts = urlsplit(url)
     connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
     try:
-        connection.putrequest("GET", parts.path or "/")
+        connection.putrequest("GET", parts.path or "/", skip_host=any(n.lower() == "host" for n in headers))
         for name, value in headers.items():
             connection.putheader(name, value)
         connection.endheaders()
