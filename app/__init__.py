@@ -8,14 +8,14 @@ from pathlib import Path
 from typing import Mapping
 
 from dotenv import load_dotenv
-from flask import Flask, redirect, url_for
+from flask import Flask, redirect, request, url_for
 from flask_cors import CORS
 from werkzeug.exceptions import HTTPException
 
 from local_issuer import LocalIssuer, install_cli
 from namespaces import NAMESPACES
 from security import AccessTokenValidator, KeySetCache, require_auth
-from swagger import build_api, json_error_response, unexpected_error_response
+from swagger import add_redirect_page_headers, build_api, json_error_response, unexpected_error_response
 
 from .proxies import redirect_with_paths, trust_proxies
 from .settings import ConfigError, Settings, load_settings
@@ -86,15 +86,9 @@ def create_app(config: Mapping[str, str] | None = None, *, instance_path: str | 
     app.register_error_handler(HTTPException, json_error_response)
     app.register_error_handler(Exception, unexpected_error_response)
 
-    if settings.cors_origins:
-        CORS(
-            app,
-            origins=list(settings.cors_origins),
-            allow_headers=["Authorization", "Content-Type"],
-            expose_headers=["WWW-Authenticate", "Retry-After"],
-            max_age=600,
-        )
+    add_redirect_page_headers(app)
     redirect_with_paths(app)
+    _allow_cors(app, settings)
     app.wsgi_app = trust_proxies(app.wsgi_app, settings)
     return app
 
@@ -107,6 +101,31 @@ def _add_health_check(app: Flask) -> None:
         return {"status": "ok"}, 200, {"Cache-Control": "no-store"}
 
     app.add_url_rule("/healthz", "healthz", healthz, methods=["GET"])
+
+
+def _allow_cors(app: Flask, settings: Settings) -> None:
+    """CORS for CORS_ORIGINS on the API routes only: never the docs page (it may embed the local client's
+    secret) nor the local issuer's /authorize and /oauth/token, which another site must not drive.
+
+    ``Vary: Origin`` goes on every API answer, whatever the request's Origin: flask-cors adds it only
+    with several allowed origins, and a cache must never hand one origin's answer to another.
+    """
+    if not settings.cors_origins:
+        return
+    CORS(
+        app,
+        resources={r"/api/*": {"origins": list(settings.cors_origins)}},
+        allow_headers=["Authorization", "Content-Type"],
+        expose_headers=["WWW-Authenticate", "Retry-After"],
+        max_age=600,
+        vary_header=False,  # added below, always
+    )
+
+    @app.after_request
+    def vary_on_origin(response):
+        if request.path.startswith("/api/"):
+            response.vary.add("Origin")
+        return response
 
 
 def _configure_logging(settings: Settings) -> None:
