@@ -8,17 +8,17 @@ from pathlib import Path
 from typing import Mapping
 
 from dotenv import load_dotenv
-from flask import Flask, redirect, url_for
+from flask import Flask, redirect, request, url_for
 from flask_cors import CORS
 from werkzeug.exceptions import HTTPException
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from local_issuer import LocalIssuer, install_cli
 from namespaces import NAMESPACES
 from security import AccessTokenValidator, KeySetCache, require_auth
-from swagger import build_api, json_error_response, unexpected_error_response
+from swagger import add_redirect_page_headers, build_api, json_error_response, unexpected_error_response
 
-from .request import ApiJSONProvider, ApiRequest
+from .json_body import ApiJSONProvider, ApiRequest
+from .proxies import redirect_with_paths, trust_proxies
 from .settings import ConfigError, Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,6 +40,7 @@ def create_app(config: Mapping[str, str] | None = None, *, instance_path: str | 
         __name__,
         instance_path=str(instance_path or ROOT / "instance"),
         template_folder=str(ROOT / "swagger" / "templates"),  # our swagger-ui.html overrides flask-restx's
+        static_folder=str(ROOT / "swagger" / "static"),  # the docs page's own script and styles
     )
     # Request shapes: over-deep or ambiguous JSON is a 400 invalid_request, and a path is routed as sent
     # (`/api//public` is a JSON 404: werkzeug's slash-merging redirect is an HTML 308 for GET and
@@ -92,15 +93,10 @@ def create_app(config: Mapping[str, str] | None = None, *, instance_path: str | 
     app.register_error_handler(HTTPException, json_error_response)
     app.register_error_handler(Exception, unexpected_error_response)
 
-    if settings.cors_origins:
-        CORS(
-            app,
-            origins=list(settings.cors_origins),
-            allow_headers=["Authorization", "Content-Type"],
-            expose_headers=["WWW-Authenticate", "Retry-After"],
-            max_age=600,
-        )
-    _trust_proxies(app, settings)
+    add_redirect_page_headers(app)
+    redirect_with_paths(app)
+    _allow_cors(app, settings)
+    app.wsgi_app = trust_proxies(app.wsgi_app, settings)
     return app
 
 
@@ -114,13 +110,29 @@ def _add_health_check(app: Flask) -> None:
     app.add_url_rule("/healthz", "healthz", healthz, methods=["GET"])
 
 
-def _trust_proxies(app: Flask, settings: Settings) -> None:
-    """Behind TRUSTED_PROXIES proxies, believe their X-Forwarded-* headers, so that generated URLs
-    (docs, OAuth2 redirect) carry the public scheme, host and prefix. Off (0) by default: without a
-    proxy in front, those headers come from the caller and must be ignored."""
-    hops = settings.trusted_proxies
-    if hops:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops)
+def _allow_cors(app: Flask, settings: Settings) -> None:
+    """CORS for CORS_ORIGINS on the API routes only: never the docs page (it may embed the local client's
+    secret) nor the local issuer's /authorize and /oauth/token, which another site must not drive.
+
+    ``Vary: Origin`` goes on every API answer, whatever the request's Origin: flask-cors adds it only
+    with several allowed origins, and a cache must never hand one origin's answer to another.
+    """
+    if not settings.cors_origins:
+        return
+    CORS(
+        app,
+        resources={r"/api/*": {"origins": list(settings.cors_origins)}},
+        allow_headers=["Authorization", "Content-Type"],
+        expose_headers=["WWW-Authenticate", "Retry-After"],
+        max_age=600,
+        vary_header=False,  # added below, always
+    )
+
+    @app.after_request
+    def vary_on_origin(response):
+        if request.path.startswith("/api/"):
+            response.vary.add("Origin")
+        return response
 
 
 def _configure_logging(settings: Settings) -> None:

@@ -50,6 +50,7 @@ class Settings:
     port: int = DEFAULT_PORT
     log_level: str = "INFO"
     trusted_proxies: int = 0
+    trusted_proxy_headers: frozenset[str] = frozenset()  # of FORWARDED_EXTRAS
     swagger_ui_client_id: str | None = None
     local_client_id: str = LOCAL_CLIENT_ID
     local_client_secret: str | None = None
@@ -135,6 +136,21 @@ def _client_secret(env) -> str | None:
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
+#: Forwarded values believed only when named in TRUSTED_PROXY_HEADERS (X-Forwarded-Host/-Port/-Prefix).
+FORWARDED_EXTRAS = ("host", "port", "prefix")
+
+
+def _trusted_proxy_headers(env, trusted_proxies: int) -> frozenset[str]:
+    raw = _text(env, "TRUSTED_PROXY_HEADERS")
+    if raw is None:
+        return frozenset()
+    names = frozenset(n.strip().lower() for n in raw.split(",") if n.strip())
+    if not names or not names <= set(FORWARDED_EXTRAS):
+        raise ConfigError(f"TRUSTED_PROXY_HEADERS lists only {', '.join(FORWARDED_EXTRAS)}, got {raw!r}")
+    if not trusted_proxies:
+        raise ConfigError("TRUSTED_PROXY_HEADERS needs TRUSTED_PROXIES of at least 1 (a proxy to trust)")
+    return names
+
 
 def load_settings(env: Mapping[str, str]) -> Settings:
     """Build Settings from environment-like variables, or raise ConfigError naming the variable."""
@@ -154,6 +170,8 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     jwks_url = _text(env, "AUTH_JWKS_URL")
     if jwks_url:
         jwks_url = _checked_url("AUTH_JWKS_URL", jwks_url)
+
+    trusted_proxies = _number(env, "TRUSTED_PROXIES", 0, kind=int)
 
     log_level = (_text(env, "LOG_LEVEL") or "INFO").upper()
     if log_level not in LOG_LEVELS:
@@ -175,7 +193,8 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         cors_origins=_origins(env),
         port=port,
         log_level=log_level,
-        trusted_proxies=_number(env, "TRUSTED_PROXIES", 0, kind=int),
+        trusted_proxies=trusted_proxies,
+        trusted_proxy_headers=_trusted_proxy_headers(env, trusted_proxies),
         swagger_ui_client_id=_text(env, "SWAGGER_UI_OAUTH_CLIENT_ID"),
         local_client_id=_text(env, "LOCAL_CLIENT_ID") or LOCAL_CLIENT_ID,
         local_client_secret=_client_secret(env),

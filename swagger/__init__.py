@@ -4,9 +4,10 @@ from .api import build_api
 from .auth_schemes import BEARER
 from .errors import json_error_response, unexpected_error_response
 from .models import error_model, message_model
+from .page_headers import add_redirect_page_headers
 from .protection import protected
 
 __all__ = [
-    "BEARER", "build_api", "error_model", "json_error_response", "message_model", "protected",
-    "unexpected_error_response",
+    "BEARER", "add_redirect_page_headers", "build_api", "error_model", "json_error_response", "message_model",
+    "protected", "unexpected_error_response",
 ]

@@ -9,13 +9,14 @@ from flask import has_request_context, render_template, request, url_for
 from flask_restx import Api
 from werkzeug.exceptions import HTTPException
 
-from security.discovery import ProviderEndpoints
+from security.discovery import Endpoints, ProviderEndpoints
 from security.net import is_direct_loopback
 
 from . import info
 from .auth_schemes import BEARER, drop_undefined_requirements, local_endpoints, security_definitions
 from .contract import ContractApi
 from .errors import error_body, error_headers, unexpected_error_response
+from .page_headers import docs_page_headers
 
 
 class DocsApi(ContractApi):
@@ -41,10 +42,11 @@ def build_api(settings, local_client=None) -> DocsApi:
     provider = ProviderEndpoints(settings.issuer, use_discovery=not settings.auth0,
                                  timeout=min(settings.jwks_timeout, 2.0), ttl=settings.jwks_cache_ttl)
 
+    def endpoints() -> Endpoints:
+        return local_endpoints(settings.issuer) if settings.local_issuer else provider.get()
+
     def definitions() -> dict:
-        local = settings.local_issuer
-        endpoints = local_endpoints(settings.issuer) if local else provider.get()
-        return security_definitions(endpoints, local=local)
+        return security_definitions(endpoints(), local=settings.local_issuer)
 
     api = DocsApi(
         title=info.TITLE,
@@ -63,7 +65,9 @@ def build_api(settings, local_client=None) -> DocsApi:
 
     @api.documentation
     def docs_page():
-        return render_template("swagger-ui.html", title=api.title, docs=docs_settings(api, settings, local_client))
+        page = render_template("swagger-ui.html", title=api.title, docs=docs_settings(api, settings, local_client))
+        token_urls = (endpoints().token, provider.fallback.token)  # fallback: discovery may answer later
+        return page, 200, docs_page_headers(token_urls, local=settings.local_issuer)
 
     @api.errorhandler(HTTPException)
     def http_error(error):
@@ -97,6 +101,7 @@ def docs_settings(api: Api, settings, local_client) -> dict:
             oauth["clientSecret"] = local_client.client_secret
     return {
         "specsUrl": api.specs_url,
-        "oauth2RedirectUrl": oauth2_redirect_url(),
+        # a path: the page makes it absolute against its own address, so the Host header cannot move it
+        "oauth2RedirectUrl": url_for("restx_doc.static", filename="oauth2-redirect.html"),
         "oauth": oauth,
     }

@@ -14,6 +14,24 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 TIMEOUT_MS = 10_000
 
 
+# Reports each violation as a console line too (Chromium prints its own "Refused to ..." line as well).
+_CSP_WATCH = """document.addEventListener("securitypolicyviolation", (event) => console.error(
+    `CSP violation: ${event.effectiveDirective} blocked ${event.blockedURI || "inline"} in ${event.documentURI}`));"""
+
+
+def csp_violations(context) -> list[str]:
+    """A list that fills with every Content-Security-Policy violation in the context's pages, popups included."""
+    found: list[str] = []
+    context.add_init_script(_CSP_WATCH)
+
+    def on_console(message) -> None:
+        if "Content Security Policy" in message.text or message.text.startswith("CSP violation"):
+            found.append(message.text)
+
+    context.on("console", on_console)
+    return found
+
+
 def chromium_or_skip() -> str:
     """The Chromium executable; without one, skip, except under CI=true where that is a failure."""
     path = shutil.which("chromium") or shutil.which("chromium-browser")

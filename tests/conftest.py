@@ -10,6 +10,7 @@ from pytest_httpserver import HTTPServer
 
 from app import create_app
 from local_issuer.signing_key import load_or_create_key, load_or_create_secret
+from tests.browser import CHROMIUM_ARGS, chromium_or_skip, csp_violations
 from tests.support import AUDIENCE, Provider, Tokens, live, live_on_own_port, rsa_key
 
 
@@ -128,6 +129,35 @@ def module_local_server(tmp_path_factory, seeded_instance):
     shutil.copytree(seeded_instance, instance)
     with live_on_own_port(lambda port: create_app({"PORT": str(port)}, instance_path=instance)) as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium through Playwright (skipped without it, except under CI=true)."""
+    executable = chromium_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def browser_context(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        yield context
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def page(browser_context):
+    """A page whose test fails on any Content-Security-Policy violation, in it or in its login popups."""
+    violations = csp_violations(browser_context)
+    yield browser_context.new_page()
+    assert violations == [], "the docs page or its login popup broke its Content-Security-Policy"
 
 
 @pytest.fixture(scope="session")

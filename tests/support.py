@@ -7,6 +7,7 @@ import contextlib
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -149,12 +150,20 @@ def eventually(condition, seconds: float = 5) -> bool:
     return False
 
 
+DOCS_SETTINGS = re.compile(r'<script type="application/json" id="docs-settings">(.*?)</script>', re.DOTALL)
+
+
+def docs_settings(html: str) -> dict:
+    """What the docs page hands Swagger UI: the JSON data block of swagger/templates/swagger-ui.html."""
+    return json.loads(DOCS_SETTINGS.search(html).group(1))
+
+
 def raw_get(url: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
     """A GET through http.client, which sends header values that requests refuses (e.g. a single space)."""
     parts = urlsplit(url)
     connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
     try:
-        connection.putrequest("GET", parts.path or "/")
+        connection.putrequest("GET", parts.path or "/", skip_host=any(n.lower() == "host" for n in headers))
         for name, value in headers.items():
             connection.putheader(name, value)
         connection.endheaders()

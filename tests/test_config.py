@@ -73,6 +73,10 @@ def test_tuning_values():
         ({"CORS_ORIGINS": "*"}, "CORS_ORIGINS"),
         ({"CORS_ORIGINS": "https://a.example/path"}, "CORS_ORIGINS"),
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
+        ({"TRUSTED_PROXY_HEADERS": "prefix"}, "TRUSTED_PROXY_HEADERS"),  # no TRUSTED_PROXIES
+        ({"TRUSTED_PROXIES": "1", "TRUSTED_PROXY_HEADERS": "host,for"}, "TRUSTED_PROXY_HEADERS"),
+        ({"TRUSTED_PROXIES": "1", "TRUSTED_PROXY_HEADERS": "X-Forwarded-Host"}, "TRUSTED_PROXY_HEADERS"),
+        ({"TRUSTED_PROXIES": "1", "TRUSTED_PROXY_HEADERS": ","}, "TRUSTED_PROXY_HEADERS"),
     ],
 )
 def test_bad_values_name_the_variable(overrides, variable):
@@ -82,6 +86,12 @@ def test_bad_values_name_the_variable(overrides, variable):
     assert message.startswith("configuration error: ")
     assert variable in message
     assert "\n" not in message
+
+
+def test_trusted_proxy_headers():
+    assert load_settings(AUTH0).trusted_proxy_headers == frozenset()
+    settings = load_settings({**AUTH0, "TRUSTED_PROXIES": "2", "TRUSTED_PROXY_HEADERS": " Prefix, host ,"})
+    assert (settings.trusted_proxies, settings.trusted_proxy_headers) == (2, {"host", "prefix"})
 
 
 def test_loopback_http_issuer_is_allowed():

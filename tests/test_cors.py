@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support import live
+from tests.support import live, live_on_own_port
 
 ORIGIN = "https://app.example.com"
 ROUTES = ["/api/public", "/api/private", "/api/private-scoped"]
@@ -49,3 +49,38 @@ def test_actual_request_exposes_the_challenge(cors_server, http):
 def test_no_cors_by_default(server, http):
     response = _preflight(server, http, "/api/private", ORIGIN)
     assert "Access-Control-Allow-Origin" not in response.headers
+
+
+@pytest.fixture
+def local_cors_server(make_local_app):
+    """Local mode, where /docs embeds the client secret and the issuer's own routes exist."""
+    with live_on_own_port(lambda port: make_local_app(port, CORS_ORIGINS=ORIGIN)) as server:
+        yield server
+
+
+NOT_API = ["/docs", "/swagger.json", "/openapi.json", "/healthz", "/", "/swaggerui/oauth2-redirect.html", "/static/docs.js",
+           "/authorize", "/oauth/token", "/.well-known/jwks.json", "/.well-known/openid-configuration"]
+
+
+@pytest.mark.parametrize("route", NOT_API)
+def test_cors_covers_the_api_routes_only(local_cors_server, http, route):
+    for response in (_preflight(local_cors_server, http, route, ORIGIN),
+                     http.get(local_cors_server.url + route, headers={"Origin": ORIGIN}, allow_redirects=False),
+                     http.post(local_cors_server.url + route, headers={"Origin": ORIGIN}, allow_redirects=False,
+                               data={"grant_type": "client_credentials"})):
+        assert not [h for h in response.headers if h.lower().startswith("access-control-")], (route, response.request.method)
+    assert _preflight(local_cors_server, http, "/api/private", ORIGIN).headers["Access-Control-Allow-Origin"] == ORIGIN
+
+
+@pytest.mark.parametrize("origins", [ORIGIN, f"{ORIGIN},http://localhost:5173"], ids=["one-origin", "two-origins"])
+@pytest.mark.parametrize("origin", [ORIGIN, "https://evil.example", None], ids=["allowed", "other", "none"])
+@pytest.mark.parametrize("method", ["GET", "OPTIONS"])
+def test_api_answers_vary_on_origin(make_app, http, origins, origin, method):
+    """A shared cache must not hand the answer for one Origin to another: every API answer says so, once."""
+    headers = {"Origin": origin, "Access-Control-Request-Method": "GET"} if origin else {}
+    with live(make_app(CORS_ORIGINS=origins)) as server:
+        for route in ROUTES:
+            response = http.request(method, server.url + route, headers=headers)
+            assert [v.strip() for v in response.headers.get("Vary", "").split(",")].count("Origin") == 1, route
+            if origin:
+                assert (response.headers.get("Access-Control-Allow-Origin") == ORIGIN) == (origin == ORIGIN)
