@@ -4,9 +4,9 @@ from .api import build_api
 from .auth_schemes import BEARER
 from .errors import json_error_response, unexpected_error_response
 from .models import error_model, message_model
-from .protection import protected
+from .protection import Scope, api_scopes, protected, returns
 
 __all__ = [
-    "BEARER", "build_api", "error_model", "json_error_response", "message_model", "protected",
-    "unexpected_error_response",
+    "BEARER", "Scope", "api_scopes", "build_api", "error_model", "json_error_response", "message_model",
+    "protected", "returns", "unexpected_error_response",
 ]
