@@ -1,10 +1,11 @@
 """Adding a route with a new scope, as README "Protecting a route" says: the contract-level checks pass unchanged.
 
-The ``orders`` namespace below is all a new route takes (its routes, its scope and that scope's
-description); the ``namespaces`` fixture stands for its line in ``namespaces/__init__.py``. The checks
-imported at the bottom are the suite's own, run here against the app with ``orders`` added: both
-documents valid, the scope in the docs' flows, the local issuer minting it, the route refusing without
-it and answering with it, every documented example equal to the live answer, schemathesis.
+The ``test-orders`` namespace below is all a new route takes (its route, its scope and that scope's
+description); the ``namespaces`` fixture stands for its line in ``namespaces/__init__.py``. (Its name is
+not the README's ``orders``, so this test still passes once someone follows the README.) The checks
+imported below are the suite's own, collected again here with the namespace added: both documents
+valid, the scope in the docs' flows, the local issuer minting it, the route refusing without it and
+answering with it, every documented example equal to the live answer, schemathesis.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from namespaces import NAMESPACES
 from swagger import Scope, message_model, protected, returns
 from tests.oauth import client_of
 
-# The suite's own contract-level checks, collected again in this module, where `namespaces` adds orders.
+# The suite's own contract-level checks, collected again in this module, where `namespaces` adds test-orders.
 from tests.test_docs_security import (
     test_auth0_mode, test_local_mode_spec_and_page_follow_the_host, test_per_operation_security,
 )
@@ -33,19 +34,19 @@ from tests.test_openapi import (
 )
 from tests.test_schemathesis import test_schemathesis_finds_nothing
 
-ns = Namespace("orders", description="Routes about orders.")
+ns = Namespace("test-orders", description="Routes about orders, added by a test.")
 
-READ_ORDERS = Scope("read:orders", "Read the orders (GET /api/orders).")
+READ_ORDERS = Scope("read:test-orders", "Read the orders (GET /api/test-orders).")
 ORDERS = "You have no orders yet."
 
 
-@ns.route("/orders")
+@ns.route("/test-orders")
 class Orders(Resource):
-    @ns.doc("get_orders")
+    @ns.doc("get_test_orders")
     @returns(ns, message_model, {"message": ORDERS}, "The orders.")
     @protected(ns, READ_ORDERS)
     def get(self):
-        """Get the orders. Needs a valid access token with the `read:orders` scope."""
+        """Get the orders. Needs a valid access token with the `read:test-orders` scope."""
         return {"message": ORDERS}
 
 
@@ -57,12 +58,12 @@ def namespaces():
 def test_the_new_route_is_documented_and_guarded_by_its_scope(local_server, http):
     spec = http.get(local_server.url + "/swagger.json").json()
     assert spec["securityDefinitions"]["authorization_code"]["scopes"][READ_ORDERS.name] == READ_ORDERS.description
-    assert {"authorization_code": [READ_ORDERS.name]} in spec["paths"]["/api/orders"]["get"]["security"]
+    assert {"authorization_code": [READ_ORDERS.name]} in spec["paths"]["/api/test-orders"]["get"]["security"]
     client = client_of(local_server)
     for scope, status in [(READ_ORDERS.name, 200), ("", 403)]:
         token = http.post(local_server.url + "/oauth/token", auth=(client.client_id, client.client_secret),
                           data={"grant_type": "client_credentials", "scope": scope}).json()["access_token"]
-        answer = http.get(local_server.url + "/api/orders", headers={"Authorization": f"Bearer {token}"})
+        answer = http.get(local_server.url + "/api/test-orders", headers={"Authorization": f"Bearer {token}"})
         assert answer.status_code == status
     assert answer.json()["error"] == "insufficient_scope"
     assert answer.headers["WWW-Authenticate"].endswith(f'scope="{READ_ORDERS.name}"')
