@@ -189,20 +189,26 @@ def test_sdk_calls_every_route_with_a_token(sdk, server, tokens, routes, granted
             assert answer.to_dict() == documented(operation, "200"), operation
 
 
+def sdk_refusal(sdk, client, operation: Operation, status: int, exception):
+    """The call raises the SDK's exception for ``status``, with the body parsed as the documented Error."""
+    with pytest.raises(exception) as raised:
+        sdk_call(sdk, client, operation)
+    error = raised.value
+    assert error.status == status
+    assert isinstance(error.data, sdk.Error)
+    assert error.data.to_dict() == documented(operation, str(status)), operation
+    return error
+
+
 def test_sdk_without_a_token_raises_its_401_exception(sdk, server, routes):
     with sdk_client(sdk, server.url) as client:
         for operation in routes:
             if operation.public:
                 assert sdk_call(sdk, client, operation).to_dict() == documented(operation, "200")
-                continue
-            with pytest.raises(sdk.exceptions.UnauthorizedException) as raised:
-                sdk_call(sdk, client, operation)
-            error = raised.value
-            assert error.status == 401
-            assert isinstance(error.data, sdk.Error)
-            assert error.data.error == "unauthorized"
-            assert error.data.error_description
-            assert error.headers["WWW-Authenticate"] == 'Bearer realm="api"'
+            else:
+                error = sdk_refusal(sdk, client, operation, 401, sdk.exceptions.UnauthorizedException)
+                assert error.data.error == "unauthorized"
+                assert error.headers["WWW-Authenticate"] == 'Bearer realm="api"'
 
 
 def test_sdk_without_the_scope_raises_its_403_exception(sdk, server, tokens, routes):
@@ -210,16 +216,10 @@ def test_sdk_without_the_scope_raises_its_403_exception(sdk, server, tokens, rou
         for operation in routes:
             if not operation.scopes:
                 assert sdk_call(sdk, client, operation).to_dict() == documented(operation, "200")
-                continue
-            with pytest.raises(sdk.exceptions.ForbiddenException) as raised:
-                sdk_call(sdk, client, operation)
-            error = raised.value
-            assert error.status == 403
-            assert isinstance(error.data, sdk.Error)
-            assert error.data.error == "insufficient_scope"
-            for scope in operation.scopes:
-                assert scope in error.data.error_description
-                assert f'scope="{scope}"' in error.headers["WWW-Authenticate"]
+            else:
+                error = sdk_refusal(sdk, client, operation, 403, sdk.exceptions.ForbiddenException)
+                assert error.data.error == "insufficient_scope"
+                assert all(f'scope="{scope}"' in error.headers["WWW-Authenticate"] for scope in operation.scopes)
 
 
 def test_sdk_raises_its_503_exception_when_the_keys_are_unavailable(sdk, provider, make_app, tokens, routes):
@@ -227,11 +227,7 @@ def test_sdk_raises_its_503_exception_when_the_keys_are_unavailable(sdk, provide
     # retries=0: by default urllib3 waits out Retry-After and tries a 503 three more times
     with live(make_app()) as server, sdk_client(sdk, server.url, tokens.make(), retries=0) as client:
         for operation in (o for o in routes if not o.public):
-            with pytest.raises(sdk.exceptions.ServiceException) as raised:
-                sdk_call(sdk, client, operation)
-            error = raised.value
-            assert error.status == 503
-            assert isinstance(error.data, sdk.Error)
+            error = sdk_refusal(sdk, client, operation, 503, sdk.exceptions.ServiceException)
             assert error.data.error == "temporarily_unavailable"
             assert int(error.headers["Retry-After"]) > 0
 
