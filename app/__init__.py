@@ -15,7 +15,7 @@ from werkzeug.exceptions import HTTPException
 from local_issuer import LocalIssuer, install_cli
 from namespaces import NAMESPACES
 from security import AccessTokenValidator, KeySetCache, require_auth
-from swagger import add_redirect_page_headers, build_api, json_error_response, unexpected_error_response
+from swagger import add_redirect_page_headers, api_scopes, build_api, json_error_response, unexpected_error_response
 
 from .json_body import ApiJSONProvider, ApiRequest
 from .proxies import redirect_with_paths, trust_proxies
@@ -26,10 +26,12 @@ ROOT = Path(__file__).resolve().parent.parent
 __all__ = ["ConfigError", "Settings", "create_app", "load_settings"]
 
 
-def create_app(config: Mapping[str, str] | None = None, *, instance_path: str | Path | None = None) -> Flask:
+def create_app(config: Mapping[str, str] | None = None, *, instance_path: str | Path | None = None,
+               namespaces=NAMESPACES) -> Flask:
     """Build the app from the environment (and ``.env``), or from ``config`` alone when given (tests).
 
-    ``instance_path`` is where the local issuer keeps its key (default: ``instance/`` in the repo).
+    ``instance_path`` is where the local issuer keeps its key (default: ``instance/`` in the repo);
+    ``namespaces`` are the (namespace, URL prefix) pairs served, whose routes declare the API's scopes.
     """
     if config is None:
         load_dotenv(ROOT / ".env")
@@ -59,7 +61,8 @@ def create_app(config: Mapping[str, str] | None = None, *, instance_path: str | 
 
     # With no provider configured, the embedded issuer signs tokens and hands its JWKS straight to
     # the key cache: one validation path, only the key source differs.
-    local = LocalIssuer(settings, Path(app.instance_path)) if settings.local_issuer else None
+    scopes = api_scopes(namespace for namespace, _ in namespaces)
+    local = LocalIssuer(settings, Path(app.instance_path), scopes=list(scopes)) if settings.local_issuer else None
     keys = KeySetCache(
         settings.issuer,
         jwks_url=settings.jwks_url,
@@ -85,8 +88,8 @@ def create_app(config: Mapping[str, str] | None = None, *, instance_path: str | 
 
     app.add_url_rule("/", "index", lambda: redirect(url_for("doc")))  # keeps a proxy's prefix
     _add_health_check(app)
-    api = build_api(settings, local_client=local.client if local else None)
-    for namespace, path in NAMESPACES:
+    api = build_api(settings, scopes, local_client=local.client if local else None)
+    for namespace, path in namespaces:
         api.add_namespace(namespace, path=path)
     api.init_app(app)
 

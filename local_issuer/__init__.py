@@ -27,12 +27,14 @@ __all__ = ["LocalIssuer", "install_cli", "token_command"]
 class LocalIssuer:
     """The key, the client and the authorization server of the local issuer, for one app."""
 
-    def __init__(self, settings, instance: Path):
+    def __init__(self, settings, instance: Path, scopes: list[str]):
+        """``scopes`` are the API's: the only ones this issuer grants, and ``make token``'s default."""
         self.settings = settings
+        self.scopes = list(scopes)
         self.key = load_or_create_key(instance)
         secret = settings.local_client_secret or load_or_create_secret(instance)
         self.client = LocalClient(settings.local_client_id, secret)
-        self.server = LocalAuthorizationServer(self.client, self.mint)
+        self.server = LocalAuthorizationServer(self.client, self.mint, self.scopes)
 
     def jwks(self) -> dict:
         """The public JWKS: what /.well-known/jwks.json serves and what the API's key cache loads."""

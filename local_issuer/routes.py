@@ -15,7 +15,6 @@ from authlib.oauth2.rfc6749 import InvalidClientError
 from flask import Blueprint, current_app, jsonify, request
 
 from security.net import is_direct_loopback
-from security.scopes import API_SCOPES
 
 from .server import LOCAL_USER
 
@@ -91,7 +90,7 @@ def discovery():
         authorization_endpoint=f"{issuer}authorize",
         token_endpoint=f"{issuer}oauth/token",
         jwks_uri=f"{issuer}.well-known/jwks.json",
-        scopes_supported=list(API_SCOPES),
+        scopes_supported=_issuer().scopes,
         response_types_supported=["code"],
         grant_types_supported=["authorization_code", "client_credentials"],
         code_challenge_methods_supported=["S256"],

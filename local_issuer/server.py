@@ -22,8 +22,6 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from flask import request as flask_request
 from werkzeug.datastructures import MultiDict
 
-from security.scopes import API_SCOPES
-
 from .clients import LocalClient
 from .tokens import DEFAULT_LIFETIME
 
@@ -155,13 +153,14 @@ DESCRIPTIONS = {
 
 
 class LocalAuthorizationServer(AuthorizationServer):
-    def __init__(self, client: LocalClient, mint: Callable[..., str]):
-        """``mint(subject=..., scopes=...)`` signs the access tokens (LocalIssuer.mint)."""
+    def __init__(self, client: LocalClient, mint: Callable[..., str], scopes: list[str]):
+        """``mint(subject=..., scopes=...)`` signs the access tokens (LocalIssuer.mint); ``scopes`` are the
+        only ones a client may request (others get ``invalid_scope``)."""
         super().__init__()
         self.client = client
         self.mint = mint
         self.codes = CodeStore()
-        self.scopes_supported = list(API_SCOPES)
+        self.scopes_supported = list(scopes)
         self.register_token_generator(
             "default", BearerTokenGenerator(self._access_token, expires_generator=DEFAULT_LIFETIME)
         )

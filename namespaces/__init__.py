@@ -1,4 +1,5 @@
-"""The API's resources, one namespace per tag. Auth is declared by decorators, nothing more."""
+"""The API's resources, one module per namespace: its routes, and the scopes they need (see README,
+"Protecting a route"). Register a namespace here, once; the docs, the local issuer and the tests follow."""
 
 from . import private, public
 

@@ -2,12 +2,11 @@
 
 from flask_restx import Namespace, Resource
 
-from security import READ_MESSAGES
-from swagger import error_model, message_model, protected
+from swagger import Scope, message_model, protected, returns
 
 ns = Namespace("private", description="Routes that need an access token; one also needs a scope.")
-ns.add_model(message_model.name, message_model)
-ns.add_model(error_model.name, error_model)
+
+READ_MESSAGES = Scope("read:messages", "Read the scoped private message (GET /api/private-scoped).")
 
 PRIVATE_MESSAGE = "Hello from a private endpoint! You need to be authenticated to see this."
 SCOPED_MESSAGE = (
@@ -18,7 +17,7 @@ SCOPED_MESSAGE = (
 @ns.route("/private")
 class PrivateMessage(Resource):
     @ns.doc("get_private_message")
-    @ns.marshal_with(message_model, description="The private message.")
+    @returns(ns, message_model, {"message": PRIVATE_MESSAGE}, "The private message.")
     @protected(ns)
     def get(self):
         """Get the private message. Needs a valid access token; no scope is required."""
@@ -28,7 +27,7 @@ class PrivateMessage(Resource):
 @ns.route("/private-scoped")
 class PrivateScopedMessage(Resource):
     @ns.doc("get_private_scoped_message")
-    @ns.marshal_with(message_model, description="The scoped private message.")
+    @returns(ns, message_model, {"message": SCOPED_MESSAGE}, "The scoped private message.")
     @protected(ns, READ_MESSAGES)
     def get(self):
         """Get the scoped private message. Needs a valid access token with the `read:messages` scope."""

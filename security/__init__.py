@@ -5,14 +5,13 @@ from authlib.integrations.flask_oauth2 import current_token
 from .errors import AuthErrorResponse, AuthFailure, InsufficientScope, InvalidToken, MissingCredentials, SigningKeysUnavailable
 from .keys import KeySetCache
 from .protector import BearerProtector
-from .scopes import API_SCOPES, READ_MESSAGES
 from .validator import AccessToken, AccessTokenValidator
 
-#: The decorator routes use: ``@require_auth()`` for any valid token, ``@require_auth(READ_MESSAGES)`` for a scope.
+#: The decorator routes use: ``@require_auth()`` for any valid token, ``@require_auth("read:orders")`` for a scope.
 require_auth = BearerProtector()
 
 __all__ = [
-    "API_SCOPES", "READ_MESSAGES", "AccessToken", "AccessTokenValidator", "AuthErrorResponse", "AuthFailure",
+    "AccessToken", "AccessTokenValidator", "AuthErrorResponse", "AuthFailure",
     "BearerProtector", "InsufficientScope", "InvalidToken", "KeySetCache", "MissingCredentials",
     "SigningKeysUnavailable", "current_token", "require_auth",
 ]

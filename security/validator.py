@@ -33,6 +33,7 @@ COMPACT_JWE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za
 ACCEPTED_TYPES = frozenset({"jwt", "at+jwt", "application/at+jwt"})
 KEY_TYPES = {"RS": RSAKey, "PS": RSAKey, "ES": ECKey, "Ed": OKPKey}
 
+EXPIRED = "The token has expired."  # also the docs' example of an invalid token
 CLAIM_PROBLEMS = {
     "iss": "The token was issued by another issuer.",
     "aud": "The token is not meant for this API (audience).",
@@ -239,7 +240,7 @@ class AccessTokenValidator(BearerTokenValidator):
         try:
             self._claims_registry.validate(claims)
         except ExpiredTokenError:
-            raise InvalidToken("The token has expired.", reason="expired",
+            raise InvalidToken(EXPIRED, reason="expired",
                                context=self._log_context(kid, claims)) from None
         except MissingClaimError as error:
             raise InvalidToken(f"The token has no {error.claim} claim.", reason=f"missing_{error.claim}",

@@ -5,9 +5,9 @@ from .auth_schemes import BEARER
 from .errors import json_error_response, unexpected_error_response
 from .models import error_model, message_model
 from .page_headers import add_redirect_page_headers
-from .protection import protected
+from .protection import Scope, api_scopes, protected, returns
 
 __all__ = [
-    "BEARER", "add_redirect_page_headers", "build_api", "error_model", "json_error_response", "message_model",
-    "protected", "unexpected_error_response",
+    "BEARER", "Scope", "add_redirect_page_headers", "api_scopes", "build_api", "error_model", "json_error_response",
+    "message_model", "protected", "returns", "unexpected_error_response",
 ]

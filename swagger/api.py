@@ -37,8 +37,9 @@ class DocsApi(ContractApi):
         return schema
 
 
-def build_api(settings, local_client=None) -> DocsApi:
-    """``local_client`` (id and secret) is given in local mode: the docs page prefills it."""
+def build_api(settings, scopes: dict[str, str], local_client=None) -> DocsApi:
+    """``scopes`` (name -> description) are the API's, collected from its namespaces (``api_scopes``);
+    ``local_client`` (id and secret) is given in local mode: the docs page prefills it."""
     provider = ProviderEndpoints(settings.issuer, use_discovery=not settings.auth0,
                                  timeout=min(settings.jwks_timeout, 2.0), ttl=settings.jwks_cache_ttl)
 
@@ -46,18 +47,19 @@ def build_api(settings, local_client=None) -> DocsApi:
         return local_endpoints(settings.issuer) if settings.local_issuer else provider.get()
 
     def definitions() -> dict:
-        return security_definitions(endpoints(), local=settings.local_issuer)
+        return security_definitions(endpoints(), local=settings.local_issuer, scopes=scopes)
 
     api = DocsApi(
         title=info.TITLE,
         version=info.VERSION,
-        description=info.description(issuer=settings.issuer, audience=settings.audience, local=settings.local_issuer),
+        description=info.description(issuer=settings.issuer, audience=settings.audience, local=settings.local_issuer,
+                                     scopes=scopes),
         contact=info.CONTACT.get("name"),
         contact_email=info.CONTACT.get("email"),
         license=info.LICENSE["name"],
         license_url=info.LICENSE["url"],
         doc="/docs",
-        authorizations={BEARER: security_definitions(provider.fallback, local=False)[BEARER]},
+        authorizations={BEARER: security_definitions(provider.fallback, local=False, scopes=scopes)[BEARER]},
         definitions=definitions,
         validate=True,
         ordered=True,

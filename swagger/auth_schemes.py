@@ -16,7 +16,6 @@ from flask import request
 
 from security.discovery import Endpoints
 from security.net import is_loopback_host
-from security.scopes import API_SCOPES
 
 BEARER = "bearer"
 AUTHORIZATION_CODE = "authorization_code"
@@ -35,7 +34,8 @@ def local_endpoints(issuer: str) -> Endpoints:
     return Endpoints(authorize=f"{base}authorize", token=f"{base}oauth/token")
 
 
-def security_definitions(endpoints: Endpoints, *, local: bool) -> dict:
+def security_definitions(endpoints: Endpoints, *, local: bool, scopes: dict[str, str]) -> dict:
+    """``scopes`` (name -> description) are the ones the OAuth2 flows offer as checkboxes."""
     definitions = {
         BEARER: {
             "type": "apiKey",
@@ -48,7 +48,7 @@ def security_definitions(endpoints: Endpoints, *, local: bool) -> dict:
             "flow": "accessCode",
             "authorizationUrl": endpoints.authorize,
             "tokenUrl": endpoints.token,
-            "scopes": dict(API_SCOPES),
+            "scopes": dict(scopes),
             "description": "Log in with the authorization code flow and PKCE (S256).",
         },
     }
@@ -57,7 +57,7 @@ def security_definitions(endpoints: Endpoints, *, local: bool) -> dict:
             "type": "oauth2",
             "flow": "application",
             "tokenUrl": endpoints.token,
-            "scopes": dict(API_SCOPES),
+            "scopes": dict(scopes),
             "description": "The embedded local issuer's client, with its secret (loopback only).",
         }
     return definitions

@@ -1,8 +1,9 @@
 """The published contract: flask-restx's Swagger 2.0 document made complete, and its OpenAPI 3 twin.
 
 ``ContractApi`` is the ``Api`` with three additions: ``/swagger.json`` is cleaned of what flask-restx
-adds on its own (undescribed error responses, null fields), ``/openapi.json`` serves the OpenAPI 3
-conversion, and ``flask spec`` prints either document with sorted keys, as the snapshots are kept.
+adds on its own (undescribed error responses, null fields) and carries each response's example,
+``/openapi.json`` serves the OpenAPI 3 conversion with every named example, and ``flask spec`` prints
+either document with sorted keys, as the snapshots are kept.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from flask.cli import with_appcontext
 from flask_restx import Api
 from werkzeug.utils import cached_property
 
-from .openapi3 import to_openapi3
+from .openapi3 import add_named_examples, to_openapi3
+from .protection import EXAMPLES
 
 FORMATS = ("swagger", "openapi")
 
@@ -26,8 +28,12 @@ def render(document: dict) -> str:
     return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def complete(document: dict) -> dict:
-    """flask-restx's document, minus its noise, with `produces` on every operation."""
+def complete(document: dict) -> tuple[dict, dict]:
+    """flask-restx's document, minus its noise, with `produces` on every operation and an example on
+    every response that declares some; and those named examples by (path, method, status).
+
+    Swagger 2.0 holds one example per media type: the first named one (the most common case).
+    """
     document = copy.deepcopy(document)
     # flask-restx lists every error handler as a reusable response, without a description
     # (invalid in 2.0) and referenced by nothing: the operations document their own errors.
@@ -36,20 +42,31 @@ def complete(document: dict) -> dict:
     if "contact" in info:
         info["contact"] = {k: v for k, v in info["contact"].items() if v is not None}
     produces = document.get("produces", ["application/json"])
-    for path in document.get("paths", {}).values():
+    named = {}
+    for url, path in document.get("paths", {}).items():
         for method, operation in path.items():
-            if method != "parameters":
-                operation.setdefault("produces", produces)
-    return document
+            if method == "parameters":
+                continue
+            operation.setdefault("produces", produces)
+            for status, examples in operation.pop(EXAMPLES, {}).items():
+                first = next(iter(examples.values()))["value"]
+                operation["responses"][status]["examples"] = {mime: first for mime in operation["produces"]}
+                named[(url, method, status)] = examples
+    return document, named
 
 
 class ContractApi(Api):
     """An ``Api`` whose documents are complete and valid in both OpenAPI versions."""
 
     @cached_property
-    def __schema__(self):
+    def _contract(self) -> tuple[dict, dict]:
+        """The completed Swagger 2.0 document, and the named examples that only OpenAPI 3 can hold."""
         document = super().__schema__
-        return document if "error" in document else complete(document)
+        return (document, {}) if "error" in document else complete(document)
+
+    @property
+    def __schema__(self):
+        return self._contract[0]
 
     def document(self, fmt: str = "swagger") -> dict:
         """The Swagger 2.0 (``swagger``) or OpenAPI 3 (``openapi``) document; needs a request context.
@@ -58,7 +75,9 @@ class ContractApi(Api):
         """
         if fmt not in FORMATS:
             raise ValueError(f"unknown format {fmt!r}")
-        return self.__schema__ if fmt == "swagger" else to_openapi3(self.__schema__)
+        if fmt == "swagger":
+            return self.__schema__
+        return add_named_examples(to_openapi3(self.__schema__), self._contract[1])
 
     def init_app(self, app, **kwargs):
         super().init_app(app, **kwargs)

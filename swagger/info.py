@@ -1,7 +1,5 @@
 """What the API says about itself: title, version (kept here only), description, contact, license."""
 
-from security.scopes import API_SCOPES
-
 TITLE = "Messages API"
 VERSION = "1.0.0"
 CONTACT = {"name": "Messages API maintainers", "email": "api-team@example.com"}
@@ -31,14 +29,16 @@ the token alone or with the `Bearer ` prefix.
   `audience` set to the API identifier), or copy one from the Auth0 dashboard (APIs, your API, *Test*).
 """
 
-SCOPES = (
-    "## Scopes\n"
-    + "".join(f"- `{name}`: {text}\n" for name, text in API_SCOPES.items())
-    + "\nA token carries them in its `scope` claim (space-separated), or in Auth0 RBAC's `permissions` array.\n"
-)
+
+def scopes_section(scopes: dict[str, str]) -> str:
+    return (
+        "## Scopes\n"
+        + "".join(f"- `{name}`: {text}\n" for name, text in scopes.items())
+        + "\nA token carries them in its `scope` claim (space-separated), or in Auth0 RBAC's `permissions` array.\n"
+    )
 
 
-def description(*, issuer: str, audience: str, local: bool) -> str:
+def description(*, issuer: str, audience: str, local: bool, scopes: dict[str, str]) -> str:
     """The `info.description`: the mode in force, then how to get a token, the scopes and the error format."""
     if local:
         mode = (
@@ -51,5 +51,5 @@ def description(*, issuer: str, audience: str, local: bool) -> str:
         mode = f"Tokens are issued by `{issuer}` for the audience `{audience}`."
     return (
         "The reference Flask-RESTX API protected by Auth0 (or any OpenID Connect provider).\n\n"
-        f"{mode}\n\n{TOKENS}\n{SCOPES}\n{ERROR_FORMAT}"
+        f"{mode}\n\n{TOKENS}\n{scopes_section(scopes)}\n{ERROR_FORMAT}"
     )

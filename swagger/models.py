@@ -1,11 +1,11 @@
-"""Response models shared by every namespace: one message shape, one error shape."""
+"""Response models shared by every namespace: one message shape, one error shape.
+
+They carry no example of their own: each response documents the example of its own case (see protection).
+"""
 
 from flask_restx import Model, fields
 
-message_model = Model(
-    "Message",
-    {"message": fields.String(required=True, description="The message.", example="Hello from a public endpoint!")},
-)
+message_model = Model("Message", {"message": fields.String(required=True, description="The message.")})
 
 error_model = Model(
     "Error",
@@ -14,11 +14,7 @@ error_model = Model(
             required=True,
             description="An error code: RFC 6750 (`invalid_token`, `insufficient_scope`), "
             "`unauthorized` when no token was sent, `temporarily_unavailable`, or an HTTP error name.",
-            example="invalid_token",
         ),
-        "error_description": fields.String(
-            description="What went wrong, for a human. Never contains the token.",
-            example="The token has expired.",
-        ),
+        "error_description": fields.String(description="What went wrong, for a human. Never contains the token."),
     },
 )

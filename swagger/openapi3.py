@@ -5,7 +5,8 @@ document must follow the live settings (issuer URLs), so this small one serves /
 holds its output against openapi-generator's ``-g openapi`` conversion of the same document.
 
 One deliberate difference: an ``apiKey`` scheme for the ``Authorization`` header is how 2.0 spells a
-Bearer token, so it becomes ``type: http, scheme: bearer, bearerFormat: JWT``.
+Bearer token, so it becomes ``type: http, scheme: bearer, bearerFormat: JWT``. And one addition:
+``add_named_examples`` puts in what 2.0 cannot hold (several named examples per response, header examples).
 """
 
 from __future__ import annotations
@@ -125,8 +126,28 @@ def _response(response: dict, produces: list[str]) -> dict:
     if "headers" in response:
         result["headers"] = {name: _header(h) for name, h in response["headers"].items()}
     if "schema" in response:
-        result["content"] = {mime: {"schema": _schema(response["schema"])} for mime in produces}
+        examples = response.get("examples", {})
+        result["content"] = {
+            mime: {"schema": _schema(response["schema"]), **({"example": examples[mime]} if mime in examples else {})}
+            for mime in produces
+        }
     return result
+
+
+def add_named_examples(document: dict, named: dict) -> dict:
+    """Each response's named examples (``{(path, method, status): {name: {summary, value, headers}}}``)
+    as the ``examples`` of its media types, and of its headers for the cases that send them."""
+    for (url, method, status), examples in named.items():
+        response = document["paths"][url][method]["responses"][status]
+        for media in response.get("content", {}).values():
+            media.pop("example", None)
+            media["examples"] = {name: {"summary": e["summary"], "value": e["value"]} for name, e in examples.items()}
+        for header_name, header in response.get("headers", {}).items():
+            values = {name: {"summary": e["summary"], "value": e["headers"][header_name]}
+                      for name, e in examples.items() if header_name in e.get("headers", {})}
+            if values:
+                header["examples"] = values
+    return document
 
 
 def _header(header: dict) -> dict:

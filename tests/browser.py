@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -75,11 +76,22 @@ class DocsPage:
         self.page.locator("button.btn-done").first.click()
         self.page.locator(".auth-container").first.wait_for(state="detached")
 
-    def try_route(self, path: str) -> tuple[int, str]:
-        """Expand the operation, Try it out, Execute; the status and body the page shows."""
+    def expanded(self, path: str):
+        """The operation's block, expanded."""
         block = self.page.locator(".opblock").filter(has=self.page.locator(f'[data-path="{path}"]'))
         if not block.locator("button.execute, button.try-out__btn").first.is_visible():
             block.locator(".opblock-summary").first.click()
+        return block
+
+    def response_example(self, path: str, status: int) -> tuple[dict, list[str]]:
+        """Under one documented response: the example body shown, and the header values its table quotes."""
+        row = self.expanded(path).locator(f'tr.response[data-code="{status}"]')
+        body = json.loads(row.locator("pre.example").inner_text())
+        return body, row.locator("table.headers code").all_inner_texts()
+
+    def try_route(self, path: str) -> tuple[int, str]:
+        """Expand the operation, Try it out, Execute; the status and body the page shows."""
+        block = self.expanded(path)
         try_out = block.locator("button.try-out__btn")
         if try_out.inner_text().strip() == "Try it out":
             try_out.click()

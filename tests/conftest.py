@@ -10,6 +10,8 @@ from pytest_httpserver import HTTPServer
 
 from app import create_app
 from local_issuer.signing_key import load_or_create_key, load_or_create_secret
+from namespaces import NAMESPACES
+from swagger import api_scopes
 from tests.browser import CHROMIUM_ARGS, chromium_or_skip, csp_violations
 from tests.support import AUDIENCE, Provider, Tokens, live, live_on_own_port, rsa_key
 
@@ -58,14 +60,26 @@ def tokens(provider, signing_key) -> Tokens:
     return Tokens(provider.issuer, signing_key)
 
 
+@pytest.fixture(scope="session")
+def namespaces():
+    """The (namespace, prefix) pairs the apps under test serve; a test module may add its own."""
+    return NAMESPACES
+
+
 @pytest.fixture
-def make_app(provider):
+def scopes(namespaces) -> dict[str, str]:
+    """The API's scopes (name -> description), as its routes declare them."""
+    return api_scopes(namespace for namespace, _ in namespaces)
+
+
+@pytest.fixture
+def make_app(provider, namespaces):
     """Build the app for the provider; keyword arguments override settings (as env variable names)."""
 
     def build(**overrides):
         config = {"AUTH_ISSUER": provider.issuer, "AUTH0_AUDIENCE": AUDIENCE, "AUTH_JWKS_TIMEOUT": "1"}
         config.update({k: str(v) for k, v in overrides.items()})
-        return create_app(config)
+        return create_app(config, namespaces=namespaces)
 
     return build
 
@@ -105,12 +119,12 @@ def instance(tmp_path, seeded_instance):
 
 
 @pytest.fixture
-def make_local_app(instance):
+def make_local_app(instance, namespaces):
     """Build the app in local mode (no provider); keyword arguments are env variables."""
 
     def build(port=3010, **overrides):
         config = {"PORT": str(port), **{k: str(v) for k, v in overrides.items()}}
-        return create_app(config, instance_path=instance)
+        return create_app(config, instance_path=instance, namespaces=namespaces)
 
     return build
 
@@ -123,11 +137,15 @@ def local_server(make_local_app):
 
 
 @pytest.fixture(scope="module")
-def module_local_server(tmp_path_factory, seeded_instance):
+def module_local_server(tmp_path_factory, seeded_instance, namespaces):
     """One local-mode server (nothing configured, as `make run` serves it) shared by a whole module."""
     instance = tmp_path_factory.mktemp("local") / "instance"
     shutil.copytree(seeded_instance, instance)
-    with live_on_own_port(lambda port: create_app({"PORT": str(port)}, instance_path=instance)) as server:
+
+    def build(port):
+        return create_app({"PORT": str(port)}, instance_path=instance, namespaces=namespaces)
+
+    with live_on_own_port(build) as server:
         yield server
 
 

@@ -140,6 +140,35 @@ def sign(header: dict, payload: dict | str, key, alg: str | None = None) -> str:
     return f"{signing_input}.{b64url(signature)}"
 
 
+@dataclass(frozen=True)
+class Operation:
+    """One operation of a served Swagger 2.0 document, and the auth it requires."""
+
+    path: str
+    method: str
+    spec: dict
+
+    @property
+    def public(self) -> bool:
+        return self.spec.get("security") == []
+
+    @property
+    def scopes(self) -> list[str]:
+        """The scopes its OAuth2 alternatives name (every alternative names the same ones)."""
+        named = {scope for alternative in self.spec.get("security", []) for scopes in alternative.values()
+                 for scope in scopes}
+        return sorted(named)
+
+    def __str__(self) -> str:
+        return f"{self.method.upper()} {self.path}"
+
+
+def operations(document: dict) -> list[Operation]:
+    """Every operation the document describes: the routes under test come from here, never from a list."""
+    return [Operation(path, method, operation) for path, item in document["paths"].items()
+            for method, operation in item.items() if method != "parameters"]
+
+
 def eventually(condition, seconds: float = 5) -> bool:
     """Whether ``condition()`` becomes true within ``seconds`` (for work done by background threads)."""
     deadline = time.monotonic() + seconds

@@ -5,13 +5,12 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import requests
 
 from tests.browser import DocsPage
-from tests.support import AUDIENCE, live
+from tests.support import AUDIENCE, live, operations
 
 pytestmark = pytest.mark.browser
-
-ROUTES = ["/api/public", "/api/private", "/api/private-scoped"]
 
 
 @pytest.fixture(scope="module")
@@ -20,9 +19,22 @@ def docs_server(module_local_server):
     return module_local_server
 
 
-@pytest.mark.parametrize("prefix, routes", [("", ROUTES), ("Bearer ", ROUTES[-1:])], ids=["bare", "prefixed"])
-def test_pasted_token(docs_server, page, screenshots, prefix, routes):
-    token = docs_server.app.extensions["local_issuer"].mint(subject="browser", scopes=["read:messages"])
+@pytest.fixture(scope="module")
+def served(docs_server):
+    """The operations of the served document: the routes the page shows."""
+    with requests.Session() as session:
+        return operations(session.get(docs_server.url + "/swagger.json").json())
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.mark.parametrize("prefix, every_route", [("", True), ("Bearer ", False)], ids=["bare", "prefixed"])
+def test_pasted_token(docs_server, page, screenshots, served, prefix, every_route):
+    routes = [o.path for o in served] if every_route else ["/api/private-scoped"]
+    issuer = docs_server.app.extensions["local_issuer"]
+    token = issuer.mint(subject="browser", scopes=issuer.scopes)
     docs = DocsPage(page, docs_server.url).open()
     form = docs.scheme("bearer")
     form.locator("input").first.fill(prefix + token)  # bare: the page adds "Bearer "
@@ -58,6 +70,24 @@ def test_code_and_pkce_login_against_the_local_issuer(docs_server, page, screens
         assert "insufficient_scope" in body  # the refusal is shown in the page
     elif host == "127.0.0.1":
         screenshots.append(docs.screenshot("docs-authorized-pkce"))
+
+
+def test_each_route_shows_its_own_answers(docs_server, page, screenshots, served, http):
+    """The examples under 200 and 403 are what the route really answers, and the 403's header names its scope."""
+    issuer = docs_server.app.extensions["local_issuer"]
+    docs = DocsPage(page, docs_server.url).open()
+    for operation in served:
+        token = None if operation.public else issuer.mint(subject="browser", scopes=operation.scopes)
+        answer = http.request(operation.method, docs_server.url + operation.path, headers=bearer(token) if token else {})
+        assert answer.status_code == 200
+        assert docs.response_example(operation.path, 200) == (answer.json(), []), operation
+        if operation.scopes:
+            refused = http.request(operation.method, docs_server.url + operation.path,
+                                   headers=bearer(issuer.mint(subject="browser")))
+            assert refused.status_code == 403
+            shown = docs.response_example(operation.path, 403)
+            assert shown == (refused.json(), [refused.headers["WWW-Authenticate"]]), operation
+    screenshots.append(docs.screenshot("docs-examples"))
 
 
 def test_local_client_credentials(docs_server, page):

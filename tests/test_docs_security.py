@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support import AUDIENCE, docs_settings, live_on_own_port
+from app import create_app
+from tests.support import AUDIENCE, docs_settings, live_on_own_port, operations
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
-def test_local_mode_spec_and_page_follow_the_host(local_server, http, host):
+def test_local_mode_spec_and_page_follow_the_host(local_server, http, scopes, host):
     base = f"http://{host}:{local_server.port}"
     spec = http.get(base + "/swagger.json").json()
     schemes = spec["securityDefinitions"]
@@ -18,7 +19,7 @@ def test_local_mode_spec_and_page_follow_the_host(local_server, http, host):
     assert schemes["authorization_code"]["authorizationUrl"] == base + "/authorize"
     assert schemes["authorization_code"]["tokenUrl"] == base + "/oauth/token"
     assert schemes["client_credentials"]["flow"] == "application"
-    assert schemes["client_credentials"]["scopes"] == {"read:messages": schemes["authorization_code"]["scopes"]["read:messages"]}
+    assert schemes["client_credentials"]["scopes"] == schemes["authorization_code"]["scopes"] == scopes
 
     page = http.get(base + "/docs")
     assert page.status_code == 200
@@ -32,13 +33,21 @@ def test_local_mode_spec_and_page_follow_the_host(local_server, http, host):
     assert "local development issuer" in spec["info"]["description"]
 
 
-def test_per_operation_security(local_server, http):
-    paths = http.get(local_server.url + "/swagger.json").json()["paths"]
-    assert paths["/api/public"]["get"]["security"] == []
-    assert paths["/api/private"]["get"]["security"] == [
-        {"bearer": []}, {"authorization_code": []}, {"client_credentials": []}]
-    assert paths["/api/private-scoped"]["get"]["security"] == [
-        {"bearer": []}, {"authorization_code": ["read:messages"]}, {"client_credentials": ["read:messages"]}]
+def requirement(scopes: list[str], flows=("authorization_code", "client_credentials")) -> list[dict]:
+    """What an operation needing ``scopes`` lists: a pasted token, or any OAuth2 flow with those scopes."""
+    return [{"bearer": []}] + [{flow: scopes} for flow in flows]
+
+
+def test_per_operation_security(local_server, http, scopes):
+    """Each route lists the scopes it needs in every flow; together they are exactly the declared ones."""
+    spec = http.get(local_server.url + "/swagger.json").json()
+    needed = set()
+    for operation in operations(spec):
+        if not operation.public:
+            assert operation.spec["security"] == requirement(operation.scopes), operation
+            needed.update(operation.scopes)
+    assert needed == set(scopes)
+    assert any(operation.public for operation in operations(spec))
 
 
 def test_the_secret_is_not_shown_to_remote_viewers(make_local_app):
@@ -53,18 +62,18 @@ def test_the_secret_is_not_shown_to_remote_viewers(make_local_app):
     assert "clientSecret" in docs_settings(client.get("/docs", headers={"Host": "localhost:3010"}).text)["oauth"]
 
 
-def test_auth0_mode(http):
-    from app import create_app
-
+def test_auth0_mode(http, namespaces, scopes):
     config = {"AUTH0_DOMAIN": "tenant.eu.auth0.com", "AUTH0_AUDIENCE": AUDIENCE, "SWAGGER_UI_OAUTH_CLIENT_ID": "spa-123"}
-    with live_on_own_port(lambda port: create_app({**config, "PORT": str(port)})) as server:
+    with live_on_own_port(lambda port: create_app({**config, "PORT": str(port)}, namespaces=namespaces)) as server:
         spec = http.get(server.url + "/swagger.json").json()
         assert list(spec["securityDefinitions"]) == ["bearer", "authorization_code"]
         code = spec["securityDefinitions"]["authorization_code"]
         assert code["authorizationUrl"] == "https://tenant.eu.auth0.com/authorize"
         assert code["tokenUrl"] == "https://tenant.eu.auth0.com/oauth/token"
-        assert spec["paths"]["/api/private-scoped"]["get"]["security"] == [
-            {"bearer": []}, {"authorization_code": ["read:messages"]}]
+        assert code["scopes"] == scopes
+        for operation in operations(spec):  # no client_credentials flow: the provider's clients are its own
+            if not operation.public:
+                assert operation.spec["security"] == requirement(operation.scopes, ["authorization_code"]), operation
         settings = docs_settings(http.get(server.url + "/docs").text)
         assert settings["oauth"]["clientId"] == "spa-123"
         assert "clientSecret" not in settings["oauth"]

@@ -11,6 +11,7 @@ import contextlib
 import importlib
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -19,21 +20,20 @@ import pytest
 import requests
 
 from app.snapshot import snapshot_app
-from namespaces.private import PRIVATE_MESSAGE, SCOPED_MESSAGE
+from namespaces.private import SCOPED_MESSAGE
 from namespaces.public import PUBLIC_MESSAGE
-from security import READ_MESSAGES
 from swagger import BEARER
 from swagger.openapi3 import to_openapi3
 from tests.generators import OPC_PACKAGE, SDK_PACKAGE, importable, openapi_generator, openapi_python_client
-from tests.support import live
+from tests.support import Operation, live, operations
 
 #: Our document plus every other Swagger 2.0 scheme type, so the converter is held to
 #: openapi-generator's on all of them, whichever ones the app declares today.
 EVERY_SCHEME = {
     "code": {"type": "oauth2", "flow": "accessCode", "authorizationUrl": "https://id.example/authorize",
-             "tokenUrl": "https://id.example/oauth/token", "scopes": {READ_MESSAGES: "Read."}, "description": "Log in."},
+             "tokenUrl": "https://id.example/oauth/token", "scopes": {"read:things": "Read."}, "description": "Log in."},
     "machine": {"type": "oauth2", "flow": "application", "tokenUrl": "https://id.example/oauth/token",
-                "scopes": {READ_MESSAGES: "Read."}},
+                "scopes": {"read:things": "Read."}},
     "implicit": {"type": "oauth2", "flow": "implicit", "authorizationUrl": "https://id.example/authorize",
                  "scopes": {}},
     "password": {"type": "oauth2", "flow": "password", "tokenUrl": "https://id.example/oauth/token", "scopes": {}},
@@ -53,6 +53,23 @@ def contract_server(seeded_instance):
 def served(contract_server):
     with requests.Session() as session:
         return {name: session.get(f"{contract_server.url}/{name}.json").json() for name in ("swagger", "openapi")}
+
+
+@pytest.fixture(scope="session")
+def routes(served) -> list[Operation]:
+    """Every operation of the document the clients are made from: each one is called below."""
+    return operations(served["swagger"])
+
+
+@pytest.fixture(scope="session")
+def granted(served) -> str:
+    """A scope claim granting every scope the API declares."""
+    return " ".join(served["swagger"]["securityDefinitions"]["authorization_code"]["scopes"])
+
+
+def documented(operation: Operation, status: str) -> dict:
+    """The body the document shows for that answer (a test elsewhere holds it to the live one)."""
+    return operation.spec["responses"][status]["examples"]["application/json"]
 
 
 @pytest.fixture(scope="session")
@@ -92,7 +109,8 @@ def opc(contract_server, tmp_path_factory):
 
 def _comparable(theirs: dict, ours: dict) -> tuple[dict, dict]:
     """Both conversions minus what is expected to differ: the 3.0 patch version, their provenance
-    marker, and the Authorization apiKey that ours (on purpose) turns into an http bearer scheme."""
+    marker, the Authorization apiKey that ours (on purpose) turns into an http bearer scheme, and the
+    named examples ours adds where theirs has 2.0's one example (which must be one of ours)."""
     theirs, ours = json.loads(json.dumps(theirs)), json.loads(json.dumps(ours))
     for document in (theirs, ours):
         assert document.pop("openapi").startswith("3.0.")
@@ -103,6 +121,16 @@ def _comparable(theirs: dict, ours: dict) -> tuple[dict, dict]:
         "description": theirs["components"]["securitySchemes"][BEARER]["description"],
     }
     ours["components"]["securitySchemes"][BEARER] = theirs["components"]["securitySchemes"][BEARER]
+    for url, item in ours["paths"].items():
+        for method, operation in item.items():
+            for status, response in operation["responses"].items():
+                their_response = theirs["paths"][url][method]["responses"][status]
+                for mime, media in response.get("content", {}).items():
+                    named = [example["value"] for example in media.pop("examples", {}).values()]
+                    if named:
+                        assert their_response["content"][mime].pop("example") in named, (url, status)
+                for header in response.get("headers", {}).values():
+                    header.pop("examples", None)
     return theirs, ours
 
 
@@ -136,60 +164,72 @@ def sdk_client(sdk, url: str, token: str | None = None, retries: int | None = No
         client.rest_client.pool_manager.clear()  # the generated client never closes its sockets
 
 
-def test_sdk_names(sdk):
-    assert {"get_public_message"} <= set(dir(sdk.PublicApi))
-    assert {"get_private_message", "get_private_scoped_message"} <= set(dir(sdk.PrivateApi))
+def sdk_api(sdk, operation: Operation):
+    """The generated class of the operation's tag: ``private`` -> ``PrivateApi``."""
+    (tag,) = operation.spec["tags"]
+    return getattr(sdk, "".join(word.capitalize() for word in re.split(r"[^0-9A-Za-z]+", tag)) + "Api")
+
+
+def sdk_call(sdk, client, operation: Operation):
+    """One operation through its generated method: ``<Tag>Api(client).<operationId>()``."""
+    return getattr(sdk_api(sdk, operation)(client), operation.spec["operationId"])()
+
+
+def test_sdk_names(sdk, routes):
+    for operation in routes:
+        assert operation.spec["operationId"] in dir(sdk_api(sdk, operation)), operation
     assert set(sdk.Message.model_fields) == {"message"}
     assert set(sdk.Error.model_fields) == {"error", "error_description"}
 
 
-def test_sdk_calls_every_route_with_a_token(sdk, server, tokens):
-    with sdk_client(sdk, server.url, tokens.make(scope=READ_MESSAGES)) as client:
-        public = sdk.PublicApi(client).get_public_message()
-        private = sdk.PrivateApi(client).get_private_message()
-        scoped = sdk.PrivateApi(client).get_private_scoped_message()
-    for message, text in ((public, PUBLIC_MESSAGE), (private, PRIVATE_MESSAGE), (scoped, SCOPED_MESSAGE)):
-        assert isinstance(message, sdk.Message)
-        assert message.message == text
+def test_sdk_calls_every_route_with_a_token(sdk, server, tokens, routes, granted):
+    with sdk_client(sdk, server.url, tokens.make(scope=granted)) as client:
+        for operation in routes:
+            answer = sdk_call(sdk, client, operation)
+            assert answer.to_dict() == documented(operation, "200"), operation
 
 
-def test_sdk_without_a_token_raises_its_401_exception(sdk, server):
+def sdk_refusal(sdk, client, operation: Operation, status: int, exception):
+    """The call raises the SDK's exception for ``status``, with the body parsed as the documented Error."""
+    with pytest.raises(exception) as raised:
+        sdk_call(sdk, client, operation)
+    error = raised.value
+    assert error.status == status
+    assert isinstance(error.data, sdk.Error)
+    assert error.data.to_dict() == documented(operation, str(status)), operation
+    return error
+
+
+def test_sdk_without_a_token_raises_its_401_exception(sdk, server, routes):
     with sdk_client(sdk, server.url) as client:
-        assert sdk.PublicApi(client).get_public_message().message == PUBLIC_MESSAGE
-        with pytest.raises(sdk.exceptions.UnauthorizedException) as raised:
-            sdk.PrivateApi(client).get_private_message()
-    error = raised.value
-    assert error.status == 401
-    assert isinstance(error.data, sdk.Error)
-    assert error.data.error == "unauthorized"
-    assert error.data.error_description
-    assert error.headers["WWW-Authenticate"] == 'Bearer realm="api"'
+        for operation in routes:
+            if operation.public:
+                assert sdk_call(sdk, client, operation).to_dict() == documented(operation, "200")
+            else:
+                error = sdk_refusal(sdk, client, operation, 401, sdk.exceptions.UnauthorizedException)
+                assert error.data.error == "unauthorized"
+                assert error.headers["WWW-Authenticate"] == 'Bearer realm="api"'
 
 
-def test_sdk_without_the_scope_raises_its_403_exception(sdk, server, tokens):
+def test_sdk_without_the_scope_raises_its_403_exception(sdk, server, tokens, routes):
     with sdk_client(sdk, server.url, tokens.make()) as client:
-        assert sdk.PrivateApi(client).get_private_message().message == PRIVATE_MESSAGE
-        with pytest.raises(sdk.exceptions.ForbiddenException) as raised:
-            sdk.PrivateApi(client).get_private_scoped_message()
-    error = raised.value
-    assert error.status == 403
-    assert isinstance(error.data, sdk.Error)
-    assert error.data.error == "insufficient_scope"
-    assert READ_MESSAGES in error.data.error_description
-    assert f'scope="{READ_MESSAGES}"' in error.headers["WWW-Authenticate"]
+        for operation in routes:
+            if not operation.scopes:
+                assert sdk_call(sdk, client, operation).to_dict() == documented(operation, "200")
+            else:
+                error = sdk_refusal(sdk, client, operation, 403, sdk.exceptions.ForbiddenException)
+                assert error.data.error == "insufficient_scope"
+                assert all(f'scope="{scope}"' in error.headers["WWW-Authenticate"] for scope in operation.scopes)
 
 
-def test_sdk_raises_its_503_exception_when_the_keys_are_unavailable(sdk, provider, make_app, tokens):
+def test_sdk_raises_its_503_exception_when_the_keys_are_unavailable(sdk, provider, make_app, tokens, routes):
     provider.down = True
     # retries=0: by default urllib3 waits out Retry-After and tries a 503 three more times
     with live(make_app()) as server, sdk_client(sdk, server.url, tokens.make(), retries=0) as client:
-        with pytest.raises(sdk.exceptions.ServiceException) as raised:
-            sdk.PrivateApi(client).get_private_message()
-    error = raised.value
-    assert error.status == 503
-    assert isinstance(error.data, sdk.Error)
-    assert error.data.error == "temporarily_unavailable"
-    assert int(error.headers["Retry-After"]) > 0
+        for operation in (o for o in routes if not o.public):
+            error = sdk_refusal(sdk, client, operation, 503, sdk.exceptions.ServiceException)
+            assert error.data.error == "temporarily_unavailable"
+            assert int(error.headers["Retry-After"]) > 0
 
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -202,7 +242,7 @@ def readme_snippet() -> str:
 
 
 @pytest.mark.parametrize("claims, last_line", [
-    ({"scope": READ_MESSAGES}, SCOPED_MESSAGE),
+    ({"scope": "read:messages"}, SCOPED_MESSAGE),
     ({}, "403 insufficient_scope The access token does not grant the scope this route needs: read:messages."),
     ({"exp": 1}, "401 invalid_token The token has expired."),
 ])
@@ -216,17 +256,11 @@ def test_readme_snippet_works(java_made, server, tokens, claims, last_line):
 
 # -- openapi-python-client's client, from /openapi.json -------------------------------------------------
 
-ROUTES = {  # operationId -> (tag, message)
-    "get_public_message": ("public", PUBLIC_MESSAGE),
-    "get_private_message": ("private", PRIVATE_MESSAGE),
-    "get_private_scoped_message": ("private", SCOPED_MESSAGE),
-}
-
-
-def opc_call(operation_id: str, client):
+def opc_call(operation: Operation, client):
     """One operation through its generated module (``api/<tag>/<operationId>.py``)."""
-    tag = ROUTES[operation_id][0]
-    return importlib.import_module(f"{OPC_PACKAGE}.api.{tag}.{operation_id}").sync_detailed(client=client)
+    (tag,) = operation.spec["tags"]
+    module = f"{OPC_PACKAGE}.api.{tag}.{operation.spec['operationId']}"
+    return importlib.import_module(module).sync_detailed(client=client)
 
 
 def opc_models():
@@ -235,30 +269,31 @@ def opc_models():
 
 # ``raise_on_unexpected_status=True`` everywhere: an undocumented status would raise UnexpectedStatus.
 
-def test_opc_calls_every_route_with_a_token(opc, server, tokens):
-    token = tokens.make(scope=READ_MESSAGES)
+def test_opc_calls_every_route_with_a_token(opc, server, tokens, routes, granted):
+    token = tokens.make(scope=granted)
     with opc.AuthenticatedClient(base_url=server.url, token=token, raise_on_unexpected_status=True) as client:
-        responses = {operation_id: opc_call(operation_id, client) for operation_id in ROUTES}
-    for operation_id, (_, text) in ROUTES.items():
-        assert responses[operation_id].status_code == 200
-        assert isinstance(responses[operation_id].parsed, opc_models().Message)
-        assert responses[operation_id].parsed.message == text
+        for operation in routes:
+            response = opc_call(operation, client)
+            assert response.status_code == 200, operation
+            assert response.parsed.to_dict() == documented(operation, "200"), operation
 
 
-def test_opc_without_a_token_gets_a_parsed_401_error(opc, server):
+def test_opc_without_a_token_gets_a_parsed_401_error(opc, server, routes):
     with opc.Client(base_url=server.url, raise_on_unexpected_status=True) as client:
-        response = opc_call("get_private_message", client)
-    assert response.status_code == 401
-    assert isinstance(response.parsed, opc_models().Error)
-    assert response.parsed.error == "unauthorized"
-    assert response.parsed.error_description
-    assert response.headers["WWW-Authenticate"] == 'Bearer realm="api"'
+        for operation in (o for o in routes if not o.public):
+            response = opc_call(operation, client)
+            assert response.status_code == 401
+            assert isinstance(response.parsed, opc_models().Error)
+            assert response.parsed.error == "unauthorized"
+            assert response.parsed.error_description
+            assert response.headers["WWW-Authenticate"] == 'Bearer realm="api"'
 
 
-def test_opc_without_the_scope_gets_a_parsed_403_error(opc, server, tokens):
+def test_opc_without_the_scope_gets_a_parsed_403_error(opc, server, tokens, routes):
     with opc.AuthenticatedClient(base_url=server.url, token=tokens.make(), raise_on_unexpected_status=True) as client:
-        response = opc_call("get_private_scoped_message", client)
-    assert response.status_code == 403
-    assert isinstance(response.parsed, opc_models().Error)
-    assert response.parsed.error == "insufficient_scope"
-    assert READ_MESSAGES in response.parsed.error_description
+        for operation in (o for o in routes if o.scopes):
+            response = opc_call(operation, client)
+            assert response.status_code == 403
+            assert isinstance(response.parsed, opc_models().Error)
+            assert response.parsed.error == "insufficient_scope"
+            assert all(scope in response.parsed.error_description for scope in operation.scopes)

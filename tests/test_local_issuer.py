@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from app import ConfigError, create_app
 from local_issuer.signing_key import KEY_FILE, SECRET_FILE
 from tests.oauth import client_of, exchange, get_code
-from tests.support import b64url
+from tests.support import b64url, operations
 
 SCOPED = "/api/private-scoped"
 
@@ -83,14 +83,14 @@ def test_configured_client_secret_wins(tmp_path):
     assert not (instance / SECRET_FILE).exists()
 
 
-def test_discovery_and_public_only_jwks(local_server, http):
+def test_discovery_and_public_only_jwks(local_server, http, scopes):
     issuer = f"{local_server.url}/"
     document = http.get(issuer + ".well-known/openid-configuration").json()
     assert document["issuer"] == issuer
     assert document["authorization_endpoint"] == issuer + "authorize"
     assert document["token_endpoint"] == issuer + "oauth/token"
     assert document["code_challenge_methods_supported"] == ["S256"]
-    assert document["scopes_supported"] == ["read:messages"]
+    assert document["scopes_supported"] == list(scopes)
     jwks = http.get(document["jwks_uri"]).json()
     (key,) = jwks["keys"]
     assert set(key) == {"kty", "n", "e", "kid", "use", "alg"}
@@ -115,6 +115,21 @@ def test_client_credentials(local_server, http, body):
     assert token["scope"] == "read:messages"
     assert response.headers["Cache-Control"] == "no-store"
     assert http.get(local_server.url + SCOPED, headers=bearer(token["access_token"])).status_code == 200
+
+
+def test_every_declared_scope_is_granted_and_opens_its_routes(local_server, http, scopes):
+    """Each scope the routes declare: the issuer mints it, and it opens exactly the routes that need it."""
+    client = client_of(local_server)
+    protected = [o for o in operations(http.get(local_server.url + "/swagger.json").json()) if not o.public]
+    for scope in scopes:
+        response = http.post(local_server.url + "/oauth/token", auth=(client.client_id, client.client_secret),
+                             data={"grant_type": "client_credentials", "scope": scope})
+        assert response.status_code == 200, response.text
+        assert response.json()["scope"] == scope
+        token = response.json()["access_token"]
+        for operation in protected:
+            answer = http.request(operation.method, local_server.url + operation.path, headers=bearer(token))
+            assert answer.status_code == (200 if set(operation.scopes) <= {scope} else 403), (scope, operation)
 
 
 def test_code_with_pkce_and_one_validation_path(local_server, http):

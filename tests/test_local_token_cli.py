@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from joserfc import jwt
 
-from tests.support import live_on_own_port
+from tests.support import live_on_own_port, operations
 
 SCOPED = "/api/private-scoped"
 
@@ -14,7 +14,8 @@ def run(app, *args):
     return app.test_cli_runner().invoke(args=["token", *args])
 
 
-def test_prints_only_a_token_that_the_server_accepts(make_local_app, http):
+def test_prints_only_a_token_that_the_server_accepts(make_local_app, http, scopes):
+    """By default the token carries every scope the routes declare, so it opens every route."""
     with live_on_own_port(make_local_app) as server:
         cli_app = make_local_app(port=server.port)  # another process would build it the same way
         result = run(cli_app)
@@ -22,8 +23,11 @@ def test_prints_only_a_token_that_the_server_accepts(make_local_app, http):
         token = result.stdout.strip()
         assert result.stdout == token + "\n"
         assert token.count(".") == 2
-        response = http.get(server.url + SCOPED, headers={"Authorization": f"Bearer {token}"})
-        assert response.status_code == 200
+        assert jwt.decode(token, cli_app.extensions["local_issuer"].key).claims["scope"].split() == list(scopes)
+        for operation in operations(http.get(server.url + "/swagger.json").json()):
+            response = http.request(operation.method, server.url + operation.path,
+                                    headers={"Authorization": f"Bearer {token}"})
+            assert response.status_code == 200, operation
 
 
 def test_options(make_local_app):

@@ -11,17 +11,12 @@ from openapi_spec_validator import validate
 from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 
 from app.snapshot import snapshot_app
-from security import API_SCOPES, READ_MESSAGES
 from swagger import BEARER, info
 from swagger.contract import render
-from tests.support import live
+from tests.support import live, operations
 
 SNAPSHOTS = Path(__file__).resolve().parent.parent / "openapi"
-OPERATIONS = {  # path -> (operationId, tag, scope or None when no token is needed)
-    "/api/public": ("get_public_message", "public", None),
-    "/api/private": ("get_private_message", "private", ""),
-    "/api/private-scoped": ("get_private_scoped_message", "private", READ_MESSAGES),
-}
+AUTH_ERRORS = {"401", "403", "503"}
 
 
 @pytest.fixture
@@ -50,7 +45,7 @@ def test_the_validator_does_catch_a_broken_document(documents):
         validate(swagger)
 
 
-def test_info(documents):
+def test_info(documents, scopes):
     for document in documents:
         about = document["info"]
         assert about["title"] == info.TITLE
@@ -60,44 +55,41 @@ def test_info(documents):
         text = about["description"]
         for needle in ("Local issuer", "Auth0", "make token", "client-credentials", "Authorize",
                        "`unauthorized`", "`invalid_token`", "`insufficient_scope`", "`temporarily_unavailable`",
-                       '{"error": "...", "error_description": "..."}', *API_SCOPES):
+                       '{"error": "...", "error_description": "..."}', *scopes, *scopes.values()):
             assert needle in text, needle
 
 
-def test_tags_are_the_namespaces_with_descriptions(documents):
+def test_tags_are_the_namespaces_with_descriptions(documents, namespaces):
     for document in documents:
-        assert [tag["name"] for tag in document["tags"]] == ["public", "private"]
+        assert [tag["name"] for tag in document["tags"]] == [namespace.name for namespace, _ in namespaces]
         assert all(tag["description"] for tag in document["tags"])
 
 
-@pytest.mark.parametrize("path", OPERATIONS)
-def test_swagger_operation(documents, path):
-    operation_id, tag, scope = OPERATIONS[path]
+def test_swagger_operations(documents, namespaces):
+    """Every route: named, tagged, summarised; a protected one documents each auth error it can answer."""
     swagger, _ = documents
-    operation = swagger["paths"][path]["get"]
-    assert list(swagger["paths"][path]) == ["get"]
-    assert operation["operationId"] == operation_id
-    assert operation["tags"] == [tag]
-    assert operation["summary"]
-    assert operation["produces"] == ["application/json"]
-    if scope is None:
-        assert operation["security"] == []
-        assert "no access token and no scope" in operation["description"]
-        assert set(operation["responses"]) == {"200"}
-    else:
-        assert {BEARER: []} in operation["security"]
-        assert (f"`{scope}` scope" if scope else "no scope is required") in operation["description"]
-        expected = {"200", "401", "403", "503"} if scope else {"200", "401", "503"}
-        assert set(operation["responses"]) == expected
-    responses = operation["responses"]
-    assert responses["200"]["schema"] == {"$ref": "#/definitions/Message"}
-    for status in set(responses) - {"200"}:
-        assert responses[status]["schema"] == {"$ref": "#/definitions/Error"}
-        assert responses[status]["description"]
-    for status in {"401", "403"} & set(responses):
-        assert responses[status]["headers"]["WWW-Authenticate"]["type"] == "string"
-    if "503" in responses:
-        assert responses["503"]["headers"]["Retry-After"]["type"] == "integer"
+    tags = {namespace.name for namespace, _ in namespaces}
+    for operation in operations(swagger):
+        spec, responses = operation.spec, operation.spec["responses"]
+        assert spec["operationId"] and spec["summary"], operation
+        assert len(spec["tags"]) == 1 and spec["tags"][0] in tags, operation
+        assert spec["produces"] == ["application/json"], operation
+        if operation.public:
+            assert not AUTH_ERRORS & set(responses), operation
+        else:
+            assert {BEARER: []} in spec["security"], operation
+            expected = AUTH_ERRORS if operation.scopes else AUTH_ERRORS - {"403"}
+            assert AUTH_ERRORS & set(responses) == expected, operation
+        model = responses["200"]["schema"]["$ref"].removeprefix("#/definitions/")
+        assert model in swagger["definitions"], operation
+        for status, response in responses.items():
+            assert response["description"], (operation, status)
+            if status in AUTH_ERRORS:
+                assert response["schema"] == {"$ref": "#/definitions/Error"}, (operation, status)
+        for status in {"401", "403"} & set(responses):
+            assert responses[status]["headers"]["WWW-Authenticate"]["type"] == "string"
+        if "503" in responses:
+            assert responses["503"]["headers"]["Retry-After"]["type"] == "integer"
 
 
 def test_swagger_models_and_security(documents):
@@ -122,17 +114,17 @@ def test_openapi3_twin(documents):
         if scheme["type"] == "oauth2":
             flow = {"accessCode": "authorizationCode", "application": "clientCredentials"}[scheme["flow"]]
             assert set(schemes[name]["flows"]) == {flow}
-    assert set(openapi["components"]["schemas"]) == set(swagger["definitions"]) == {"Message", "Error"}
+    assert set(openapi["components"]["schemas"]) == set(swagger["definitions"])
     assert openapi["servers"] == [{"url": "/"}]
-    for path, (operation_id, tag, _) in OPERATIONS.items():
-        twin, original = openapi["paths"][path]["get"], swagger["paths"][path]["get"]
+    for operation in operations(swagger):
+        twin, original = openapi["paths"][operation.path][operation.method], operation.spec
         for key in ("operationId", "tags", "summary", "security"):
             assert twin[key] == original[key]
-        assert twin["operationId"] == operation_id
         assert set(twin["responses"]) == set(original["responses"])
         for status, response in twin["responses"].items():
             model = original["responses"][status]["schema"]["$ref"].rsplit("/", 1)[1]
-            assert response["content"] == {"application/json": {"schema": {"$ref": f"#/components/schemas/{model}"}}}
+            assert list(response["content"]) == ["application/json"]
+            assert response["content"]["application/json"]["schema"] == {"$ref": f"#/components/schemas/{model}"}
             for header in original["responses"][status].get("headers", {}):
                 assert response["headers"][header]["schema"]["type"]
 
