@@ -19,6 +19,7 @@ base64url text. A repeat proof then costs one payload parse, one signature check
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import math
@@ -28,12 +29,11 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping
 
-from cachetools import FIFOCache
 from cryptography.exceptions import InvalidSignature
 
 from .htu import NotAnHttpUrl, normalize_htu, normalize_request_url
 from .nonce import DPoPNonces
-from .proof_keys import SUPPORTED_ALGORITHMS, ProofKey, ProofKeyError, b64url_decode, b64url_encode, import_proof_key
+from .proof_keys import SUPPORTED_ALGORITHMS, ProofKey, ProofKeyError, b64url_encode, import_proof_key
 from .replay import ReplayStore
 
 DEFAULT_ALGORITHMS = ("ES256", "PS256", "EdDSA", "RS256")
@@ -73,18 +73,16 @@ class VerifiedProof:
     next_nonce: str | None = None
 
 
-def _refuse_constant(name: str) -> float:
-    raise ValueError(f"{name} is not JSON")  # NaN and Infinity: Python's json accepts them, JSON does not
-
-
-_json = json.JSONDecoder(parse_constant=_refuse_constant)
+def _decode_segment(segment: str) -> bytes:
+    """A segment COMPACT_JWS matched (so only base64url characters); raises ValueError if its length is impossible."""
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
 
 
 def _json_object(segment: str) -> dict | None:
-    """The JSON object a base64url segment holds, or None for anything else (bad base64, bad UTF-8,
-    bad or too deeply nested JSON, another JSON type)."""
+    """The JSON object a segment holds, or None for anything else (bad base64, bad UTF-8, bad or too
+    deeply nested JSON, another JSON type). NaN and Infinity get through: the numeric checks refuse them."""
     try:
-        value = _json.decode(b64url_decode(segment).decode("utf-8"))
+        value = json.loads(_decode_segment(segment).decode("utf-8"))
     except (ValueError, RecursionError):
         return None
     return value if isinstance(value, dict) else None
@@ -126,8 +124,9 @@ class DPoPVerifier:
         self.replay_store = replay_store
         self.nonces = nonces
         self._clock = clock
-        # Checked headers by their base64url text; FIFO, so a hit is one lock-free dict read.
-        self._keys: FIFOCache[str, ProofKey] = FIFOCache(key_cache_size)
+        # Checked headers by their base64url text, oldest out first: a hit is one lock-free dict read.
+        self._keys: dict[str, ProofKey] = {}
+        self._key_cache_size = key_cache_size
         self._keys_lock = threading.Lock()
 
     @property
@@ -165,12 +164,11 @@ class DPoPVerifier:
         if fresh_key:
             key = self._proof_key(header)
         try:
-            key.verify(b64url_decode(signature), proof[: len(header) + len(payload) + 1].encode("ascii"))
+            key.verify(_decode_segment(signature), proof[: len(header) + len(payload) + 1].encode("ascii"))
         except (InvalidSignature, ValueError):
             raise _refuse("The DPoP proof's signature does not verify with its jwk.") from None
         if fresh_key:
-            with self._keys_lock:
-                self._keys[header] = key
+            self._remember(header, key)
 
         claims = _json_object(payload)
         if claims is None:
@@ -183,7 +181,7 @@ class DPoPVerifier:
         if access_token is not None:
             ath = claims.get("ath")
             if not isinstance(ath, str):
-                raise _refuse("The DPoP proof lacks the ath claim (the access token's hash).")
+                raise _refuse("The DPoP proof's ath (the access token's hash) is missing or not a string.")
             if ath != access_token_hash(access_token):
                 raise _refuse("The DPoP proof's ath does not match the access token.")
         if bound_to is not None and key.jkt != bound_to:
@@ -191,6 +189,12 @@ class DPoPVerifier:
         next_nonce = self._check_nonce(claims.get("nonce"))
         self._check_replay(key.jkt, jti, iat)
         return VerifiedProof(key.jkt, next_nonce)
+
+    def _remember(self, header: str, key: ProofKey) -> None:
+        with self._keys_lock:
+            while len(self._keys) >= self._key_cache_size:
+                del self._keys[next(iter(self._keys))]
+            self._keys[header] = key
 
     def _proof_key(self, segment: str) -> ProofKey:
         header = _json_object(segment)
@@ -232,7 +236,7 @@ class DPoPVerifier:
         htm, htu = claims.get("htm"), claims.get("htu")
         if not isinstance(htm, str):
             raise _refuse("The DPoP proof's htm is missing or not a string.")
-        if htm.upper() != method.upper():
+        if not htm.isascii() or htm.upper() != method.upper():  # ASCII first: "ı".upper() is "I"
             raise _refuse("The DPoP proof's htm does not match the request method.")
         if not isinstance(htu, str):
             raise _refuse("The DPoP proof's htu is missing or not a string.")
@@ -256,9 +260,9 @@ class DPoPVerifier:
         """Record (jkt, jti) for as long as the proof could pass the time check, plus the leeway for
         clocks that differ between instances. Keyed by key and jti: a jti is only unique per client,
         and no one can burn another client's jti with their own key."""
-        record = hashlib.sha256(f"{jkt}:{jti}".encode("utf-8", "surrogatepass")).digest()
+        record = hashlib.sha256(f"{jkt}:{jti}".encode("utf-8", "surrogatepass")).hexdigest()[:32]  # 128 bits
         ttl = iat + self.iat_window + self.leeway + 1 - self._clock()
-        if not self.replay_store.mark_once(b64url_encode(record), ttl):
+        if not self.replay_store.mark_once(record, ttl):
             raise _refuse("The DPoP proof was already used (jti).")
 
 

@@ -71,29 +71,29 @@ def thumbprint(members: dict[str, str]) -> str:
 def import_proof_key(jwk: object, alg: str) -> ProofKey:
     """The key in a proof's ``jwk`` header, for signatures made with ``alg`` (one of SUPPORTED_ALGORITHMS)."""
     if not isinstance(jwk, dict):
-        raise ProofKeyError("The proof's jwk header is not a JSON object.")
+        raise ProofKeyError("The DPoP proof's jwk header is not a JSON object.")
     if PRIVATE_MEMBERS & jwk.keys():
-        raise ProofKeyError("The proof's jwk holds private or symmetric key material.")
+        raise ProofKeyError("The DPoP proof's jwk holds private or symmetric key material.")
     if jwk.get("alg", alg) != alg:
-        raise ProofKeyError("The proof's jwk is declared for another algorithm.")
+        raise ProofKeyError("The DPoP proof's jwk is declared for another algorithm.")
     kty, importer = SUPPORTED_ALGORITHMS[alg]
     if jwk.get("kty") != kty:
-        raise ProofKeyError("The proof's jwk is not of the key type its alg needs.")
+        raise ProofKeyError("The DPoP proof's jwk is not of the key type its alg needs.")
     try:
         return importer(jwk)
     except ProofKeyError:
         raise
     except (ValueError, TypeError, KeyError):
-        raise ProofKeyError("The proof's jwk is not a valid public key.") from None
+        raise ProofKeyError("The DPoP proof's jwk is not a valid public key.") from None
 
 
 def _member(jwk: dict, name: str, size: int | None = None) -> bytes:
     value = jwk.get(name)
     if not isinstance(value, str):
-        raise ProofKeyError(f"The proof's jwk lacks its '{name}' member.")
+        raise ProofKeyError(f"The DPoP proof's jwk lacks its '{name}' member.")
     data = b64url_decode(value)
     if b64url_encode(data) != value or (size is not None and len(data) != size):
-        raise ProofKeyError(f"The proof's jwk has a malformed '{name}' member.")
+        raise ProofKeyError(f"The DPoP proof's jwk has a malformed '{name}' member.")
     return data
 
 
@@ -103,7 +103,7 @@ def _ec(curve_name: str, bits: str) -> Callable[[dict], ProofKey]:
 
     def importer(jwk: dict) -> ProofKey:
         if jwk.get("crv") != curve_name:
-            raise ProofKeyError("The proof's jwk is not on the curve its alg needs.")
+            raise ProofKeyError("The DPoP proof's jwk is not on the curve its alg needs.")
         x, y = _member(jwk, "x", size), _member(jwk, "y", size)
         key = ec.EllipticCurvePublicNumbers(int.from_bytes(x, "big"), int.from_bytes(y, "big"), curve()).public_key()
 
@@ -125,7 +125,7 @@ def _rsa(bits: str, pss: bool) -> Callable[[dict], ProofKey]:
     def importer(jwk: dict) -> ProofKey:
         n, e = int.from_bytes(_member(jwk, "n"), "big"), int.from_bytes(_member(jwk, "e"), "big")
         if not RSA_BITS[0] <= n.bit_length() <= RSA_BITS[1] or e >= RSA_MAX_EXPONENT:
-            raise ProofKeyError("The proof's RSA key must have a 2048 to 4096-bit modulus and a small exponent.")
+            raise ProofKeyError("The DPoP proof's RSA key must have a 2048 to 4096-bit modulus and a small exponent.")
         key = rsa.RSAPublicNumbers(e, n).public_key()
 
         def verify(signature: bytes, data: bytes) -> None:
@@ -140,7 +140,7 @@ def _okp(curves: tuple[str, ...]) -> Callable[[dict], ProofKey]:
     def importer(jwk: dict) -> ProofKey:
         curve = jwk.get("crv")
         if curve not in curves:
-            raise ProofKeyError("The proof's jwk is not on a curve its alg allows.")
+            raise ProofKeyError("The DPoP proof's jwk is not on a curve its alg allows.")
         key = OKP_CURVES[curve].from_public_bytes(_member(jwk, "x"))
         return ProofKey(key.verify, thumbprint({"crv": curve, "kty": "OKP", "x": jwk["x"]}))
 
