@@ -116,7 +116,8 @@ class DPoPVerifier:
         self.algorithms = tuple(algorithms)
         unsupported = [alg for alg in self.algorithms if alg not in SUPPORTED_ALGORITHMS]
         if unsupported or not self.algorithms:
-            raise ValueError(f"DPoP proofs need asymmetric algorithms; not supported: {', '.join(unsupported) or 'none given'}")
+            named = ", ".join(unsupported) or "none given"
+            raise ValueError(f"DPoP proofs need asymmetric algorithms; not supported: {named}")
         if iat_window < 0 or leeway < 0:
             raise ValueError("the DPoP iat window and leeway cannot be negative")
         self.iat_window = iat_window

@@ -34,7 +34,8 @@ class MemoryReplayStore:
     """A thread-safe map of key -> expiry, emptied by the second, never past ``maxsize`` entries.
 
     Full of live entries, it refuses rather than forget one (forgetting would let that proof be
-    replayed). Size it for the peak rate of proofs times the proof window; or use Redis.
+    replayed). Size it for the peak rate of proofs times the proof window (about 150 bytes an entry,
+    so about 75 MB at most by default); or use Redis.
     """
 
     def __init__(self, maxsize: int = 500_000, *, clock: Callable[[], float] = time.monotonic):
@@ -96,7 +97,8 @@ class RedisReplayStore:
         try:
             return bool(self._redis.set(self.prefix + key, b"1", nx=True, ex=max(1, math.ceil(ttl))))
         except redis.RedisError as error:
-            raise ReplayStoreUnavailable(f"the DPoP replay store (Redis) is unavailable: {type(error).__name__}") from None
+            reason = type(error).__name__
+            raise ReplayStoreUnavailable(f"the DPoP replay store (Redis) is unavailable: {reason}") from None
 
     def close(self) -> None:
         self._redis.close()

@@ -60,9 +60,3 @@ def redis_server(port: int | None = None):
             process.terminate()
         process.wait(timeout=10)
 
-
-@pytest.fixture(scope="session")
-def redis_url():
-    """One Redis for the session (tests use their own keys)."""
-    with redis_server() as (url, _):
-        yield url

@@ -10,14 +10,18 @@ import threading
 import time
 
 import pytest
-from joserfc.jwk import JWKRegistry
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from joserfc.jwk import ECKey, OctKey
+from joserfc.jwk import ECKey, JWKRegistry, OctKey
 from requests_oauth2client import DPoPKey
 
 from security.dpop import (
-    DEFAULT_ALGORITHMS, MAX_PROOF_LENGTH, DPoPError, DPoPVerifier, access_token_hash, token_binding,
+    DEFAULT_ALGORITHMS,
+    MAX_PROOF_LENGTH,
+    DPoPError,
+    DPoPVerifier,
+    access_token_hash,
+    token_binding,
 )
 from security.replay import MemoryReplayStore
 from tests.dpop_proofs import ACCESS_TOKEN, URL, Proofs
@@ -161,18 +165,20 @@ HOSTILE = {
     "HS256 with a symmetric jwk": (
         lambda p: _hs256(p.header(alg="HS256", jwk={"kty": "oct", "k": b64url(b"k" * 32)}), p.claims(), b"k" * 32),
         "alg"),
-    "symmetric jwk under ES256": (lambda p: p.make(header={"jwk": OctKey.generate_key(256).as_dict()}), "private or symmetric"),
+    "symmetric jwk under ES256": (lambda p: p.make(header={"jwk": OctKey.generate_key(256).as_dict()}),
+                                  "private or symmetric"),
     "private EC key in jwk": (lambda p: p.make(header={"jwk": p.key.as_dict(private=True)}), "private or symmetric"),
     "private RSA key in jwk": (
-        lambda p: p.make(header={"alg": "RS256", "jwk": RSA.as_dict(private=True)}, key=RSA, alg="RS256"), "private or symmetric"),
+        lambda p: p.make(header={"alg": "RS256", "jwk": RSA.as_dict(private=True)}, key=RSA, alg="RS256"),
+        "private or symmetric"),
     "jwk missing": (lambda p: p.make(header={"jwk": None}), "lacks its jwk"),
     "jwk not an object": (lambda p: p.make(header={"jwk": "eyJrdHkiOiJFQyJ9"}), "not a JSON object"),
     "jwk of another key type": (lambda p: p.make(header={"jwk": without_alg(RSA)}), "key type"),
     "jwk on another curve": (lambda p: p.make(header={"jwk": without_alg(P384)}, key=P384, alg="ES384"),
                              "curve"),
     "jwk declared for another alg": (lambda p: p.make(header={"jwk": {**p.jwk, "alg": "ES384"}}), "another algorithm"),
-    "jwk x with padding": (lambda p: p.make(header={"jwk": {**p.jwk, "x": p.jwk["x"] + "="}}), "not a valid public key"),
-    "jwk point not on the curve": (lambda p: p.make(header={"jwk": {**p.jwk, "y": p.jwk["x"]}}), "not a valid public key"),
+    "jwk x with padding": (lambda p: p.make(header={"jwk": {**p.jwk, "x": p.jwk["x"] + "="}}), "not a valid"),
+    "jwk point not on the curve": (lambda p: p.make(header={"jwk": {**p.jwk, "y": p.jwk["x"]}}), "not a valid"),
     "alg not configured (ES384)": (
         lambda p: p.make(header={"alg": "ES384", "jwk": P384.as_dict(private=False)}, key=P384, alg="ES384"), "alg"),
     "crit header": (lambda p: p.make(header={"crit": ["exp"], "exp": 1}), "critical"),
@@ -258,7 +264,8 @@ def test_a_request_url_that_cannot_match_is_an_invalid_request(verifier, proofs,
 
 def test_look_alike_host_characters_never_fold_into_ascii(verifier, proofs):
     """The Kelvin sign lower-cases to "k": comparing after lower() would make this match."""
-    refused(verifier, proofs.make(htu="https://\u212aiosk.example/api/private"), url="https://kiosk.example/api/private")
+    kelvin = proofs.make(htu="https://\u212aiosk.example/api/private")
+    refused(verifier, kelvin, url="https://kiosk.example/api/private")
 
 
 def test_a_proof_made_for_another_request_method_or_url_is_refused_as_such(verifier, proofs):
@@ -321,13 +328,14 @@ def test_a_refused_proof_does_not_use_up_its_jti(verifier, proofs):
 
 def test_the_replay_record_lasts_as_long_as_the_proof_could_pass():
     class Recording(MemoryReplayStore):
-        ttls: list[float] = []
+        ttls: list[float]
 
         def mark_once(self, key, ttl):
             self.ttls.append(ttl)
             return super().mark_once(key, ttl)
 
     store = Recording()
+    store.ttls = []
     verifier = DPoPVerifier(replay_store=store, iat_window=300, leeway=5, clock=clock)
     proofs = Proofs(clock=clock)
     check(verifier, proofs.make(iat=NOW))

@@ -45,7 +45,7 @@ def test_the_request_side_drops_query_and_fragment_the_proof_side_refuses_them()
 
 @pytest.mark.parametrize("url", [
     "", "api.example/a", "//api.example/a", "/a", "https:/api.example/a", "https:api.example",
-    "ftp://api.example/a", "javascript://api.example/a", "h\u0074tps://", "https://",
+    "ftp://api.example/a", "javascript://api.example/a", "https://",
     "https://user@api.example/a", "https://user:pw@api.example/a",
     "https://api.example:65536/a", "https://api.example:123456/a", "https://api.example:x/a",
     "https://[::1/a", "https://[::g]/a", "https://[fe80::1%25eth0]/a",
