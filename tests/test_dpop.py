@@ -10,8 +10,6 @@ import threading
 import time
 
 import pytest
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from joserfc.jwk import ECKey, JWKRegistry, OctKey
 from requests_oauth2client import DPoPKey
 
@@ -370,15 +368,15 @@ def test_the_challenge_lists_the_configured_algorithms():
     assert verifier.algs == "ES256 PS256"
 
 
-@pytest.mark.parametrize("bits", [1024, 4096 + 8])
-def test_rsa_keys_outside_2048_to_4096_bits_are_refused(proofs, bits):
-    private = rsa.generate_private_key(65537, bits)
-    numbers = private.public_key().public_numbers()
-    jwk = {"kty": "RSA", "n": b64url(numbers.n.to_bytes((bits + 7) // 8, "big")), "e": b64url(b"\x01\x00\x01")}
-    signing_input = f"{b64url(proofs.header(alg='RS256', jwk=jwk))}.{b64url(proofs.claims())}"
-    signature = private.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+@pytest.mark.parametrize("bits, exponent", [(1024, 65537), (4096 + 8, 65537), (2048, 2**32 + 1)])
+def test_rsa_keys_outside_2048_to_4096_bits_or_with_a_big_exponent_are_refused(proofs, bits, exponent):
+    """Refused at import, before any signature work (a big key would make every refusal expensive)."""
+    modulus = (1 << (bits - 1)) | 1
+    jwk = {"kty": "RSA", "n": b64url(modulus.to_bytes(bits // 8 + 1, "big").lstrip(b"\0")),
+           "e": b64url(exponent.to_bytes(5, "big").lstrip(b"\0"))}
+    proof = f"{b64url(proofs.header(alg='RS256', jwk=jwk))}.{b64url(proofs.claims())}.{b64url(bytes(bits // 8))}"
     verifier = DPoPVerifier(["RS256"], replay_store=MemoryReplayStore(), clock=clock)
-    assert "2048" in refused(verifier, f"{signing_input}.{b64url(signature)}").description
+    assert "2048 to 4096-bit modulus and a small exponent" in refused(verifier, proof).description
 
 
 # -- token binding -----------------------------------------------------------------------------------
