@@ -1,0 +1,104 @@
+"""Which DPoP proofs were already used: each proof's key is accepted once within its window.
+
+Two stores behind one call, ``mark_once(key, ttl) -> bool`` (True the first time, atomically):
+- ``MemoryReplayStore``: this process only, bounded, expiring;
+- ``RedisReplayStore``: one Redis for every worker and instance (``SET key 1 NX EX ttl``).
+Neither ever answers "first time" when it cannot tell: a full memory store or an unreachable Redis
+raise ``ReplayStoreUnavailable``, and the API answers 503 (fail closed).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from typing import Callable, Protocol
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+
+class ReplayStoreUnavailable(Exception):
+    """The store cannot say whether a proof is new; the caller must refuse it and ask for a retry."""
+
+    retry_after = 5
+
+
+class ReplayStore(Protocol):
+    def mark_once(self, key: str, ttl: float) -> bool:
+        """Record ``key`` for ``ttl`` seconds; True if it was not recorded already."""
+
+
+class MemoryReplayStore:
+    """A thread-safe map of key -> expiry, emptied by the second, never past ``maxsize`` entries.
+
+    Full of live entries, it refuses rather than forget one (forgetting would let that proof be
+    replayed). Size it for the peak rate of proofs times the proof window (about 150 bytes an entry,
+    so about 75 MB at most by default); or use Redis.
+    """
+
+    def __init__(self, maxsize: int = 500_000, *, clock: Callable[[], float] = time.monotonic):
+        if maxsize < 1:
+            raise ValueError("a replay store needs room for at least one entry")
+        self.maxsize = maxsize
+        self._clock = clock
+        self._expiry: dict[str, float] = {}
+        self._by_second: dict[int, list[str]] = {}  # keys by the whole second they expire in
+        self._swept_to = int(clock())
+        self._lock = threading.Lock()
+
+    def mark_once(self, key: str, ttl: float) -> bool:
+        with self._lock:
+            now = self._clock()
+            self._sweep(now)
+            expiry = self._expiry.get(key)
+            if expiry is not None and expiry > now:
+                return False
+            if len(self._expiry) >= self.maxsize:
+                raise ReplayStoreUnavailable("the in-memory DPoP replay store is full")
+            expiry = now + ttl
+            self._expiry[key] = expiry
+            self._by_second.setdefault(math.ceil(expiry), []).append(key)
+            return True
+
+    def _sweep(self, now: float) -> None:
+        """Drop the entries that expired in the whole seconds since the last sweep."""
+        second = int(now)
+        if second <= self._swept_to:
+            return
+        seconds = range(self._swept_to + 1, second + 1)
+        if len(seconds) > len(self._by_second):  # after a long pause, visit only the seconds holding keys
+            seconds = sorted(s for s in self._by_second if s <= second)
+        for past in seconds:
+            for key in self._by_second.pop(past, ()):
+                if self._expiry.get(key, math.inf) <= now:  # not marked again since
+                    del self._expiry[key]
+        self._swept_to = second
+
+    def __len__(self) -> int:
+        with self._lock:
+            self._sweep(self._clock())
+            return len(self._expiry)
+
+
+class RedisReplayStore:
+    """Replay records in Redis, shared by every process that uses the same URL and prefix."""
+
+    def __init__(self, url: str, *, prefix: str = "dpop:jti:", timeout: float = 1.0):
+        # One quick retry (a pooled connection may have gone stale), then give up: a request waits at
+        # most about two timeouts before it gets its 503.
+        self._redis = redis.Redis.from_url(
+            url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 1)
+        )
+        self.prefix = prefix
+
+    def mark_once(self, key: str, ttl: float) -> bool:
+        try:
+            return bool(self._redis.set(self.prefix + key, b"1", nx=True, ex=max(1, math.ceil(ttl))))
+        except redis.RedisError as error:
+            reason = type(error).__name__
+            raise ReplayStoreUnavailable(f"the DPoP replay store (Redis) is unavailable: {reason}") from None
+
+    def close(self) -> None:
+        self._redis.close()
