@@ -10,7 +10,7 @@ from pytest_httpserver import HTTPServer
 
 from app import create_app
 from local_issuer.signing_key import load_or_create_key, load_or_create_secret
-from tests.support import AUDIENCE, Provider, Tokens, live, live_on_own_port, rsa_key
+from tests.support import AUDIENCE, Provider, SocketIssuer, Tokens, live, live_on_own_port, rsa_key
 
 
 @pytest.fixture(scope="session")
@@ -50,6 +50,16 @@ def other_server():
     finally:
         server.clear()
         server.stop()
+
+
+@pytest.fixture
+def hanging_issuer():
+    """An issuer that accepts connections and never answers, counting them."""
+    issuer = SocketIssuer()
+    try:
+        yield issuer
+    finally:
+        issuer.close()
 
 
 @pytest.fixture
