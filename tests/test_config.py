@@ -95,8 +95,8 @@ def test_loopback_http_issuer_is_allowed():
                                      [str(Path(sys.executable).parent / "flask"), "--app", "app", "run"]])
 @pytest.mark.parametrize("setting, line", [
     ({"AUTH_LEEWAY": "soon"}, "configuration error: AUTH_LEEWAY must be a whole number, got 'soon'"),
-    ({"AUTH_JWKS_TIMEOUT": "16"}, "configuration error: AUTH_JWKS_TIMEOUT must be at most 10 seconds "
-                                  "(well below the worker timeout), got '16'"),
+    ({"AUTH_JWKS_TIMEOUT": "16"}, ("configuration error: AUTH_JWKS_TIMEOUT must be at most 10 seconds "
+                                   "(well below the worker timeout), got '16'")),
 ])
 def test_start_up_refuses_with_one_line(command, setting, line):
     env = {"PATH": os.environ.get("PATH", ""), **AUTH0, **setting}
