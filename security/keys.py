@@ -110,7 +110,7 @@ class KeySetCache:
         self.jwks_url = jwks_url
         self.ttl = ttl
         self.cooldown = cooldown
-        self.timeout = timeout
+        self.timeout = timeout  # seconds one acquisition may take, discovery included
         self.on_change = on_change  # called with the kids that disappeared (under the fetch lock)
         self.source = source  # an in-process JWKS document provider, instead of HTTP
         self.retry_after_failure = retry_after_failure
