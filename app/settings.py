@@ -14,6 +14,9 @@ from security.net import is_loopback_host
 
 DEFAULT_PORT = 3010
 LOCAL_CLIENT_ID = "local-swagger-ui"
+# The longest a request may wait on the issuer for keys (AUTH_JWKS_TIMEOUT): well below the worker
+# timeout (30 s in gunicorn.conf.py), so a hanging issuer costs a slow 503, never a killed worker.
+MAX_JWKS_TIMEOUT = 10.0
 
 # Asymmetric signature algorithms only: a key set holds public keys, so HS* and
 # "none" can never be accepted against it.
@@ -172,6 +175,10 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         jwks_url = _checked_url("AUTH_JWKS_URL", jwks_url)
 
     trusted_proxies = _number(env, "TRUSTED_PROXIES", 0, kind=int)
+    jwks_timeout = _number(env, "AUTH_JWKS_TIMEOUT", 5.0, minimum=0.1)
+    if jwks_timeout > MAX_JWKS_TIMEOUT:
+        raise ConfigError(f"AUTH_JWKS_TIMEOUT must be at most {MAX_JWKS_TIMEOUT:g} seconds "
+                          f"(well below the worker timeout), got {_text(env, 'AUTH_JWKS_TIMEOUT')!r}")
 
     log_level = (_text(env, "LOG_LEVEL") or "INFO").upper()
     if log_level not in LOG_LEVELS:
@@ -187,7 +194,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         leeway=_number(env, "AUTH_LEEWAY", 5, kind=int),
         jwks_cache_ttl=_number(env, "AUTH_JWKS_CACHE_TTL", 600.0, minimum=1),
         jwks_cooldown=_number(env, "AUTH_JWKS_COOLDOWN", 30.0, minimum=1),
-        jwks_timeout=_number(env, "AUTH_JWKS_TIMEOUT", 5.0, minimum=0.1),
+        jwks_timeout=jwks_timeout,
         token_cache_size=_number(env, "AUTH_TOKEN_CACHE_SIZE", 10_000, kind=int),
         token_cache_ttl=_number(env, "AUTH_TOKEN_CACHE_TTL", 300.0),
         cors_origins=_origins(env),

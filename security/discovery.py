@@ -1,8 +1,9 @@
-"""A provider's OAuth2 endpoints (authorize, token), for the docs page's login.
+"""What an issuer's discovery document tells us: where its signing keys are, and its OAuth2 endpoints.
 
-Auth0's are at well-known paths. Any other issuer publishes them in its discovery document, read
-lazily (never at start-up), bounded by a timeout and cached; while it cannot be read, Auth0's paths
-under the issuer are the documented fallback.
+The key set asks where the keys are (``discover_jwks_url``). The docs page's login asks for the
+authorize and token endpoints (``ProviderEndpoints``): Auth0's are at well-known paths; any other issuer
+publishes them in its discovery document, read lazily (never at start-up), bounded by a timeout and
+cached; while it cannot be read, Auth0's paths under the issuer are the documented fallback.
 """
 
 from __future__ import annotations
@@ -12,12 +13,31 @@ import threading
 import time
 from dataclasses import dataclass
 
-from .keys import FetchError, fetch_discovery
+from .fetch import FetchError, deadline_in, fetch_discovery
 from .net import is_allowed_fetch_url, issuer_url
 
 logger = logging.getLogger("security.discovery")
 
 FALLBACK_FOR = 30.0  # seconds during which the fallback is served without a new attempt
+
+
+def discover_jwks_url(issuer: str, *, deadline: float) -> tuple[str, bool]:
+    """Where the issuer's keys are, and whether its discovery document said so (then worth remembering).
+
+    Discovery's ``jwks_uri``; while discovery cannot be read, the well-known JWKS path (Auth0's layout),
+    to be tried again by discovery next time. Raises FetchError when the document names no usable
+    ``jwks_uri``: a misconfigured issuer is reported rather than guessed around.
+    """
+    try:
+        document = fetch_discovery(issuer, deadline=deadline)
+    except FetchError as error:
+        fallback = issuer_url(issuer, ".well-known/jwks.json")
+        logger.info("oidc discovery unavailable (%s); trying %s", error, fallback)
+        return fallback, False
+    jwks_uri = document.get("jwks_uri")
+    if not isinstance(jwks_uri, str) or not is_allowed_fetch_url(jwks_uri):
+        raise FetchError(f"discovery document has no usable jwks_uri ({jwks_uri!r})")
+    return jwks_uri, True
 
 
 @dataclass(frozen=True)
@@ -60,7 +80,7 @@ class ProviderEndpoints:
 
     def _discover(self) -> tuple[Endpoints | None, float]:
         try:
-            document = fetch_discovery(self.issuer, self.timeout)
+            document = fetch_discovery(self.issuer, deadline=deadline_in(self.timeout))
         except FetchError as error:
             logger.warning("oidc discovery failed (%s); docs use %s", error, self.fallback)
             return None, FALLBACK_FOR

@@ -6,102 +6,47 @@ Rules (see README, "Key set"):
   the keys held, so nobody waits on a slow or failing provider); a failed refresh keeps the old keys;
 - an unknown ``kid`` triggers one refetch, then none other for ``cooldown`` seconds, and none while the
   last fetch failed (background retries cover that);
-- after a failure, a new attempt is made ``RETRY_AFTER_FAILURE`` seconds later at the earliest;
-- one fetch at a time per process; every fetch is abandoned after ``timeout`` seconds.
+- after a failure, a new attempt is made ``RETRY_AFTER_FAILURE`` seconds after it ended, at the earliest;
+- one fetch at a time per process, and no request waits for a fetch another one started: meanwhile
+  requests go on with the keys held, or, with none held yet, are refused at once (503);
+- one acquisition, discovery and key set together, is over within ``timeout`` seconds.
 
-The document normally comes over HTTP from the issuer. The embedded local issuer hands its JWKS
-in through ``source`` instead: same filtering, caching and lookups, only the key source differs.
+The document normally comes over HTTP from the issuer (``security.fetch``). The embedded local issuer
+hands its JWKS in through ``source`` instead: same filtering, caching and lookups, only the key source
+differs.
 """
 
 from __future__ import annotations
 
 import base64
-import http.client
+import enum
 import json
 import logging
 import threading
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from typing import Callable
 
 from joserfc.errors import JoseError
 from joserfc.jwk import Key, KeySet, import_key
 
+from .discovery import discover_jwks_url
 from .errors import SigningKeysUnavailable
-from .net import is_allowed_fetch_url, issuer_url
+from .fetch import FetchError, deadline_in, fetch_json
 
 logger = logging.getLogger("security.keys")
 
-RETRY_AFTER_FAILURE = 2.0  # seconds between attempts while the provider fails
-MAX_DOCUMENT_BYTES = 512 * 1024
+RETRY_AFTER_FAILURE = 2.0  # seconds from the end of a failed attempt to the next one
 MIN_RSA_BITS = 2048
 PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "oth", "k")
 
 
-class FetchError(Exception):
-    """A key-set or discovery document could not be had; the message says why, for logs."""
+class FetchReason(enum.Enum):
+    """Why the key set is fetched: decides whether a fetch is due, and is logged."""
 
-
-class _SafeRedirects(urllib.request.HTTPRedirectHandler):
-    """Follow redirects only to URLs we would have fetched directly (no https -> http)."""
-
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        if not is_allowed_fetch_url(newurl):
-            raise FetchError(f"refused redirect to {newurl}")
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
-
-
-_opener = urllib.request.build_opener(_SafeRedirects)
-
-
-def fetch_json(url: str, timeout: float) -> dict:
-    """GET a JSON object, the whole exchange bounded by ``timeout`` seconds, the body by a size cap.
-
-    The socket timeout bounds each read; a server that trickles its headers or body could still
-    stretch the exchange, so the fetch runs in a thread of its own and is abandoned at the deadline
-    (the thread then ends at its next socket timeout).
-    """
-    if not is_allowed_fetch_url(url):
-        raise FetchError(f"refused non-https URL {url}")
-    outcome: list = []
-    worker = threading.Thread(target=lambda: outcome.append(_fetch_or_error(url, timeout)),
-                              name="jwks-fetch", daemon=True)
-    worker.start()
-    worker.join(timeout)
-    if not outcome:
-        raise FetchError(f"{url}: timed out after {timeout}s")
-    if isinstance(outcome[0], FetchError):
-        raise outcome[0]
-    return outcome[0]
-
-
-def fetch_discovery(issuer: str, timeout: float) -> dict:
-    """The issuer's OpenID Connect discovery document."""
-    return fetch_json(issuer_url(issuer, ".well-known/openid-configuration"), timeout)
-
-
-def _fetch_or_error(url: str, timeout: float) -> dict | FetchError:
-    request = urllib.request.Request(url, headers={"Accept": "application/json", "User-Agent": "messages-api"})
-    try:
-        with _opener.open(request, timeout=timeout) as response:
-            body = response.read(MAX_DOCUMENT_BYTES + 1)
-    except FetchError as error:
-        return error
-    except urllib.error.HTTPError as error:
-        return FetchError(f"{url}: HTTP {error.code}")
-    except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as error:
-        return FetchError(f"{url}: {getattr(error, 'reason', None) or type(error).__name__}")
-    if len(body) > MAX_DOCUMENT_BYTES:
-        return FetchError(f"{url}: document larger than {MAX_DOCUMENT_BYTES} bytes")
-    try:
-        document = json.loads(body)
-    except (ValueError, RecursionError):
-        return FetchError(f"{url}: not JSON")
-    if not isinstance(document, dict):
-        return FetchError(f"{url}: not a JSON object")
-    return document
+    FIRST_USE = "first use"
+    EXPIRED = "expired"
+    UNKNOWN_KID = "unknown kid"
 
 
 def _modulus_bits(n) -> int:
@@ -165,7 +110,7 @@ class KeySetCache:
         self.jwks_url = jwks_url
         self.ttl = ttl
         self.cooldown = cooldown
-        self.timeout = timeout
+        self.timeout = timeout  # seconds one acquisition may take, discovery included
         self.on_change = on_change  # called with the kids that disappeared (under the fetch lock)
         self.source = source  # an in-process JWKS document provider, instead of HTTP
         self.retry_after_failure = retry_after_failure
@@ -176,29 +121,29 @@ class KeySetCache:
         # keys change: a refresh that returns the same keys keeps it, so "verified against this very
         # set" stays true across refreshes. A plain attribute: the token cache reads it on every hit.
         self.key_set: KeySet | None = None
-        self._lock = threading.Lock()
-        self._last_attempt = float("-inf")
-        self._last_failed = False
+        self._lock = threading.Lock()  # held by the one fetch under way
+        self._failed_at: float | None = None  # when the last fetch failed; None after a success
         self._last_kid_refetch = float("-inf")
 
     def get(self, kid: str | None) -> Key | None:
         """The key for ``kid``, or None when the set has no such key.
 
-        Raises SigningKeysUnavailable when no key set could be had at all.
+        Raises SigningKeysUnavailable when no key set is held: none could be had, or the first fetch
+        is still under way for another request.
         """
         held = self._held
         if held is None:
-            held = self._refresh("first use", wait=True)
+            held = self._refresh(FetchReason.FIRST_USE)
             if held is None:
                 raise SigningKeysUnavailable()
-        elif self._due("expired"):
+        elif self._due(FetchReason.EXPIRED):
             # refreshed beside the request: nobody waits on an issuer that is slow or hanging
-            self._refresh_in_background("expired")
+            self._refresh_in_background(FetchReason.EXPIRED)
         key = self._lookup(held, kid)
         # An unknown kid waits for a refetch, but not while the issuer is failing: the background
         # retries cover that, and no request (a hostile one least of all) is held up by a dead issuer.
-        if key is None and kid is not None and not self._last_failed and self._due("unknown kid"):
-            key = self._lookup(self._refresh("unknown kid", wait=True), kid)
+        if key is None and kid is not None and self._failed_at is None and self._due(FetchReason.UNKNOWN_KID):
+            key = self._lookup(self._refresh(FetchReason.UNKNOWN_KID), kid)
         return key
 
     def fresh_for(self) -> float:
@@ -208,8 +153,8 @@ class KeySetCache:
         the full check, which starts the refresh.
         """
         now = self._clock()
-        if self._last_failed:
-            return max(0.0, self._last_attempt + self.retry_after_failure - now)
+        if self._failed_at is not None:
+            return max(0.0, self._failed_at + self.retry_after_failure - now)
         held = self._held
         return 0.0 if held is None else max(0.0, held.fetched_at + self.ttl - now)
 
@@ -224,30 +169,33 @@ class KeySetCache:
             return None
         return held.sole if kid is None else held.by_kid.get(kid)
 
-    def _due(self, reason: str) -> bool:
+    def _due(self, reason: FetchReason) -> bool:
         """Whether a fetch for ``reason`` is allowed now."""
         now = self._clock()
-        if self._last_failed:
-            return now - self._last_attempt >= self.retry_after_failure
-        if reason == "unknown kid":
+        if self._failed_at is not None:
+            return now - self._failed_at >= self.retry_after_failure
+        if reason is FetchReason.UNKNOWN_KID:
             return now - self._last_kid_refetch >= self.cooldown
         held = self._held
         return held is None or now - held.fetched_at >= self.ttl
 
-    def _refresh(self, reason: str, *, wait: bool) -> _Held | None:
-        """Fetch if still due once we hold the lock; return what is held afterwards."""
-        if not self._lock.acquire(blocking=wait, timeout=2 * self.timeout + 1 if wait else -1):
+    def _refresh(self, reason: FetchReason) -> _Held | None:
+        """Fetch, in this thread, if no fetch is under way and one is still due; return what is held then.
+
+        A fetch under way elsewhere is not waited for: the caller goes on with what is held.
+        """
+        if not self._lock.acquire(blocking=False):
             return self._held
         try:
             if self._due(reason):
-                if reason == "unknown kid":
+                if reason is FetchReason.UNKNOWN_KID:
                     self._last_kid_refetch = self._clock()
                 self._fetch(reason)
             return self._held
         finally:
             self._lock.release()
 
-    def _refresh_in_background(self, reason: str) -> None:
+    def _refresh_in_background(self, reason: FetchReason) -> None:
         """Start one refresh in a thread, unless a fetch is already under way."""
         if not self._lock.acquire(blocking=False):
             return
@@ -264,44 +212,41 @@ class KeySetCache:
         except RuntimeError:  # no thread to be had: try again on a later request
             self._lock.release()
 
-    def _fetch(self, reason: str) -> None:
-        self._last_attempt = self._clock()
+    def _fetch(self, reason: FetchReason) -> None:
+        """One acquisition: discovery (when needed) and the key set, both within one ``timeout``."""
         started = time.monotonic()
+        deadline = deadline_in(self.timeout)
         self.fetch_count += 1
         url = "in-process source" if self.source else self.jwks_url
         try:
-            url = url or self._discover_jwks_url()
-            document = self.source() if self.source else fetch_json(url, self.timeout)
+            if self.source:
+                document = self.source()
+            else:
+                url = url or self._discover_jwks_url(deadline)
+                document = fetch_json(url, deadline=deadline)
             keys = public_signing_keys(document)
             if not keys:
                 raise FetchError(f"{url}: no usable signature key")
         except FetchError as error:
-            self._last_failed = True
+            self._failed_at = self._clock()  # the retry delay runs from here, the end of the failure
             logger.warning(
                 "jwks fetch failed reason=%r error=%r duration_ms=%.0f kept_keys=%d",
-                reason, str(error), (time.monotonic() - started) * 1000, len(self.kids),
+                reason.value, str(error), (time.monotonic() - started) * 1000, len(self.kids),
             )
             return
-        self._last_failed = False
+        self._failed_at = None
         self._install(keys)
         logger.info(
             "jwks fetched reason=%r url=%s keys=%d duration_ms=%.0f",
-            reason, url, len(keys), (time.monotonic() - started) * 1000,
+            reason.value, url, len(keys), (time.monotonic() - started) * 1000,
         )
 
-    def _discover_jwks_url(self) -> str:
-        """OIDC discovery's ``jwks_uri``, else the well-known JWKS path (Auth0's layout). Remembered once found."""
-        try:
-            document = fetch_discovery(self.issuer, self.timeout)
-        except FetchError as error:
-            fallback = issuer_url(self.issuer, ".well-known/jwks.json")
-            logger.info("oidc discovery unavailable (%s); trying %s", error, fallback)
-            return fallback
-        jwks_uri = document.get("jwks_uri")
-        if not isinstance(jwks_uri, str) or not is_allowed_fetch_url(jwks_uri):
-            raise FetchError(f"discovery document has no usable jwks_uri ({jwks_uri!r})")
-        self.jwks_url = jwks_uri
-        return jwks_uri
+    def _discover_jwks_url(self, deadline: float) -> str:
+        """Where the keys are, remembered once discovery has said so."""
+        url, discovered = discover_jwks_url(self.issuer, deadline=deadline)
+        if discovered:
+            self.jwks_url = url
+        return url
 
     def _install(self, keys: list[Key]) -> None:
         held = self._held

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 from authlib.oauth2.rfc6750 import BearerTokenValidator
@@ -45,14 +45,14 @@ CLAIM_PROBLEMS = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AccessToken:
-    """A validated token: its claims, the scopes it grants and the key that signed it."""
+    """A validated token: its claims, the scopes it grants and the key that signed it. Kept by the
+    verified-token cache, so it holds nothing more."""
 
     claims: dict
     scopes: frozenset[str]
     kid: str | None = None
-    header: dict = field(default_factory=dict)
 
     def get_scope(self) -> str:
         return " ".join(sorted(self.scopes))
@@ -160,7 +160,7 @@ class AccessTokenValidator(BearerTokenValidator):
         self._verify_signature(obj, key, kid)
         claims = self._claims(obj.payload, kid)
         self.check_time_and_audience(claims, kid)
-        token = AccessToken(claims=claims, scopes=granted_scopes(claims), kid=kid, header=header)
+        token = AccessToken(claims=claims, scopes=granted_scopes(claims), kid=kid)
         return token, key
 
     def validate_token(self, token: AccessToken, scopes, request) -> None:

@@ -13,7 +13,7 @@ from local_issuer.signing_key import load_or_create_key, load_or_create_secret
 from namespaces import NAMESPACES
 from swagger import api_scopes
 from tests.browser import CHROMIUM_ARGS, chromium_or_skip, csp_violations
-from tests.support import AUDIENCE, Provider, Tokens, live, live_on_own_port, rsa_key
+from tests.support import AUDIENCE, Provider, SocketIssuer, Tokens, live, live_on_own_port, rsa_key
 
 
 @pytest.fixture(scope="session")
@@ -53,6 +53,16 @@ def other_server():
     finally:
         server.clear()
         server.stop()
+
+
+@pytest.fixture
+def hanging_issuer():
+    """An issuer that accepts connections and never answers, counting them."""
+    issuer = SocketIssuer()
+    try:
+        yield issuer
+    finally:
+        issuer.close()
 
 
 @pytest.fixture

@@ -169,6 +169,57 @@ def operations(document: dict) -> list[Operation]:
             for method, operation in item.items() if method != "parameters"]
 
 
+class SocketIssuer:
+    """An issuer on a bare loopback socket, for what an HTTP library will not do: it answers every
+    connection with ``reply`` (line by line, ``trickle`` seconds apart), or, with no ``reply``, accepts
+    and never answers (a hanging issuer). ``connections`` counts the connections accepted."""
+
+    def __init__(self, reply: bytes | None = None, trickle: float = 0.0):
+        self.reply, self.trickle = reply, trickle
+        self.connections = 0
+        self._held: list[socket.socket] = []  # a hanging issuer's open connections
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            if self.reply is None:
+                self._held.append(connection)
+                continue
+            with connection:
+                connection.recv(4096)
+                for line in self.reply.split(b"\n"):
+                    try:
+                        connection.sendall(line + b"\n")
+                    except OSError:
+                        break
+                    time.sleep(self.trickle)
+
+    def close(self) -> None:
+        self.sock.close()
+        for connection in self._held:
+            connection.close()
+
+
+class ManualClock:
+    """A clock (seconds) that moves only when told to, for time-based rules tested without waiting."""
+
+    def __init__(self, now: float | None = None):
+        self.now = int(time.time()) if now is None else now
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 def eventually(condition, seconds: float = 5) -> bool:
     """Whether ``condition()`` becomes true within ``seconds`` (for work done by background threads)."""
     deadline = time.monotonic() + seconds

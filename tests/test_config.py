@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from app import ConfigError, load_settings
+from app.settings import MAX_JWKS_TIMEOUT
 
 ROOT = Path(__file__).resolve().parent.parent
 AUTH0 = {"AUTH0_DOMAIN": "tenant.eu.auth0.com", "AUTH0_AUDIENCE": "https://messages-api"}
@@ -63,6 +64,7 @@ def test_tuning_values():
         ({"AUTH_JWKS_TIMEOUT": "soon"}, "AUTH_JWKS_TIMEOUT"),
         ({"AUTH_JWKS_TIMEOUT": "nan"}, "AUTH_JWKS_TIMEOUT"),
         ({"AUTH_JWKS_TIMEOUT": "0"}, "AUTH_JWKS_TIMEOUT"),
+        ({"AUTH_JWKS_TIMEOUT": "16"}, "AUTH_JWKS_TIMEOUT"),
         ({"AUTH_JWKS_CACHE_TTL": "inf"}, "AUTH_JWKS_CACHE_TTL"),
         ({"AUTH_JWKS_COOLDOWN": "-5"}, "AUTH_JWKS_COOLDOWN"),
         ({"AUTH_JWKS_COOLDOWN": "0"}, "AUTH_JWKS_COOLDOWN"),
@@ -101,14 +103,27 @@ def test_loopback_http_issuer_is_allowed():
 
 @pytest.mark.parametrize("command", [[sys.executable, "-m", "app"],
                                      [str(Path(sys.executable).parent / "flask"), "--app", "app", "run"]])
-def test_start_up_refuses_with_one_line(command):
-    env = {"PATH": os.environ.get("PATH", ""), **AUTH0, "AUTH_LEEWAY": "soon"}
+@pytest.mark.parametrize("setting, line", [
+    ({"AUTH_LEEWAY": "soon"}, "configuration error: AUTH_LEEWAY must be a whole number, got 'soon'"),
+    ({"AUTH_JWKS_TIMEOUT": "16"}, ("configuration error: AUTH_JWKS_TIMEOUT must be at most 10 seconds "
+                                   "(well below the worker timeout), got '16'")),
+])
+def test_start_up_refuses_with_one_line(command, setting, line):
+    env = {"PATH": os.environ.get("PATH", ""), **AUTH0, **setting}
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
-    assert result.stderr.strip().splitlines() == [
-        "configuration error: AUTH_LEEWAY must be a whole number, got 'soon'"
-    ]
+    assert result.stderr.strip().splitlines() == [line]
     assert result.stdout == ""
+
+
+def test_the_jwks_timeout_cap_is_accepted_and_well_below_the_worker_timeout():
+    """A request waits on the issuer for AUTH_JWKS_TIMEOUT at most: it must end long before gunicorn
+    replaces the worker as stuck."""
+    assert load_settings({**AUTH0, "AUTH_JWKS_TIMEOUT": str(MAX_JWKS_TIMEOUT)}).jwks_timeout == MAX_JWKS_TIMEOUT
+    probe = "import runpy; print(runpy.run_path('gunicorn.conf.py')['timeout'])"
+    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                            env={"PATH": os.environ.get("PATH", "")})
+    assert MAX_JWKS_TIMEOUT <= float(result.stdout) / 3, result.stderr
 
 
 @pytest.mark.parametrize("env, workers", [({}, 1), ({"WEB_CONCURRENCY": "3"}, 1),

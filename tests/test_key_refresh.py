@@ -9,6 +9,7 @@ import threading
 from werkzeug.wrappers import Response
 
 from security import KeySetCache
+from security.keys import FetchReason
 from tests.support import eventually
 
 
@@ -39,7 +40,7 @@ def test_a_stale_key_set_is_answered_from_while_it_refreshes(httpserver, signing
     keys = KeySetCache("http://127.0.0.1/", jwks_url=jwks.url, ttl=0.05, timeout=10)
     old = keys.get("key-1")
     assert old is not None
-    assert eventually(lambda: keys._due("expired"))  # the set is now stale
+    assert eventually(lambda: keys._due(FetchReason.EXPIRED))  # the set is now stale
     jwks.keys = [other_key]
     # the refresh is held by the endpoint; the lookup is answered from the set held meanwhile
     assert keys.get("key-1") is old

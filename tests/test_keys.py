@@ -1,4 +1,5 @@
-"""Key-set behaviour with fetches counted: lazy first fetch, rotation, floods, outages, slowness."""
+"""Key-set behaviour with fetches counted: lazy first fetch, rotation, floods, outages, slowness,
+and an issuer that hangs."""
 
 from __future__ import annotations
 
@@ -7,20 +8,15 @@ import time
 import uuid
 
 import pytest
+import requests
 
+from security import SigningKeysUnavailable
 from security.keys import RETRY_AFTER_FAILURE, KeySetCache
-from tests.support import live
+from tests.support import ManualClock, SocketIssuer, eventually, live
 
 
 def _get(server, http, token, route="/api/private"):
     return http.get(server.url + route, headers={"Authorization": f"Bearer {token}"})
-
-
-def _wait_until(condition, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while not condition() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    return condition()
 
 
 def test_nothing_is_fetched_at_start_up(provider, make_app, http, tokens):
@@ -34,23 +30,45 @@ def test_nothing_is_fetched_at_start_up(provider, make_app, http, tokens):
     assert (provider.discovery_fetches, provider.jwks_fetches) == (1, 1)
 
 
-def test_concurrent_first_use_fetches_once(provider, make_app, tokens):
-    import requests  # noqa: PLC0415
-
+def test_first_use_fetches_once_and_nobody_queues_behind_it(provider, make_app, tokens):
+    """The request that finds no key fetches and waits; those arriving meanwhile are answered 503 at once
+    (they neither wait for that fetch nor start another), and later ones use the keys it brought."""
+    provider.delay = 1.0  # the provider takes its time over the key set
     token = tokens.make()
-    statuses = []
-    with live(make_app()) as server:
-        def call():
-            statuses.append(requests.get(server.url + "/api/private",
-                                         headers={"Authorization": f"Bearer {token}"}, timeout=10).status_code)
-
-        threads = [threading.Thread(target=call) for _ in range(8)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-    assert statuses == [200] * 8
+    with live(make_app(AUTH_JWKS_URL=provider.jwks_url, AUTH_JWKS_TIMEOUT="5")) as server:
+        first = _Call(server.url + "/api/private", token)
+        assert eventually(lambda: provider.jwks_fetches == 1)
+        for _ in range(5):
+            response = requests.get(server.url + "/api/private", headers={"Authorization": f"Bearer {token}"},
+                                    timeout=10)
+            assert response.status_code == 503
+            assert response.json()["error"] == "temporarily_unavailable"
+            assert response.headers["Retry-After"]
+        assert first.thread.is_alive()  # all five were answered while the fetch was still under way
+        assert first.result().status_code == 200
+        assert requests.get(server.url + "/api/private", headers={"Authorization": f"Bearer {token}"},
+                            timeout=10).status_code == 200
     assert provider.jwks_fetches == 1
+
+
+class _Call:
+    """One GET in a thread of its own, for a request that is meant to wait."""
+
+    def __init__(self, url: str, token: str):
+        self.url, self.token = url, token
+        self.started = time.monotonic()
+        self.elapsed: float | None = None
+        self._outcome: list = []
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        self._outcome.append(requests.get(self.url, headers={"Authorization": f"Bearer {self.token}"}, timeout=30))
+        self.elapsed = time.monotonic() - self.started
+
+    def result(self) -> requests.Response:
+        self.thread.join(30)
+        return self._outcome[0]
 
 
 def test_rotation_picks_up_a_new_key(provider, make_app, http, tokens, other_key):
@@ -69,7 +87,7 @@ def test_retired_key_is_refused_after_the_ttl(provider, make_app, http, tokens, 
         provider.keys = [other_key]
         time.sleep(1.1)
         _get(server, http, tokens.make(key=other_key))  # any use after the TTL refreshes
-        assert _wait_until(lambda: provider.jwks_fetches >= 2)
+        assert eventually(lambda: provider.jwks_fetches >= 2)
         response = _get(server, http, tokens.make())
         assert response.status_code == 401
         assert response.json()["error_description"] == "The token was signed by an unknown key (kid)."
@@ -85,18 +103,8 @@ def test_unknown_kid_flood_is_one_refetch(provider, make_app, http, tokens):
     assert provider.jwks_fetches == 2  # first use + one refetch for the first unknown kid
 
 
-class ManualClock:
-    """Scheduling time that moves only when the test says so."""
-
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_unknown_kid_refetch_again_after_the_cooldown(provider, tokens):
-    clock = ManualClock()
+    clock = ManualClock(now=1000.0)
     keys = KeySetCache(provider.issuer, cooldown=30, ttl=600, clock=clock)
     assert keys.get("key-1").kid == "key-1"
     assert provider.jwks_fetches == 1
@@ -133,12 +141,12 @@ def test_provider_down_with_keys_cached(provider, make_app, http, tokens):
         time.sleep(1.1)
         for _ in range(20):
             assert _get(server, http, tokens.make()).status_code == 200  # the outage changes nothing
-        assert _wait_until(lambda: provider.jwks_fetches == 2)
+        assert eventually(lambda: provider.jwks_fetches == 2)
         assert provider.jwks_fetches == 2  # one failed refresh; the next is not before RETRY_AFTER_FAILURE
         provider.down = False
         time.sleep(RETRY_AFTER_FAILURE + 0.1)
         assert _get(server, http, tokens.make()).status_code == 200
-        assert _wait_until(lambda: provider.jwks_fetches == 3)
+        assert eventually(lambda: provider.jwks_fetches == 3)
 
 
 def test_slow_provider_is_bounded_by_the_timeout(provider, make_app, http, tokens):
@@ -174,39 +182,8 @@ def test_discovered_jwks_uri_must_be_https(provider, make_app, http, tokens):
     assert provider.jwks_fetches == 0
 
 
-class _BadIssuer:
-    """A loopback TCP server that answers every connection with ``reply``, slowly if asked."""
-
-    def __init__(self, reply: bytes, trickle: float = 0.0):
-        import socket  # noqa: PLC0415
-
-        self.reply, self.trickle = reply, trickle
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/"
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self):
-        while True:
-            try:
-                connection, _ = self.sock.accept()
-            except OSError:
-                return
-            with connection:
-                connection.recv(4096)
-                for line in self.reply.split(b"\n"):
-                    try:
-                        connection.sendall(line + b"\n")
-                    except OSError:
-                        break
-                    time.sleep(self.trickle)
-
-    def close(self):
-        self.sock.close()
-
-
 def test_garbage_from_the_issuer_is_a_503_not_a_500(make_app, http, tokens):
-    issuer = _BadIssuer(b"HTTZ garbage")
+    issuer = SocketIssuer(b"HTTZ garbage")
     try:
         with live(make_app(AUTH_JWKS_URL=issuer.url + "jwks.json")) as server:
             response = _get(server, http, tokens.make())
@@ -218,7 +195,7 @@ def test_garbage_from_the_issuer_is_a_503_not_a_500(make_app, http, tokens):
 
 def test_an_issuer_trickling_its_headers_is_cut_at_the_timeout(provider):
     headers = b"HTTP/1.1 200 OK\n" + b"".join(b"X-Slow-%d: 1\n" % i for i in range(40))
-    issuer = _BadIssuer(headers, trickle=0.1)
+    issuer = SocketIssuer(headers, trickle=0.1)
     try:
         keys = KeySetCache(provider.issuer, jwks_url=issuer.url + "jwks.json", timeout=0.5)
         started = time.monotonic()
@@ -232,6 +209,71 @@ def test_an_issuer_trickling_its_headers_is_cut_at_the_timeout(provider):
         issuer.close()
     assert raised == "SigningKeysUnavailable"
     assert elapsed < 2.0  # 40 header lines at 0.1 s each would take 4 s
+
+
+# -- an issuer that accepts connections and never answers ------------------------------------------------
+
+def test_one_acquisition_from_a_hanging_issuer_ends_within_the_timeout(hanging_issuer):
+    """Discovery and the fallback JWKS URL share one deadline, rather than having one timeout each."""
+    keys = KeySetCache(hanging_issuer.url, timeout=1)
+    started = time.monotonic()
+    with pytest.raises(SigningKeysUnavailable):
+        keys.get("key-1")
+    assert time.monotonic() - started < keys.timeout + 1  # a bound with a generous margin, not a speed figure
+    assert hanging_issuer.connections == 1  # discovery used up the time; the fallback was not even tried
+
+
+def test_a_hanging_issuer_holds_one_request_for_one_timeout_and_no_other(make_app, hanging_issuer, tokens,
+                                                                         attacker_key):
+    timeout = 2
+    forged = tokens.make(key=attacker_key)
+    with live(make_app(AUTH_ISSUER=hanging_issuer.url, AUTH_JWKS_TIMEOUT=str(timeout))) as server:
+        first = _Call(server.url + "/api/private", forged)
+        assert eventually(lambda: hanging_issuer.connections == 1)
+        for _ in range(5):
+            response = requests.get(server.url + "/api/private", headers={"Authorization": f"Bearer {forged}"},
+                                    timeout=10)
+            assert response.status_code == 503
+            assert response.json()["error"] == "temporarily_unavailable"
+            assert response.headers["Retry-After"]
+        assert first.thread.is_alive()  # all five were answered while the first request's fetch hung
+        response = first.result()
+        assert response.status_code == 503
+        assert response.headers["Retry-After"]
+        assert first.elapsed < timeout + 1  # one timeout, not one per step (a bound, not a speed figure)
+        # right after the failure, inside the retry delay: refused at once, nothing fetched
+        assert _get(server, requests, forged).status_code == 503
+    assert hanging_issuer.connections == 1
+
+
+def test_the_retry_delay_runs_from_the_end_of_the_failure(hanging_issuer):
+    clock = ManualClock()
+    keys = KeySetCache(hanging_issuer.url, jwks_url=hanging_issuer.url + "jwks.json", timeout=1,
+                       retry_after_failure=2, clock=clock)
+    outcome = []
+
+    def first_use():
+        try:
+            keys.get("key-1")
+        except SigningKeysUnavailable:
+            outcome.append("unavailable")
+
+    attempt = threading.Thread(target=first_use)
+    attempt.start()
+    assert eventually(lambda: hanging_issuer.connections == 1)
+    clock.advance(100)  # the attempt lasts far longer than the retry delay...
+    assert attempt.is_alive()  # ...this advance falling inside it
+    attempt.join(10)
+    assert outcome == ["unavailable"]
+    assert keys.fresh_for() == 2
+    clock.advance(1.9)
+    with pytest.raises(SigningKeysUnavailable):
+        keys.get("key-1")
+    assert hanging_issuer.connections == 1  # still inside the delay counted from the failure's end
+    clock.advance(0.1)
+    with pytest.raises(SigningKeysUnavailable):
+        keys.get("key-1")
+    assert hanging_issuer.connections == 2
 
 
 @pytest.mark.parametrize("key_ops", [5, "xverifyx", ["sign"], {"verify": True}])

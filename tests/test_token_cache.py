@@ -7,31 +7,21 @@ very same AccessToken object coming back; a full validation builds a new one.
 
 from __future__ import annotations
 
+import sys
 import threading
-import time
 
 import pytest
 
 from security import AccessTokenValidator, InvalidToken, KeySetCache
-from tests.support import AUDIENCE, eventually, live, rsa_key
-
-
-class Clock:
-    """Epoch seconds that move only when told to."""
-
-    def __init__(self):
-        self.now = int(time.time())
-
-    def __call__(self) -> int:
-        return self.now
-
-    def advance(self, seconds: int) -> None:
-        self.now += seconds
+from security.token_cache import MAX_BYTES
+from security.validator import MAX_TOKEN_LENGTH
+from tests.support import AUDIENCE, ManualClock, eventually, live, rsa_key
 
 
 @pytest.fixture
 def clock():
-    return Clock()
+    """Epoch seconds that move only when told to."""
+    return ManualClock()
 
 
 @pytest.fixture
@@ -121,6 +111,23 @@ def test_the_cache_is_bounded(build, tokens):
         validator.authenticate_token(token)
     assert len(validator.cache) == 3
     assert validator.authenticate_token(minted[0]) is not first  # evicted, then fully validated again
+
+
+def test_the_cache_is_bounded_in_bytes(make_app, tokens):
+    """A token's claims can cost a hundred times its length in memory. At the default settings, tokens as
+    long as accepted and built to cost the most are held within the byte bound, not the entry count."""
+    validator = make_app().extensions["access_token_validator"]
+    empty_lists = 1300
+    heavy = [tokens.make(sub=f"user-{i}", **{"https://example.com/t": [[]] * empty_lists}) for i in range(400)]
+    assert len(heavy[0]) <= MAX_TOKEN_LENGTH
+    for token in heavy:
+        validator.authenticate_token(token)
+    held = len(validator.cache)
+    assert 0 < held < len(heavy) < validator.cache.maxsize
+    assert validator.cache.bytes_held <= MAX_BYTES
+    assert validator.cache.bytes_held >= held * empty_lists * sys.getsizeof([])  # counted by what they hold
+    assert validator.cached(heavy[-1]) is not None  # the newest entries stay...
+    assert validator.cached(heavy[0]) is None  # ...the oldest went first
 
 
 def test_invalid_tokens_are_never_cached(build, tokens, attacker_key, clock):
@@ -213,7 +220,7 @@ def test_a_key_set_change_makes_every_entry_verify_again(build, provider, tokens
 def test_cache_hits_do_not_hold_back_the_key_set_refresh(provider, tokens, other_key, clock):
     """Every request hitting the cache must not keep a removed key alive: no entry outlives the key
     set's TTL, so the request after it runs the full check, which refreshes the set."""
-    monotonic = Clock()
+    monotonic = ManualClock()
     keys = KeySetCache(provider.issuer, timeout=1, ttl=60, clock=monotonic)
     validator = AccessTokenValidator(keys, issuer=provider.issuer, audience=AUDIENCE, cache_size=10,
                                      cache_ttl=3600, clock=clock)
@@ -235,6 +242,7 @@ def test_concurrent_use_stays_bounded_and_correct(build, tokens, attacker_key):
     validator = build(size=5)
     good = [tokens.make(sub=f"user-{i}") for i in range(20)]
     bad = [tokens.make(key=attacker_key, sub=f"user-{i}") for i in range(5)]
+    validator.authenticate_token(good[0])  # keys held first: the threads race on the cache, not on first use
     errors = []
 
     def work(offset):
