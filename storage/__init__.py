@@ -5,7 +5,7 @@ Start-up calls ``migrate(url)`` (safe from every worker at once), then requests 
 client, and the web layer picks the status.
 """
 
-from .engine import DEFAULT_BUSY_TIMEOUT, check_url, default_url, make_engine
+from .engine import DEFAULT_BUSY_TIMEOUT, SQLITE_SYNCHRONOUS, check_url, default_url, make_engine
 from .errors import (IdempotencyKeyReused, InvalidInput, MigrationError, NotAuthor, NotFound, StorageError,
                      StorageUnavailable, VersionMismatch)
 from .migrate import migrate
@@ -14,8 +14,8 @@ from .rules import (IDEMPOTENCY_KEY_MAX_CHARS, IDEMPOTENCY_KEY_RULE, PAGE_DEFAUL
 from .store import Message, MessageStore, Page
 
 __all__ = [
-    "DEFAULT_BUSY_TIMEOUT", "IDEMPOTENCY_KEY_MAX_CHARS", "IDEMPOTENCY_KEY_RULE", "PAGE_DEFAULT", "PAGE_MAX",
-    "TEXT_MAX_CHARS", "TEXT_RULE",
+    "DEFAULT_BUSY_TIMEOUT", "SQLITE_SYNCHRONOUS",
+    "IDEMPOTENCY_KEY_MAX_CHARS", "IDEMPOTENCY_KEY_RULE", "PAGE_DEFAULT", "PAGE_MAX", "TEXT_MAX_CHARS", "TEXT_RULE",
     "IdempotencyKeyReused", "InvalidInput", "MigrationError", "NotAuthor", "NotFound", "StorageError",
     "StorageUnavailable", "VersionMismatch",
     "Message", "MessageStore", "Page",

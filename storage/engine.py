@@ -2,10 +2,11 @@
 
 SQLite is set up on every new connection:
 - ``journal_mode=WAL``: readers never wait for the writer, and a writer only for another writer.
-- ``synchronous=FULL``: each commit syncs the WAL to disk before it returns. With WAL, NORMAL would
-  already keep every commit through a killed process (the WAL is in the OS's cache), but could lose
-  the last ones on power loss or an OS crash. An answer that says "created" promises more than that,
-  so commits are durable when they return, at the price of one fsync per write.
+- ``synchronous=FULL`` (the default): each commit syncs the WAL to disk before it returns, so an
+  answer that says "created" holds even through power loss, at the price of one fsync per write.
+  ``NORMAL`` (``sqlite_synchronous="NORMAL"``) syncs only at checkpoints: every commit still survives
+  a killed process (the WAL is in the OS's cache), but the last ones may be lost on power loss or an
+  OS crash. It makes writes several times faster where fsync is slow.
 - ``busy_timeout``: a writer waits this long for another writer's lock, then the store answers
   StorageUnavailable (try again) rather than an error.
 - ``foreign_keys=ON``: SQLite leaves them off unless asked, per connection.
@@ -28,6 +29,7 @@ from sqlalchemy.exc import ArgumentError
 
 SQLITE_FILE = "messages.db"
 DEFAULT_BUSY_TIMEOUT = 5.0  # seconds a SQLite writer waits for the lock before giving up
+SQLITE_SYNCHRONOUS = ("FULL", "NORMAL")  # the choices; the first is the default
 POSTGRES_CONNECT_TIMEOUT = 5  # seconds; a server that does not answer is unavailable, not slow
 EXAMPLES = "sqlite:///path/to/messages.db or postgresql+psycopg://user:password@host:5432/dbname"
 
@@ -54,13 +56,18 @@ def check_url(url: str) -> URL:
     return parsed
 
 
-def make_engine(url: str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT, **options) -> Engine:
-    """An engine for ``url`` (see check_url); ``options`` go to SQLAlchemy's create_engine."""
+def make_engine(url: str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+                sqlite_synchronous: str = SQLITE_SYNCHRONOUS[0], **options) -> Engine:
+    """An engine for ``url`` (see check_url); ``options`` go to SQLAlchemy's create_engine.
+
+    ``busy_timeout`` (seconds) and ``sqlite_synchronous`` apply to SQLite only; see above."""
     parsed = check_url(url)
+    if sqlite_synchronous not in SQLITE_SYNCHRONOUS:
+        raise ValueError(f"sqlite_synchronous must be one of {', '.join(SQLITE_SYNCHRONOUS)}")
     if parsed.get_backend_name() == "sqlite":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = sqlalchemy.create_engine(parsed, **options)
-        event.listen(engine, "connect", _sqlite_setup(busy_timeout))
+        event.listen(engine, "connect", _sqlite_setup(busy_timeout, sqlite_synchronous))
         return engine
     if "connect_timeout" not in parsed.query:
         options.setdefault("connect_args", {}).setdefault("connect_timeout", POSTGRES_CONNECT_TIMEOUT)
@@ -71,14 +78,14 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-def _sqlite_setup(busy_timeout: float):
+def _sqlite_setup(busy_timeout: float, synchronous: str):
     def on_connect(dbapi_connection, _record) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")  # first: the next may wait
             cursor.execute("PRAGMA journal_mode = WAL")
-            cursor.execute("PRAGMA synchronous = FULL")
+            cursor.execute(f"PRAGMA synchronous = {synchronous}")
             cursor.execute("PRAGMA foreign_keys = ON")
         finally:
             cursor.close()

@@ -177,7 +177,7 @@ def test_the_default_database_is_a_file_in_the_instance_folder(tmp_path):
 WRITE_UNTIL_KILLED = """
 import os, sys, threading
 from storage import MessageStore
-store = MessageStore.open(sys.argv[1])
+store = MessageStore.open(sys.argv[1], sqlite_synchronous=sys.argv[2])
 
 def write():
     while True:
@@ -190,8 +190,17 @@ for _ in range(4):
 
 
 def test_every_acknowledged_create_survives_a_sigkilled_writer(database_url):
+    assert_acknowledged_creates_survive_sigkill(database_url, "FULL")
+
+
+def test_sqlite_normal_sync_also_keeps_every_acknowledged_create_through_sigkill(tmp_path):
+    """NORMAL risks the last commits on power loss only: a killed process loses nothing."""
+    assert_acknowledged_creates_survive_sigkill(f"sqlite:///{tmp_path / 'messages.db'}", "NORMAL")
+
+
+def assert_acknowledged_creates_survive_sigkill(database_url: str, sqlite_synchronous: str) -> None:
     migrate(database_url)
-    writer = python(WRITE_UNTIL_KILLED, database_url)
+    writer = python(WRITE_UNTIL_KILLED, database_url, sqlite_synchronous)
     acknowledged = []
     try:
         deadline = time.monotonic() + 60
