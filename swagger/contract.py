@@ -18,7 +18,7 @@ from flask_restx import Api
 from werkzeug.utils import cached_property
 
 from .openapi3 import add_named_examples, to_openapi3
-from .protection import EXAMPLES
+from .protection import EXAMPLES, LINKS
 
 FORMATS = ("swagger", "openapi")
 
@@ -29,8 +29,9 @@ def render(document: dict) -> str:
 
 
 def complete(document: dict) -> tuple[dict, dict]:
-    """flask-restx's document, minus its noise, with `produces` on every operation and an example on
-    every response that declares some; and those named examples by (path, method, status).
+    """flask-restx's document, minus its noise, with `produces` on every operation, an example on every
+    response with a body that declares some, and each response's links as `x-links`; and the named
+    examples by (path, method, status).
 
     Swagger 2.0 holds one example per media type: the first named one (the most common case).
     """
@@ -49,9 +50,13 @@ def complete(document: dict) -> tuple[dict, dict]:
                 continue
             operation.setdefault("produces", produces)
             for status, examples in operation.pop(EXAMPLES, {}).items():
-                first = next(iter(examples.values()))["value"]
-                operation["responses"][status]["examples"] = {mime: first for mime in operation["produces"]}
+                response = operation["responses"][status]
+                if "schema" in response:  # a body-less answer's examples hold only headers
+                    first = next(iter(examples.values()))["value"]
+                    response["examples"] = {mime: first for mime in operation["produces"]}
                 named[(url, method, status)] = examples
+            for status, links in operation.pop(LINKS, {}).items():
+                operation["responses"][status]["x-links"] = links
     return document, named
 
 

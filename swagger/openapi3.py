@@ -5,8 +5,9 @@ document must follow the live settings (issuer URLs), so this small one serves /
 holds its output against openapi-generator's ``-g openapi`` conversion of the same document.
 
 One deliberate difference: an ``apiKey`` scheme for the ``Authorization`` header is how 2.0 spells a
-Bearer token, so it becomes ``type: http, scheme: bearer, bearerFormat: JWT``. And one addition:
-``add_named_examples`` puts in what 2.0 cannot hold (several named examples per response, header examples).
+Bearer token, so it becomes ``type: http, scheme: bearer, bearerFormat: JWT``. And two additions: a
+response's ``x-links`` become its ``links``, and ``add_named_examples`` puts in what 2.0 cannot hold
+(several named examples per response, header examples).
 """
 
 from __future__ import annotations
@@ -125,6 +126,8 @@ def _response(response: dict, produces: list[str]) -> dict:
     result = {"description": response.get("description", "")}
     if "headers" in response:
         result["headers"] = {name: _header(h) for name, h in response["headers"].items()}
+    if "x-links" in response:  # links have no place in 2.0; schemathesis reads them there under this name
+        result["links"] = response["x-links"]
     if "schema" in response:
         examples = response.get("examples", {})
         result["content"] = {

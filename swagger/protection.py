@@ -1,19 +1,24 @@
-"""``@protected(ns, scope)`` and ``@returns(ns, model, example)``: what a route needs and answers, in one place.
+"""``@protected(ns, scope)``, ``@answers(ns, status, ...)`` and ``@returns(ns, model, example)``: what a route
+needs and answers, in one place.
 
 ``protected`` enforces auth with Authlib's protector (``security.require_auth``) and documents it: the
 operation's ``security`` requirement and every error it can answer, each with the example the live API
 gives in that case (built from the same error classes that answer it). One decorator keeps them from
-drifting. The scope it names is declared with its description on the namespace, where ``api_scopes``
+drifting. The scopes it names are declared with their descriptions on the namespace, where ``api_scopes``
 collects the API's scope list for the docs, the local issuer and ``make token``.
+
+``answers`` documents one case of one status (its description, body model, named example and headers);
+several cases of one status add up, e.g. a 403 for a missing scope and another for someone else's message.
 """
 
 from __future__ import annotations
 
+import functools
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterable
 
-from security import InsufficientScope, InvalidToken, MissingCredentials, SigningKeysUnavailable, require_auth
+from security import InsufficientScope, InvalidToken, MissingCredentials, SigningKeysUnavailable, current_token, require_auth
 from security.errors import AuthFailure
 from security.validator import EXPIRED
 
@@ -23,10 +28,15 @@ from .models import error_model
 #: The operation's vendor field that carries its named examples, per status; ``contract.complete``
 #: moves them into the responses, so it never appears in a published document.
 EXAMPLES = "x-examples"
-SUCCESS = "success"  # the name of a route's 200 example
-#: The headers the error answers document: name -> (type, what it says).
+#: The operation's vendor field that carries its links, per status; ``contract.complete`` moves them into
+#: the responses as ``x-links`` (Swagger 2.0's spelling, which schemathesis reads), OpenAPI 3's ``links``.
+LINKS = "x-response-links"
+SUCCESS = "success"  # the name of a route's success example
+#: The headers answers document: name -> (type, what it says).
 HEADERS = {"WWW-Authenticate": ("string", "The RFC 6750 challenge"),
-           "Retry-After": ("integer", "Seconds to wait before retrying")}
+           "Retry-After": ("integer", "Seconds to wait before retrying"),
+           "ETag": ("string", "The message's entity tag (its version), for `If-Match` and `If-None-Match`"),
+           "Location": ("string", "The new message's URL")}
 
 
 @dataclass(frozen=True)
@@ -64,8 +74,15 @@ def documented_examples(ns, status: int, examples: dict[str, dict]):
     return ns.vendor({EXAMPLES: {str(status): examples}})
 
 
-def _failure_example(summary: str, failure: AuthFailure) -> tuple[str, dict]:
-    """The example named after the error code, from the same object that answers that case."""
+def links(ns, status: int, named: dict[str, dict]):
+    """Links from one response of the operation to others (OpenAPI 3 link objects, by name): how a client
+    (or schemathesis, testing statefully) gets from this answer to the next call."""
+    return ns.vendor({LINKS: {str(status): named}})
+
+
+def failure_example(summary: str, failure) -> tuple[str, dict]:
+    """The example named after the error code, from the same object that answers that case (anything with
+    ``error``, ``body()`` and ``get_headers()``: an auth failure, an API error)."""
     headers = {name: int(value) if HEADERS[name][0] == "integer" else value
                for name, value in failure.get_headers() if name in HEADERS}
     return failure.error, example(summary, failure.body(), headers)
@@ -75,44 +92,101 @@ def _headers(examples: dict[str, dict]) -> dict:
     """The response's headers, each description quoting its value in every case (2.0 has no header examples)."""
     documented = {}
     for name, (kind, meaning) in HEADERS.items():
-        cases = "; ".join(f"`{e['headers'][name]}` ({case})" for case, e in examples.items() if name in e["headers"])
+        cases = "; ".join(f"`{e['headers'][name]}` ({case})" for case, e in examples.items()
+                          if name in e.get("headers", {}))
         if cases:
             documented[name] = {"type": kind, "description": f"{meaning}: {cases}."}
     return documented
 
 
-def _auth_answers(scope: str | None) -> list[tuple[int, str, dict[str, dict]]]:
+@dataclass(frozen=True)
+class _Answer:
+    """What a route answers with one status: each case's description, the body model, the named examples."""
+
+    model: object
+    descriptions: tuple[str, ...] = ()
+    examples: dict[str, dict] = field(default_factory=dict)
+
+
+def answers(ns, status: int, description: str, model=None, examples: dict[str, dict] | None = None):
+    """Document cases of the route's ``status`` answer: what they mean, the body model (None: no body) and
+    one named example per case, each what the live API answers in that case (a test asks it). Used again
+    for the same status, the cases add up; they share one model."""
+    if model is not None:
+        ns.add_model(model.name, model)
+
+    def decorate(view):
+        known = dict(getattr(view, "__answers__", {}))
+        before = known.get(status, _Answer(model))
+        if before.model is not model:
+            raise ValueError(f"the {status} answer is documented with two models")
+        answer = known[status] = _Answer(model, (*before.descriptions, description),
+                                         {**before.examples, **(examples or {})})
+        view.__answers__ = known
+        view = ns.response(status, " ".join(answer.descriptions), model, headers=_headers(answer.examples))(view)
+        return documented_examples(ns, status, answer.examples)(view) if answer.examples else view
+
+    return decorate
+
+
+def _auth_answers(scopes: list[str]) -> list[tuple[int, str, dict[str, dict]]]:
     """(status, description, named examples) of every error a protected route answers."""
     invalid = InvalidToken(EXPIRED)
     answers = [(401, "No access token, or an `Authorization` header that is not `Bearer <token>`: `unauthorized` "
                 f"(the example). A token that fails validation: `invalid_token`, e.g. `{json.dumps(invalid.body())}`.",
                 [("No access token", MissingCredentials()),
                  ("An expired token (for any invalid one, the description says why)", invalid)])]
-    if scope:
-        answers.append((403, f"The token lacks the `{scope}` scope.",
-                        [(f"A valid token without {scope}", InsufficientScope([scope]))]))
+    if scopes:
+        named = " or ".join(f"`{scope}`" for scope in scopes)
+        answers.append((403, f"The token lacks the {named} scope.",
+                        [(f"A valid token without {' or '.join(scopes)}", InsufficientScope(scopes, any_of=True))]))
     answers.append((503, "The issuer's signing keys are unavailable; retry later.",
                     [("The issuer is unreachable", SigningKeysUnavailable())]))
-    return [(status, text, dict(_failure_example(*case) for case in cases)) for status, text, cases in answers]
+    return [(status, text, dict(failure_example(*case) for case in cases)) for status, text, cases in answers]
 
 
-def protected(ns, scope: Scope | None = None):
-    """Require a valid access token, and ``scope`` when given; document the 401, 403 and 503 answers."""
-    if scope is not None and not isinstance(scope, Scope):
-        raise TypeError(f"declare the scope with its description: Scope({scope!r}, 'what it grants')")
-    name = scope.name if scope else None
-    if scope:
-        _declared(ns)[name] = scope.description
+def protected(ns, *scopes: Scope):
+    """Require a valid access token and, when scopes are given, any one of them; document the 401, 403 and
+    503 answers.
+
+    ``protected(ns, WRITE, MODERATE)`` lets in a token with either scope (the view tells which from
+    ``current_token.scopes``); the document lists one security alternative per scope, which OAuth2
+    reads as "any of"."""
+    for scope in scopes:
+        if not isinstance(scope, Scope):
+            raise TypeError(f"declare the scope with its description: Scope({scope!r}, 'what it grants')")
+        _declared(ns)[scope.name] = scope.description
+    names = [scope.name for scope in scopes]
     ns.add_model(error_model.name, error_model)
-    answers = _auth_answers(name)
+    auth_answers = _auth_answers(names)
 
     def decorate(view):
-        view = require_auth(name)(view)
-        view = ns.doc(security=operation_security(name))(view)
-        for status, description, examples in answers:
-            view = ns.response(status, description, error_model, headers=_headers(examples))(view)
-            view = documented_examples(ns, status, examples)(view)
+        if len(names) > 1:
+            view = require_auth()(_any_scope(names)(view))
+        else:
+            view = require_auth(names[0] if names else None)(view)
+        view = ns.doc(security=operation_security(*names))(view)
+        for status, description, examples in auth_answers:
+            view = answers(ns, status, description, error_model, examples)(view)
         return view
+
+    return decorate
+
+
+def _any_scope(names: list[str]):
+    """Refuse a token (already validated) that grants none of ``names``, exactly as a missing scope is refused."""
+    accepted = frozenset(names)
+
+    def decorate(view):
+        @functools.wraps(view)
+        def guarded(*args, **kwargs):
+            token = current_token._get_current_object()
+            if accepted.isdisjoint(token.scopes):
+                context = {"kid": token.kid, "iss": token.claims.get("iss")}
+                require_auth.raise_error_response(InsufficientScope(names, any_of=True, context=context))
+            return view(*args, **kwargs)
+
+        return guarded
 
     return decorate
 
