@@ -36,3 +36,12 @@ forwarded_allow_ips = ""
 
 # gunicorn 27's control socket would collide between instances on one machine, and we do not use it.
 control_socket_disable = True
+
+
+def on_starting(server):
+    """Build the app once in the master, before any worker: the settings are checked and the database
+    migrated there, so a bad setting or a failed migration stops gunicorn with its one line (instead of
+    every worker failing in turn, forever). Each worker then builds its own app, and finds nothing to migrate."""
+    from app import create_app
+
+    create_app()

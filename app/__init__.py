@@ -17,6 +17,7 @@ from namespaces import NAMESPACES
 from security import AccessTokenValidator, KeySetCache, require_auth
 from swagger import add_redirect_page_headers, api_scopes, build_api, json_error_response, unexpected_error_response
 
+from .database import open_message_store
 from .json_body import ApiJSONProvider, ApiRequest
 from .proxies import redirect_with_paths, trust_proxies
 from .settings import ConfigError, Settings, load_settings
@@ -30,7 +31,8 @@ def create_app(config: Mapping[str, str] | None = None, *, instance_path: str | 
                namespaces=NAMESPACES) -> Flask:
     """Build the app from the environment (and ``.env``), or from ``config`` alone when given (tests).
 
-    ``instance_path`` is where the local issuer keeps its key (default: ``instance/`` in the repo);
+    ``instance_path`` is where the local issuer keeps its key and SQLite its default database (default:
+    ``instance/`` in the repo);
     ``namespaces`` are the (namespace, URL prefix) pairs served, whose routes declare the API's scopes.
     """
     if config is None:
@@ -58,6 +60,7 @@ def create_app(config: Mapping[str, str] | None = None, *, instance_path: str | 
         SWAGGER_UI_DOC_EXPANSION="list",
     )
     _configure_logging(settings)
+    open_message_store(app, settings)  # migrations first: a failed one stops start-up
 
     # With no provider configured, the embedded issuer signs tokens and hands its JWKS straight to
     # the key cache: one validation path, only the key source differs.
@@ -125,8 +128,8 @@ def _allow_cors(app: Flask, settings: Settings) -> None:
     CORS(
         app,
         resources={r"/api/*": {"origins": list(settings.cors_origins)}},
-        allow_headers=["Authorization", "Content-Type"],
-        expose_headers=["WWW-Authenticate", "Retry-After"],
+        allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match", "Idempotency-Key"],
+        expose_headers=["WWW-Authenticate", "Retry-After", "ETag", "Location"],
         max_age=600,
         vary_header=False,  # added below, always
     )

@@ -11,12 +11,15 @@ from typing import Mapping
 from urllib.parse import urlsplit
 
 from security.net import is_loopback_host
+from storage import DEFAULT_BUSY_TIMEOUT, check_url
 
 DEFAULT_PORT = 3010
 LOCAL_CLIENT_ID = "local-swagger-ui"
 # The longest a request may wait on the issuer for keys (AUTH_JWKS_TIMEOUT): well below the worker
 # timeout (30 s in gunicorn.conf.py), so a hanging issuer costs a slow 503, never a killed worker.
 MAX_JWKS_TIMEOUT = 10.0
+# The longest a request may wait for another writer's SQLite lock (DATABASE_BUSY_TIMEOUT), for the same reason.
+MAX_DATABASE_BUSY_TIMEOUT = 10.0
 
 # Asymmetric signature algorithms only: a key set holds public keys, so HS* and
 # "none" can never be accepted against it.
@@ -57,6 +60,8 @@ class Settings:
     swagger_ui_client_id: str | None = None
     local_client_id: str = LOCAL_CLIENT_ID
     local_client_secret: str | None = None
+    database_url: str | None = None  # None: the SQLite file in the instance folder (storage.default_url)
+    database_busy_timeout: float = DEFAULT_BUSY_TIMEOUT
 
 
 def _text(env: Mapping[str, str], name: str) -> str | None:
@@ -137,6 +142,24 @@ def _client_secret(env) -> str | None:
     return secret
 
 
+def _database_url(env) -> str | None:
+    url = _text(env, "DATABASE_URL")
+    if url is not None:
+        try:
+            check_url(url)
+        except ValueError as error:  # its sentence never repeats the URL, which may hold a password
+            raise ConfigError(f"DATABASE_URL: {error}") from None
+    return url
+
+
+def _busy_timeout(env) -> float:
+    seconds = _number(env, "DATABASE_BUSY_TIMEOUT", DEFAULT_BUSY_TIMEOUT, minimum=0)
+    if seconds > MAX_DATABASE_BUSY_TIMEOUT:
+        raise ConfigError(f"DATABASE_BUSY_TIMEOUT must be at most {MAX_DATABASE_BUSY_TIMEOUT:g} seconds "
+                          f"(well below the worker timeout), got {_text(env, 'DATABASE_BUSY_TIMEOUT')!r}")
+    return seconds
+
+
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 #: Forwarded values believed only when named in TRUSTED_PROXY_HEADERS (X-Forwarded-Host/-Port/-Prefix).
@@ -205,4 +228,6 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         swagger_ui_client_id=_text(env, "SWAGGER_UI_OAUTH_CLIENT_ID"),
         local_client_id=_text(env, "LOCAL_CLIENT_ID") or LOCAL_CLIENT_ID,
         local_client_secret=_client_secret(env),
+        database_url=_database_url(env),
+        database_busy_timeout=_busy_timeout(env),
     )
