@@ -102,7 +102,8 @@ IDEMPOTENCY_KEY = {"in": "header", "type": "string", "minLength": 1, "maxLength"
                    "description": f"Makes the request safe to retry: {IDEMPOTENCY_KEY_RULE}. A retry with the same "
                                   "key and body returns the first answer and creates nothing; the same key with "
                                   "another body is refused (422). Keys are the caller's own (`sub`)."}
-IF_MATCH = {"in": "header", "type": "string", "required": True,
+ENTITY_TAGS = r'^(W/)?"[^"]*"( *, *(W/)?"[^"]*")*$'  # a list of entity tags (RFC 9110), but not *
+IF_MATCH = {"in": "header", "type": "string", "required": True, "pattern": ENTITY_TAGS,
             "description": "The `ETag` of the message as you last saw it. The edit happens only if the message "
                            "is still at that version (412 otherwise), so no edit is ever lost."}
 IF_NONE_MATCH = {"in": "header", "type": "string",
@@ -142,7 +143,7 @@ def no_subject() -> ApiError:
 
 def precondition_required() -> ApiError:
     return ApiError(428, "precondition_required", "Send If-Match with the message's ETag (as GET, POST or PATCH "
-                                                  "gave it); * is not enough to protect an edit.")
+                                                  "gave it); * or anything else is not enough to protect an edit.")
 
 
 def answering_store_errors(view):
@@ -185,10 +186,10 @@ def page_size() -> int:
 
 def expected_version(message_id: str) -> int:
     """The version If-Match names; 0 (which no message has) when it names none of ours."""
-    tags = request.if_match
-    if not request.headers.get("If-Match", "").strip() or tags.star_tag:
+    if not re.fullmatch(ENTITY_TAGS, request.headers.get("If-Match", "").strip()):  # absent, *, or not ETags
         raise precondition_required()
-    versions = {int(tag) for tag in tags.as_set() if re.fullmatch(r"[1-9][0-9]{0,9}", tag)}
+    tags = request.if_match
+    versions = {int(tag) for tag in tags.as_set() if isinstance(tag, str) and re.fullmatch(r"[1-9][0-9]{0,9}", tag)}
     if len(versions) > 1:  # any of several: the current one, if named
         current = store().get(message_id).version
         return current if current in versions else 0
@@ -305,7 +306,8 @@ class MessageItem(Resource):
     @answers(ns, 412, "`If-Match` is not the message's current `ETag`: someone edited it since. Read it again, "
                       "then retry with its new `ETag`.", error_model,
              _examples(("precondition_failed", "An ETag from before the last edit", refusal(VersionMismatch(2)))))
-    @answers(ns, 428, "No `If-Match` (or `*`): an edit must name the version it changes.", error_model,
+    @answers(ns, 428, "No `If-Match`, or one that names no entity tag (`*`, or not in quotes): an edit must "
+                      "name the version it changes.", error_model,
              _examples(("precondition_required", "No If-Match", precondition_required())))
     @storage_down
     @protected(ns, WRITE_MESSAGES)

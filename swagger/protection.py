@@ -35,7 +35,7 @@ SUCCESS = "success"  # the name of a route's success example
 #: The headers answers document: name -> (type, what it says).
 HEADERS = {"WWW-Authenticate": ("string", "The RFC 6750 challenge"),
            "Retry-After": ("integer", "Seconds to wait before retrying"),
-           "ETag": ("string", "The message's entity tag (its version), for `If-Match` and `If-None-Match`"),
+           "ETag": ("string", "The message's entity tag (its version), for If-Match and If-None-Match"),
            "Location": ("string", "The new message's URL")}
 
 

@@ -147,17 +147,35 @@ class Operation:
     path: str
     method: str
     spec: dict
+    path_parameters: tuple[dict, ...] = ()  # the parameters its path declares for every method
 
     @property
     def public(self) -> bool:
         return self.spec.get("security") == []
 
     @property
+    def scope_options(self) -> list[list[str]]:
+        """The scope sets any one of which opens it: one per OAuth2 alternative (``[[]]``: any valid token)."""
+        options = []
+        for alternative in self.spec.get("security", []):
+            for scopes in alternative.values():
+                if scopes and sorted(scopes) not in options:
+                    options.append(sorted(scopes))
+        return options or [[]]
+
+    @property
     def scopes(self) -> list[str]:
-        """The scopes its OAuth2 alternatives name (every alternative names the same ones)."""
-        named = {scope for alternative in self.spec.get("security", []) for scopes in alternative.values()
-                 for scope in scopes}
-        return sorted(named)
+        """Every scope its OAuth2 alternatives name: a token with all of them gets in, whatever the options."""
+        return sorted({scope for option in self.scope_options for scope in option})
+
+    @property
+    def parameters(self) -> list[dict]:
+        return [*self.path_parameters, *self.spec.get("parameters", [])]
+
+    @property
+    def success(self) -> str:
+        """The status of its success answer (its first 2xx)."""
+        return next(status for status in self.spec["responses"] if status.startswith("2"))
 
     def __str__(self) -> str:
         return f"{self.method.upper()} {self.path}"
@@ -165,7 +183,8 @@ class Operation:
 
 def operations(document: dict) -> list[Operation]:
     """Every operation the document describes: the routes under test come from here, never from a list."""
-    return [Operation(path, method, operation) for path, item in document["paths"].items()
+    return [Operation(path, method, operation, tuple(item.get("parameters", [])))
+            for path, item in document["paths"].items()
             for method, operation in item.items() if method != "parameters"]
 
 
