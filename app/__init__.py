@@ -12,10 +12,13 @@ from flask import Flask, redirect, request, url_for
 from flask_cors import CORS
 from werkzeug.exceptions import HTTPException
 
-from local_issuer import LocalIssuer, install_cli
+from local_issuer import LocalIssuer, UnusableFile, install_cli
 from namespaces import NAMESPACES
 from security import AccessTokenValidator, KeySetCache, require_auth
-from swagger import add_redirect_page_headers, api_scopes, build_api, json_error_response, unexpected_error_response
+from swagger import (
+    add_redirect_page_headers, api_scopes, build_api, json_error_response, oauth2_redirect_url,
+    unexpected_error_response,
+)
 
 from .json_body import ApiJSONProvider, ApiRequest
 from .proxies import redirect_with_paths, trust_proxies
@@ -62,7 +65,12 @@ def create_app(config: Mapping[str, str] | None = None, *, instance_path: str | 
     # With no provider configured, the embedded issuer signs tokens and hands its JWKS straight to
     # the key cache: one validation path, only the key source differs.
     scopes = api_scopes(namespace for namespace, _ in namespaces)
-    local = LocalIssuer(settings, Path(app.instance_path), scopes=list(scopes)) if settings.local_issuer else None
+    local = None
+    if settings.local_issuer:
+        try:
+            local = LocalIssuer(settings, Path(app.instance_path), scopes=list(scopes), redirect_uri=oauth2_redirect_url)
+        except UnusableFile as error:
+            raise ConfigError(str(error)) from None
     keys = KeySetCache(
         settings.issuer,
         jwks_url=settings.jwks_url,
