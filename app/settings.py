@@ -36,8 +36,8 @@ class Settings:
 
     issuer: str  # exact `iss` value; ends with "/" for Auth0
     audience: str
-    local_issuer: bool  # True when no provider is configured
-    auth0: bool = False  # the issuer came from AUTH0_DOMAIN: Auth0's well-known endpoint paths apply
+    uses_local_issuer: bool  # no provider is configured: the embedded local issuer signs the tokens
+    uses_auth0_paths: bool = False  # the issuer came from AUTH0_DOMAIN: Auth0's well-known endpoint paths apply
     jwks_url: str | None = None
     algorithms: tuple[str, ...] = ("RS256",)
     leeway: int = 5
@@ -160,8 +160,8 @@ def load_settings(env: Mapping[str, str]) -> Settings:
 
     issuer = _issuer(env)
     audience = _text(env, "AUTH0_AUDIENCE") or _text(env, "API_IDENTIFIER")
-    local = issuer is None
-    if local:
+    uses_local_issuer = issuer is None
+    if uses_local_issuer:
         issuer = f"http://127.0.0.1:{port}/"
         audience = audience or f"{issuer}api"
     elif not audience:
@@ -180,8 +180,8 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     return Settings(
         issuer=issuer,
         audience=audience,
-        local_issuer=local,
-        auth0=not local and not _text(env, "AUTH_ISSUER"),
+        uses_local_issuer=uses_local_issuer,
+        uses_auth0_paths=not uses_local_issuer and not _text(env, "AUTH_ISSUER"),
         jwks_url=jwks_url,
         algorithms=_algorithms(env),
         leeway=_number(env, "AUTH_LEEWAY", 5, kind=int),

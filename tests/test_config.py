@@ -19,7 +19,8 @@ def test_auth0_domain_and_audience():
     settings = load_settings(AUTH0)
     assert settings.issuer == "https://tenant.eu.auth0.com/"
     assert settings.audience == "https://messages-api"
-    assert settings.local_issuer is False
+    assert settings.uses_local_issuer is False
+    assert settings.uses_auth0_paths is True
     assert settings.algorithms == ("RS256",)
     assert (settings.leeway, settings.jwks_cache_ttl, settings.jwks_cooldown, settings.jwks_timeout) == (5, 600, 30, 5)
 
@@ -33,6 +34,7 @@ def test_auth0_sample_names_are_accepted():
 def test_auth_issuer_wins_over_auth0_domain():
     settings = load_settings({**AUTH0, "AUTH_ISSUER": "https://login.example.com/realms/main"})
     assert settings.issuer == "https://login.example.com/realms/main"
+    assert settings.uses_auth0_paths is False  # its endpoints come from its discovery document
 
 
 def test_tuning_values():
