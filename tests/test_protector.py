@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 from flask import Flask, Response
 
-from security import AccessTokenValidator, BearerProtector, KeySetCache, current_token
+from app import build_key_set, build_token_validator, load_settings
+from security import BearerProtector, current_token
 from tests.support import AUDIENCE, live
 
 protect = BearerProtector()
@@ -27,8 +28,8 @@ EXPECTED = {"dict": (200, None), "text": (200, None), "response": (202, "yes"), 
 @pytest.fixture
 def server(provider):
     app = Flask(__name__)
-    keys = KeySetCache(provider.issuer, timeout=1)
-    protect.init_app(app, AccessTokenValidator(keys, issuer=provider.issuer, audience=AUDIENCE, cache_size=10))
+    settings = load_settings({"AUTH_ISSUER": provider.issuer, "AUTH0_AUDIENCE": AUDIENCE, "AUTH_JWKS_TIMEOUT": "1"})
+    protect.init_app(app, build_token_validator(settings, build_key_set(settings)))
     for name, answer in ANSWERS.items():
         app.add_url_rule(f"/answer/{name}", name, protect()(answer))
 

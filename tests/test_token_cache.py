@@ -36,10 +36,10 @@ def clock():
 
 @pytest.fixture
 def build(provider, clock):
-    def validator(size=100, ttl=300, leeway=5):
-        keys = KeySetCache(provider.issuer, timeout=1, cooldown=0)
-        return AccessTokenValidator(keys, issuer=provider.issuer, audience=AUDIENCE, leeway=leeway,
-                                    cache_size=size, cache_ttl=ttl, clock=clock)
+    def validator(size=100, ttl=300, leeway=5, keys=None):
+        keys = keys or KeySetCache(provider.issuer, timeout=1, cooldown=0)
+        return AccessTokenValidator(keys, issuer=provider.issuer, audience=AUDIENCE, algorithms=("RS256",),
+                                    leeway=leeway, cache_size=size, cache_ttl=ttl, clock=clock)
 
     return validator
 
@@ -210,13 +210,12 @@ def test_a_key_set_change_makes_every_entry_verify_again(build, provider, tokens
     assert validator.authenticate_token(token) is second
 
 
-def test_cache_hits_do_not_hold_back_the_key_set_refresh(provider, tokens, other_key, clock):
+def test_cache_hits_do_not_hold_back_the_key_set_refresh(provider, build, tokens, other_key, clock):
     """Every request hitting the cache must not keep a removed key alive: no entry outlives the key
     set's TTL, so the request after it runs the full check, which refreshes the set."""
     monotonic = Clock()
     keys = KeySetCache(provider.issuer, timeout=1, ttl=60, clock=monotonic)
-    validator = AccessTokenValidator(keys, issuer=provider.issuer, audience=AUDIENCE, cache_size=10,
-                                     cache_ttl=3600, clock=clock)
+    validator = build(size=10, ttl=3600, keys=keys)
     token = tokens.make(exp=clock.now + 3600)
     first = validator.authenticate_token(token)
     for _ in range(5):
