@@ -6,7 +6,7 @@ naming the variable, instead of failing later on a request.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass, fields
 from typing import Mapping
 from urllib.parse import urlsplit
 
@@ -54,6 +54,10 @@ class Settings:
     swagger_ui_client_id: str | None = None
     local_client_id: str = LOCAL_CLIENT_ID
     local_client_secret: str | None = None
+
+
+#: Each setting's default, written once on its field above; load_settings falls back to these.
+DEFAULTS = {field.name: field.default for field in fields(Settings) if field.default is not MISSING}
 
 
 def _text(env: Mapping[str, str], name: str) -> str | None:
@@ -106,7 +110,7 @@ def _issuer(env) -> str | None:
 def _algorithms(env) -> tuple[str, ...]:
     raw = _text(env, "AUTH_ALGORITHMS")
     if raw is None:
-        return ("RS256",)
+        return DEFAULTS["algorithms"]
     names = tuple(dict.fromkeys(a.strip() for a in raw.split(",") if a.strip()))
     refused = [a for a in names if a not in ASYMMETRIC_ALGORITHMS]
     if not names or refused:
@@ -154,7 +158,7 @@ def _trusted_proxy_headers(env, trusted_proxies: int) -> frozenset[str]:
 
 def load_settings(env: Mapping[str, str]) -> Settings:
     """Build Settings from environment-like variables, or raise ConfigError naming the variable."""
-    port = _number(env, "PORT", DEFAULT_PORT, kind=int, minimum=1)
+    port = _number(env, "PORT", DEFAULTS["port"], kind=int, minimum=1)
     if port > 65535:
         raise ConfigError(f"PORT must be at most 65535, got {port}")
 
@@ -171,9 +175,9 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     if jwks_url:
         jwks_url = _checked_url("AUTH_JWKS_URL", jwks_url)
 
-    trusted_proxies = _number(env, "TRUSTED_PROXIES", 0, kind=int)
+    trusted_proxies = _number(env, "TRUSTED_PROXIES", DEFAULTS["trusted_proxies"], kind=int)
 
-    log_level = (_text(env, "LOG_LEVEL") or "INFO").upper()
+    log_level = (_text(env, "LOG_LEVEL") or DEFAULTS["log_level"]).upper()
     if log_level not in LOG_LEVELS:
         raise ConfigError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {log_level!r}")
 
@@ -184,18 +188,18 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         uses_auth0_paths=not uses_local_issuer and not _text(env, "AUTH_ISSUER"),
         jwks_url=jwks_url,
         algorithms=_algorithms(env),
-        leeway=_number(env, "AUTH_LEEWAY", 5, kind=int),
-        jwks_cache_ttl=_number(env, "AUTH_JWKS_CACHE_TTL", 600.0, minimum=1),
-        jwks_cooldown=_number(env, "AUTH_JWKS_COOLDOWN", 30.0, minimum=1),
-        jwks_timeout=_number(env, "AUTH_JWKS_TIMEOUT", 5.0, minimum=0.1),
-        token_cache_size=_number(env, "AUTH_TOKEN_CACHE_SIZE", 10_000, kind=int),
-        token_cache_ttl=_number(env, "AUTH_TOKEN_CACHE_TTL", 300.0),
+        leeway=_number(env, "AUTH_LEEWAY", DEFAULTS["leeway"], kind=int),
+        jwks_cache_ttl=_number(env, "AUTH_JWKS_CACHE_TTL", DEFAULTS["jwks_cache_ttl"], minimum=1),
+        jwks_cooldown=_number(env, "AUTH_JWKS_COOLDOWN", DEFAULTS["jwks_cooldown"], minimum=1),
+        jwks_timeout=_number(env, "AUTH_JWKS_TIMEOUT", DEFAULTS["jwks_timeout"], minimum=0.1),
+        token_cache_size=_number(env, "AUTH_TOKEN_CACHE_SIZE", DEFAULTS["token_cache_size"], kind=int),
+        token_cache_ttl=_number(env, "AUTH_TOKEN_CACHE_TTL", DEFAULTS["token_cache_ttl"]),
         cors_origins=_origins(env),
         port=port,
         log_level=log_level,
         trusted_proxies=trusted_proxies,
         trusted_proxy_headers=_trusted_proxy_headers(env, trusted_proxies),
         swagger_ui_client_id=_text(env, "SWAGGER_UI_OAUTH_CLIENT_ID"),
-        local_client_id=_text(env, "LOCAL_CLIENT_ID") or LOCAL_CLIENT_ID,
+        local_client_id=_text(env, "LOCAL_CLIENT_ID") or DEFAULTS["local_client_id"],
         local_client_secret=_client_secret(env),
     )
