@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import pytest
 from joserfc.jwk import ECKey, RSAKey
 from joserfc.jws import JWSRegistry
 from pytest_httpserver import HTTPServer
@@ -169,6 +170,19 @@ def operations(document: dict) -> list[Operation]:
             for method, operation in item.items() if method != "parameters"]
 
 
+class ManualClock:
+    """A clock (seconds) that moves only when told to, for time-based rules tested without waiting."""
+
+    def __init__(self, now: float | None = None):
+        self.now = int(time.time()) if now is None else now
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 def eventually(condition, seconds: float = 5) -> bool:
     """Whether ``condition()`` becomes true within ``seconds`` (for work done by background threads)."""
     deadline = time.monotonic() + seconds
@@ -177,6 +191,24 @@ def eventually(condition, seconds: float = 5) -> bool:
             return True
         time.sleep(0.025)
     return False
+
+
+def bearer_get(server, http, token: str, route: str = "/api/private"):
+    """GET ``route`` of a live server with ``Authorization: Bearer <token>``."""
+    return http.get(server.url + route, headers={"Authorization": f"Bearer {token}"})
+
+
+def require_tool(*names: str, install: str) -> str:
+    """The path of the first of these commands found on PATH. Without any, the test is skipped saying how to
+    get one (``install``); under CI=true it fails instead, since CI must run every test."""
+    for name in names:
+        path = shutil.which(name)
+        if path:
+            return path
+    reason = f"{names[0]} is not installed ({install})"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason}; CI=true requires the tests that need it to run")
+    pytest.skip(reason)
 
 
 DOCS_SETTINGS = re.compile(r'<script type="application/json" id="docs-settings">(.*?)</script>', re.DOTALL)

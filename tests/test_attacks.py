@@ -14,11 +14,11 @@ from joserfc.errors import SecurityWarning
 from joserfc.jwk import OctKey
 from joserfc.jws import JWSRegistry
 
-from tests.support import AUDIENCE, b64url, ec_key, live, rsa_key, sign
+from tests.support import AUDIENCE, b64url, bearer_get, ec_key, live, rsa_key, sign
 
 
 def _status(server, http, token, route="/api/private"):
-    response = http.get(server.url + route, headers={"Authorization": f"Bearer {token}"})
+    response = bearer_get(server, http, token, route)
     assert response.status_code != 500, response.text
     return response
 
