@@ -18,6 +18,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 from urllib.parse import urlsplit
 
 import pytest
@@ -218,13 +219,17 @@ def bearer_get(server, http, token: str, route: str = "/api/private"):
 
 
 def require_tool(*names: str, install: str) -> str:
-    """The path of the first of these commands found on PATH. Without any, the test is skipped saying how to
-    get one (``install``); under CI=true it fails instead, since CI must run every test."""
+    """The path of the first of these commands found on PATH; without any, ``missing`` says how to get one."""
     for name in names:
         path = shutil.which(name)
         if path:
             return path
-    reason = f"{names[0]} is not installed ({install})"
+    missing(f"{names[0]} is not installed ({install})")
+
+
+def missing(reason: str) -> NoReturn:
+    """A tool or service the test needs is not there: skip the test saying why, except under CI=true, which
+    must run every test, where that is a failure."""
     if os.environ.get("CI") == "true":
         pytest.fail(f"{reason}; CI=true requires the tests that need it to run")
     pytest.skip(reason)
