@@ -62,7 +62,9 @@ def load_or_create_key(instance: Path) -> RSAKey:
             "delete it to create a new one (tokens signed with it will stop working)"
         ) from None
     if not isinstance(private, rsa.RSAPrivateKey) or private.key_size < KEY_BITS:
-        raise UnusableFile(f"{path} must hold an RSA private key of at least {KEY_BITS} bits; delete it to create a new one")
+        raise UnusableFile(
+            f"{path} must hold an RSA private key of at least {KEY_BITS} bits; delete it to create a new one"
+        )
     key = RSAKey.import_key(pem)
     return RSAKey.import_key(pem, parameters={"kid": key.thumbprint(), "use": "sig", "alg": "RS256"})
 

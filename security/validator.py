@@ -46,7 +46,9 @@ CLAIM_PROBLEMS = {
 
 def _numeric_date(value) -> bool:
     """RFC 7519's NumericDate: a JSON number, finite (an exp of NaN would never expire), and not true/false."""
-    return not isinstance(value, bool) and (isinstance(value, int) or (isinstance(value, float) and math.isfinite(value)))
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
 
 
 def _string(value) -> bool:

@@ -52,8 +52,8 @@ def build_api(settings, scopes: dict[str, str], local_client=None) -> DocsApi:
     api = DocsApi(
         title=info.TITLE,
         version=info.VERSION,
-        description=info.description(issuer=settings.issuer, audience=settings.audience, local=settings.uses_local_issuer,
-                                     scopes=scopes),
+        description=info.description(issuer=settings.issuer, audience=settings.audience,
+                                     local=settings.uses_local_issuer, scopes=scopes),
         contact=info.CONTACT.get("name"),
         contact_email=info.CONTACT.get("email"),
         license=info.LICENSE["name"],

@@ -18,8 +18,9 @@ from tests.support import free_port, require_tool
 def redis_server(port: int | None = None):
     """Yields (url, process) of a fresh redis-server; stops it afterwards if the test has not."""
     port = port or free_port()
+    executable = require_tool("redis-server", install="Debian: apt-get install redis-server")
     process = subprocess.Popen(
-        [require_tool("redis-server", install="Debian: apt-get install redis-server"), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        [executable, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     url = f"redis://127.0.0.1:{port}/0"
