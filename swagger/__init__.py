@@ -1,6 +1,6 @@
 """The OpenAPI side: the Api object, its security schemes, shared models and error shape."""
 
-from .api import build_api
+from .api import build_api, oauth2_redirect_url
 from .auth_schemes import BEARER
 from .bodies import json_body
 from .errors import ApiError, json_error_response, unexpected_error_response
@@ -11,5 +11,5 @@ from .protection import SUCCESS, Scope, answers, api_scopes, example, failure_ex
 __all__ = [
     "BEARER", "SUCCESS", "ApiError", "Scope", "add_redirect_page_headers", "answers", "api_scopes", "build_api",
     "error_model", "example", "failure_example", "json_body", "json_error_response", "links", "message_model",
-    "protected", "returns", "unexpected_error_response",
+    "oauth2_redirect_url", "protected", "returns", "unexpected_error_response",
 ]

@@ -13,7 +13,7 @@ from local_issuer.signing_key import load_or_create_key, load_or_create_secret
 from namespaces import NAMESPACES
 from storage import MessageStore, migrate
 from swagger import api_scopes
-from tests.browser import CHROMIUM_ARGS, chromium_or_skip, csp_violations
+from tests.browser import CHROMIUM_ARGS, chromium_executable, csp_violations
 from tests.postgres import PostgresServer, postgres_bin_or_skip
 from tests.support import AUDIENCE, Provider, SocketIssuer, Tokens, live, live_on_own_port, rsa_key
 
@@ -165,7 +165,7 @@ def module_local_server(tmp_path_factory, seeded_instance, namespaces):
 @pytest.fixture(scope="module")
 def browser():
     """Debian's Chromium through Playwright (skipped without it, except under CI=true)."""
-    executable = chromium_or_skip()
+    executable = chromium_executable()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -11,12 +11,11 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
 
-import pytest
+from tests.support import free_port, missing
 
 MISSING = "PostgreSQL is missing: install Debian's package (apt-get install -y postgresql)"
 DEBIAN_INITDB = "/usr/lib/postgresql/*/bin/initdb"  # Debian keeps the server binaries off PATH
@@ -34,9 +33,7 @@ def postgres_bin_or_skip(pattern: str = DEBIAN_INITDB) -> Path:
         problem = "PostgreSQL's `postgres` user is missing (initdb refuses to run as root)"
     if problem is None:
         return Path(initdb).parent
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{problem}; CI=true requires the PostgreSQL tests to run")
-    pytest.skip(problem)
+    missing(problem)
 
 
 class PostgresServer:
@@ -46,7 +43,7 @@ class PostgresServer:
         self.bindir = bindir
         self.root = Path(tempfile.mkdtemp(prefix="pg-test-"))
         self.data = self.root / "data"
-        self.port = _free_port()
+        self.port = free_port()
         self._as_owner = []
         if os.geteuid() == 0:
             user = pwd.getpwnam("postgres")
@@ -100,8 +97,3 @@ def _user_exists(name: str) -> bool:
         return False
     return True
 
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
