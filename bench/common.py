@@ -35,13 +35,15 @@ FETCH_LINE = re.compile(r"\[(\d+)\] \[\w+\] security\.keys: jwks (fetched|fetch 
 
 
 class Gunicorn(ServerProcess):
-    """`make serve`'s gunicorn on a loopback port, against ``provider``, with ``settings`` on top."""
+    """`make serve`'s gunicorn on a loopback port, against ``provider``, with ``settings`` on top (by default
+    its SQLite database is a new one in its temporary directory)."""
 
     def __init__(self, provider: Provider, workers: int, **settings: str | int):
         port = free_port()
         self.workdir = Path(tempfile.mkdtemp(prefix="gunicorn-"))
         env = {"AUTH_ISSUER": provider.issuer, "AUTH_JWKS_URL": provider.jwks_url, "AUTH0_AUDIENCE": AUDIENCE,
-               "WEB_CONCURRENCY": str(workers), "LOG_LEVEL": "INFO", **{k: str(v) for k, v in settings.items()}}
+               "WEB_CONCURRENCY": str(workers), "LOG_LEVEL": "INFO",
+               "DATABASE_URL": f"sqlite:///{self.workdir / 'messages.db'}", **{k: str(v) for k, v in settings.items()}}
         gunicorn = str(Path(sys.executable).parent / "gunicorn")
         super().__init__([gunicorn, "-c", "gunicorn.conf.py", "-b", f"127.0.0.1:{port}"], port=port, env=env,
                          cwd=ROOT, logs=self.workdir)

@@ -368,13 +368,13 @@ def repository_copy(dest: Path, instance: Path | None = None) -> Path:
 
 class ServerProcess:
     """``command`` (e.g. `make run`'s or `make serve`'s) started on loopback ``port``, with ``env`` and PORT over
-    the environment minus any AUTH*/GUNICORN* variable of the caller's own; stdout and stderr go to files in
-    ``logs``."""
+    the environment minus any AUTH*/GUNICORN*/DATABASE* variable of the caller's own; stdout and stderr go to
+    files in ``logs``."""
 
     def __init__(self, command: list[str], *, port: int, env: dict[str, str], cwd: Path, logs: Path):
         self.command, self.port, self.url = command, port, f"http://127.0.0.1:{port}"
         self.stderr_path = logs / "stderr.log"
-        inherited = {k: v for k, v in os.environ.items() if not k.startswith(("AUTH", "GUNICORN"))}
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith(("AUTH", "GUNICORN", "DATABASE"))}
         with open(logs / "stdout.log", "wb") as out, open(self.stderr_path, "wb") as err:
             self.process = subprocess.Popen(command, cwd=cwd, env={**inherited, **env, "PORT": str(port)},
                                             stdout=out, stderr=err)
