@@ -53,7 +53,7 @@ def store() -> MessageStore:
 
 message_model = SchemaModel("StoredMessage", {
     "type": "object",
-    "required": ["id", "text", "author", "created_at", "updated_at", "version"],
+    "required": ["author", "created_at", "id", "text", "updated_at", "version"],
     "properties": {
         "id": {"type": "string", "pattern": f"^{ID_PATTERN.pattern}$", "readOnly": True,
                "description": "The message's id: opaque and not sequential."},

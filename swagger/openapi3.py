@@ -87,19 +87,21 @@ def _servers(swagger: dict) -> list[dict]:
 
 
 def _path(item: dict, swagger: dict) -> dict:
+    """The path's operations, each with the parameters the path declares for all of them put in front of
+    its own (as openapi-generator's converter does; an operation's own one of the same name wins)."""
     result = {k: v for k, v in item.items() if k not in METHODS and k != "parameters"}
-    if "parameters" in item:
-        result["parameters"] = [_parameter(p) for p in item["parameters"] if p["in"] != "body"]
     for method in METHODS:
         if method in item:
-            result[method] = _operation(item[method], swagger)
+            result[method] = _operation(item[method], swagger, shared=item.get("parameters", []))
     return result
 
 
-def _operation(operation: dict, swagger: dict) -> dict:
+def _operation(operation: dict, swagger: dict, shared: list[dict] = ()) -> dict:
     produces = operation.pop("produces", None) or swagger.get("produces", ["application/json"])
     consumes = operation.pop("consumes", None) or swagger.get("consumes", ["application/json"])
-    parameters = operation.pop("parameters", [])
+    own = operation.pop("parameters", [])
+    named = {(p["in"], p["name"]) for p in own}
+    parameters = [p for p in shared if (p["in"], p["name"]) not in named] + own
     result = dict(operation)
     plain = [_parameter(p) for p in parameters if p["in"] != "body"]
     if plain:
@@ -110,6 +112,7 @@ def _operation(operation: dict, swagger: dict) -> dict:
             "required": body.get("required", False),
             **({"description": body["description"]} if "description" in body else {}),
         }
+        result["x-codegen-request-body-name"] = body["name"]  # 2.0's name for it, which generators keep
     result["responses"] = {code: _response(r, produces) for code, r in operation["responses"].items()}
     return result
 
