@@ -48,9 +48,10 @@ def read_json_object(allowed: tuple[str, ...], required: tuple[str, ...], max_by
         raise unsupported_media_type()
     if (request.content_length or 0) > max_bytes:
         raise too_large(max_bytes)
-    request.max_content_length = max_bytes  # a body without Content-Length is cut off there
+    request.max_content_length = max_bytes + 1  # a body without Content-Length: read one byte more, to know
     try:
-        request.get_data(cache=True)
+        if len(request.get_data(cache=True)) > max_bytes:
+            raise too_large(max_bytes)
     except RequestEntityTooLarge:
         raise too_large(max_bytes) from None
     body = request.get_json(silent=True)  # None when malformed; repeated names and deep nesting raise 400
