@@ -14,6 +14,8 @@ What the store refuses becomes the documented error, built by ``refusal`` for bo
 from __future__ import annotations
 
 import functools
+import json
+import logging
 import re
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
@@ -40,6 +42,8 @@ WRITE_MESSAGES = Scope("write:messages", "Post messages, and edit or delete your
                                          "PATCH and DELETE /api/messages/{message_id}).")
 DELETE_MESSAGES = Scope("delete:messages", "Delete anyone's message, as a moderator "
                                            "(DELETE /api/messages/{message_id}).")
+
+logger = logging.getLogger("app.messages")
 
 #: Where the app keeps its MessageStore (``app.extensions``); app.database puts it there at start-up.
 STORE = "message_store"
@@ -147,14 +151,21 @@ def precondition_required() -> ApiError:
 
 
 def answering_store_errors(view):
-    """The view's StorageError, answered as its refusal (the database's own words stay out of answers and logs)."""
+    """The view's StorageError, answered as its refusal. Answered, not raised: an unavailable database is
+    logged in one line (the driver's first), not as a traceback per request, and no SQL reaches a log."""
 
     @functools.wraps(view)
     def answering(*args, **kwargs):
         try:
             return view(*args, **kwargs)
         except StorageError as error:
-            raise refusal(error) from None
+            if isinstance(error, StorageUnavailable):
+                cause = getattr(error.__cause__, "orig", None) or error.__cause__
+                reason = (str(cause).strip().splitlines() or ["-"])[0][:200]
+                logger.warning("storage unavailable route=%s reason=%s", json.dumps(request.path[:200]),
+                               json.dumps(reason))
+            answer = refusal(error)
+            return answer.body(), answer.code, answer.headers
 
     return answering
 
