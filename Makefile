@@ -1,8 +1,8 @@
 # The two commands users need: `make run` (serves the API and its docs) and `make test`.
 # `make token` prints a local access token for curl, `make spec` refreshes the committed contract in
 # openapi/, `make sdk` generates clients from it into build/sdk/ (needs Java), `make serve` is the
-# production server (gunicorn), and `make bench`, `make soak` and `make profile` measure it (loopback
-# only, a few minutes at most; not part of `make test`). All set up .venv/ first when needed.
+# production server (gunicorn), and `make bench`, `make soak`, `make slowloris` and `make profile` measure
+# it (loopback only, a few minutes at most; not part of `make test`). All set up .venv/ first when needed.
 
 VENV   := .venv
 PYTHON := $(VENV)/bin/python
@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 # The app the snapshots describe: fixed settings, whatever the environment or .env says.
 SPEC_APP := 'app.snapshot:snapshot_app()'
 
-.PHONY: install run serve test token spec sdk bench soak profile clean
+.PHONY: install run serve test token spec sdk bench soak slowloris profile clean
 
 install: $(STAMP)
 
@@ -52,6 +52,9 @@ bench: install
 
 soak: install
 	$(PYTHON) -m bench.soak
+
+slowloris: install
+	$(PYTHON) -m bench.slowloris
 
 profile: install
 	$(PYTHON) -m bench.profile

@@ -61,10 +61,10 @@ def wrk(url: str, authorization: str, seconds: int) -> dict:
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     return {
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-        "p50": _ms(latency["50"]),
-        "p99": _ms(latency["99"]),
+        "p50": _ms(latency["50"]) if "50" in latency else float("nan"),  # none when nothing was answered
+        "p99": _ms(latency["99"]) if "99" in latency else float("nan"),
         "non2xx": int(bad.group(1)) if bad else 0,
-        # sync workers close every connection; a read error is a peer's close, not a failure
+        # a read error is the server closing a connection (sync workers close each one), not a failure
         "errors": sum(map(int, errors.groups())) - int(errors.group(2)) if errors else 0,
     }
 

@@ -93,9 +93,11 @@ FETCH_LINE = re.compile(r"\[(\d+)\] \[\w+\] security\.keys: jwks (fetched|fetch 
 
 
 class Gunicorn:
-    """`make serve`'s gunicorn on a loopback port, against ``provider``, with ``settings`` on top."""
+    """`make serve`'s gunicorn on a loopback port, against ``provider``, with ``settings`` on top.
 
-    def __init__(self, provider: Provider, workers: int, **settings: str | int):
+    ``args`` are extra gunicorn flags (e.g. another worker class, for comparisons)."""
+
+    def __init__(self, provider: Provider, workers: int, args: tuple[str, ...] = (), **settings: str | int):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.workdir = Path(tempfile.mkdtemp(prefix="gunicorn-"))
@@ -106,7 +108,7 @@ class Gunicorn:
         self.stderr_path = self.workdir / "stderr.log"
         gunicorn = str(Path(sys.executable).parent / "gunicorn")
         with open(self.workdir / "stdout.log", "wb") as out, open(self.stderr_path, "wb") as err:
-            self.process = subprocess.Popen([gunicorn, "-c", "gunicorn.conf.py", "-b", f"127.0.0.1:{self.port}"],
+            self.process = subprocess.Popen([gunicorn, "-c", "gunicorn.conf.py", "-b", f"127.0.0.1:{self.port}", *args],
                                             cwd=ROOT, env=env, stdout=out, stderr=err)
         self.workers = workers
         self._wait_ready()
@@ -157,7 +159,8 @@ def describe_machine() -> str:
     import importlib.metadata as metadata  # noqa: PLC0415
 
     versions = ", ".join(f"{name} {metadata.version(name)}" for name in
-                         ("Flask", "flask-restx", "Authlib", "joserfc", "cryptography", "gunicorn", "cachetools"))
+                         ("Flask", "flask-restx", "Authlib", "joserfc", "cryptography", "gunicorn", "gevent",
+                          "cachetools"))
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), "unknown CPU")
     load = os.getloadavg()
