@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import re
-import signal
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 import requests
 
+from app.settings import ConfigError, load_settings
+from tests.servers import gunicorn
 from tests.support import AUDIENCE, rsa_key
 
-ROOT = Path(__file__).resolve().parent.parent
 FORWARDED = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "api.example.com", "X-Forwarded-Prefix": "/messages"}
 
 
@@ -62,37 +55,6 @@ def test_trusted_proxies_make_generated_urls_public(make_app):
     assert client.get("/", headers=FORWARDED).headers["Location"] == "/messages/docs"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@contextlib.contextmanager
-def gunicorn(provider, logs: Path):
-    """`make serve`'s command on a loopback port, against the fake provider; logs land in ``logs``."""
-    port = _free_port()
-    env = {**os.environ, "AUTH_ISSUER": provider.issuer, "AUTH0_AUDIENCE": AUDIENCE, "WEB_CONCURRENCY": "2",
-           "LOG_LEVEL": "INFO", "PORT": str(port)}
-    command = [str(Path(sys.executable).parent / "gunicorn"), "-c", "gunicorn.conf.py", "-b", f"127.0.0.1:{port}"]
-    with open(logs / "stdout.log", "wb") as out, open(logs / "stderr.log", "wb") as err:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=err)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                if requests.get(url + "/healthz", timeout=10).status_code == 200:
-                    break
-            except requests.ConnectionError:  # not listening yet
-                time.sleep(0.05)
-        else:
-            pytest.fail("gunicorn did not start: " + (logs / "stderr.log").read_text())
-        yield url
-    finally:
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=40) == 0  # a graceful stop
-
-
 def test_gunicorn_serves_and_logs_without_tokens(provider, tokens, attacker_key, http, tmp_path):
     good, expired, forged = tokens.make(), tokens.make(exp=1), tokens.make(key=attacker_key)
     stranger = tokens.make(key=rsa_key("stranger"))
@@ -120,3 +82,33 @@ def test_gunicorn_serves_and_logs_without_tokens(provider, tokens, attacker_key,
     for token in (good, expired, forged, stranger):
         for part in token.split("."):
             assert part not in access and part not in errors
+
+
+def test_bind_host_defaults_to_loopback_in_local_mode_only():
+    assert load_settings({}).bind_host == "127.0.0.1"
+    assert load_settings({"AUTH0_DOMAIN": "tenant.example.com", "AUTH0_AUDIENCE": AUDIENCE}).bind_host == "0.0.0.0"
+    assert load_settings({"BIND_HOST": "0.0.0.0"}).bind_host == "0.0.0.0"
+    assert load_settings({"BIND_HOST": "[::1]"}).bind_host == "::1"
+    with pytest.raises(ConfigError, match="BIND_HOST must be an IP address"):
+        load_settings({"BIND_HOST": "example.com"})
+
+
+def _local_gunicorn(instance, logs, **env):
+    """`make serve` in local mode, its issuer keeping its key in ``instance`` rather than the repository's."""
+    return gunicorn(None, logs, f"app:create_app(instance_path={str(instance)!r})", **env)
+
+
+def test_local_mode_serves_on_loopback_only_by_default(instance, tmp_path):
+    with _local_gunicorn(instance, tmp_path, BIND_HOST=None) as url:
+        assert requests.get(url + "/healthz", timeout=5).status_code == 200
+    errors = (tmp_path / "stderr.log").read_text()
+    assert f"Listening at: {url} " in errors  # 127.0.0.1, and nothing else
+    assert "Listening at: http://0.0.0.0" not in errors and "beyond this machine" not in errors
+
+
+def test_local_mode_bound_elsewhere_says_so(instance, tmp_path):
+    with _local_gunicorn(instance, tmp_path, BIND_HOST="0.0.0.0") as url:
+        assert requests.get(url + "/healthz", timeout=5).status_code == 200
+    port = url.rsplit(":", 1)[1]
+    warnings = [line for line in (tmp_path / "stderr.log").read_text().splitlines() if "[WARNING]" in line]
+    assert any(f"local mode listening on 0.0.0.0:{port}, beyond this machine" in line for line in warnings)
