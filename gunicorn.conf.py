@@ -46,10 +46,12 @@ timeout = 30
 graceful_timeout = 30
 
 # Access log on stdout, error log (and the app's own lines) on stderr. The path is logged without
-# its query string (%(U)s), so a token a client wrongly puts in the URL never reaches the log.
+# its query string (%(U)s), so a token a client wrongly puts in the URL never reaches the log; the
+# logger class escapes every field, so one request is one line (app/access_log.py).
 accesslog = "-"
 errorlog = "-"
 access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms "%(a)s"'
+logger_class = "app.access_log.GunicornLogger"
 
 # Forwarded headers are the app's business (TRUSTED_PROXIES); gunicorn must not trust them on its own.
 forwarded_allow_ips = ""
