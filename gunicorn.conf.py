@@ -12,6 +12,9 @@ from pathlib import Path
 
 from dotenv import load_dotenv
 
+# Importing app.settings loads the app's modules in the master, before workers fork: they start faster,
+# and gevent's patching in each worker still applies, as nothing in them makes a lock, a thread or a
+# socket at import.
 from app.settings import load_settings
 from security.net import is_loopback_host
 

@@ -123,15 +123,15 @@ def main() -> int:
     key = rsa_key("bench-key")
     provider = Provider([key])
     authorization = "Bearer " + token(provider.issuer, key)
-    print(f"gunicorn: {WORKERS} sync workers; wrk -t1 -c{CONNECTIONS}, {ROUNDS} rounds of {DURATION}s per route "
-          f"and mode, after {WARMUP}s warm-up per route", file=sys.stderr)
+    print(f"gunicorn (gunicorn.conf.py): {WORKERS} workers; wrk -t1 -c{CONNECTIONS}, {ROUNDS} rounds of {DURATION}s "
+          f"per route and mode, after {WARMUP}s warm-up per route", file=sys.stderr)
     try:
         results = {name: run_mode(name, settings, provider, authorization) for name, settings in MODES}
     finally:
         provider.close()
     report = ["## make bench", "", f"Machine: {machine}.", "",
-              f"gunicorn {WORKERS} sync workers, `wrk -t1 -c{CONNECTIONS} -d{DURATION}s --latency`, {ROUNDS} rounds, "
-              "routes interleaved; medians over rounds; ratios taken within each round.", ""]
+              f"gunicorn with gunicorn.conf.py, {WORKERS} workers, `wrk -t1 -c{CONNECTIONS} -d{DURATION}s --latency`, "
+              f"{ROUNDS} rounds, routes interleaved; medians over rounds; ratios taken within each round.", ""]
     verdicts = {}
     for name, result in results.items():
         lines, met, fetch_ok = summarize(name, result)

@@ -50,8 +50,8 @@ ROUTE = "/api/private"
 SETUPS = {
     "make serve": (),
     "sync": ("--worker-class", "sync"),
-    "gthread, 16 threads": ("--worker-class", "gthread", "--threads", "16"),
-    "gthread, 256 threads": ("--worker-class", "gthread", "--threads", "256"),
+    "gthread-16": ("--worker-class", "gthread", "--threads", "16"),
+    "gthread-256": ("--worker-class", "gthread", "--threads", "256"),
 }
 
 
