@@ -2,7 +2,8 @@
 
 - One request, one line: any character that is not printable (CR, LF, ESC, the other C0 and C1
   controls, U+2028/U+2029, bidi controls...) is written as ``\\xNN``, ``\\uNNNN`` or ``\\UNNNNNNNN``;
-  backslashes and double quotes get a backslash, so a field can neither end early nor fake another.
+  inside a field, backslashes and double quotes get a backslash, so it can neither end early nor fake
+  another.
 - No query string: the path is logged without it, so ``code=``, ``access_token=`` or
   ``client_secret=`` put in a URL never reach a log. Server error lines that quote a raw request
   line (a malformed request) lose the query too.
@@ -30,6 +31,7 @@ def clean(text: str) -> str:
 
 
 def without_query(text: str) -> str:
+    """``text`` with every query string cut (a request line, or a message quoting one)."""
     return _QUERY.sub("", text)
 
 
