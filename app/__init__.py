@@ -27,8 +27,9 @@ from .proxies import redirect_with_paths, trust_proxies
 from .settings import ConfigError, Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
+INSTANCE_PATH = ROOT / "instance"  # the local issuer's key and the default SQLite database, unless told otherwise
 
-__all__ = ["ConfigError", "Settings", "build_key_set", "build_token_validator", "create_app", "load_settings"]
+__all__ = ["INSTANCE_PATH", "ConfigError", "Settings", "build_key_set", "build_token_validator", "create_app", "load_settings"]
 
 
 def create_app(config: Mapping[str, str] | None = None, *, instance_path: str | Path | None = None,
@@ -91,7 +92,7 @@ def _flask_app(settings: Settings, instance_path: str | Path | None) -> Flask:
     """The bare Flask app: our templates and static files, request-shape rules and Flask-RESTX options."""
     app = Flask(
         __name__,
-        instance_path=str(instance_path or ROOT / "instance"),
+        instance_path=str(instance_path or INSTANCE_PATH),
         template_folder=str(ROOT / "swagger" / "templates"),  # our swagger-ui.html overrides flask-restx's
         static_folder=str(ROOT / "swagger" / "static"),  # the docs page's own script and styles
     )

@@ -27,7 +27,7 @@ import requests
 
 from storage import PAGE_MAX, MessageStore
 from tests.support import AUDIENCE, ROOT, ServerProcess, free_port
-from tests.test_serving import gunicorn
+from tests.servers import gunicorn
 
 WORKERS, CLIENTS, MESSAGES = 4, 16, 2000
 GUNICORN = str(Path(sys.executable).parent / "gunicorn")
