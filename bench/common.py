@@ -23,12 +23,12 @@ ROOT = Path(__file__).resolve().parent.parent
 ROUTES = ("/api/public", "/api/private", "/api/private-scoped")
 
 
-def token(issuer: str, key, *, kid: str | None = None, lifetime: int = 3600, **claims) -> str:
+def token(issuer: str, key, *, kid: str | None = None, lifetime: int = 3600, scope: str = "openid read:messages",
+          **claims) -> str:
     """An Auth0-shaped access token signed with ``key`` (``kid`` may name another key), each for a subject of
     its own: tokens made in the same second still differ."""
     return Tokens(issuer, key).make(header={"kid": kid} if kid else None, sub=f"auth0|{secrets.token_hex(6)}",
-                                    azp="bench-client", scope="openid read:messages",
-                                    exp=int(time.time()) + lifetime, **claims)
+                                    azp="bench-client", scope=scope, exp=int(time.time()) + lifetime, **claims)
 
 
 FETCH_LINE = re.compile(r"\[(\d+)\] \[\w+\] security\.keys: jwks (fetched|fetch failed)")
