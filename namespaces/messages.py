@@ -122,6 +122,12 @@ def as_json(message: Message) -> dict:
             "version": message.version}
 
 
+def json_answer(body: dict, status: int, tag: str) -> Response:
+    """The answer with its ETag, as flask-restx would render it (JSON and a newline), made at once: the
+    tuple form costs the hot read route a Headers object more, and a second pass over them."""
+    return Response(json.dumps(body) + "\n", status, {"ETag": tag}, mimetype="application/json")
+
+
 def etag(message: Message) -> str:
     return quote_etag(str(message.version))
 
@@ -308,7 +314,7 @@ class MessageItem(Resource):
         tag = etag(message)
         if "HTTP_IF_NONE_MATCH" in request.environ and request.if_none_match.contains_weak(str(message.version)):
             return Response(status=304, headers={"ETag": tag})
-        return as_json(message), 200, {"ETag": tag}
+        return json_answer(as_json(message), 200, tag)
 
     @ns.doc("edit_message", params={"If-Match": IF_MATCH})
     @links(ns, 200, ITEM_LINKS)
