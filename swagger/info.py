@@ -13,7 +13,10 @@ Every error is JSON `{"error": "...", "error_description": "..."}`.
 - **401** `invalid_token`: the token failed validation; `error_description` says why
   (expired, wrong audience, unknown key...). The challenge repeats both.
 - **403** `insufficient_scope`: the token is valid but lacks the scope; the challenge names it.
-- **503** `temporarily_unavailable`: the issuer's signing keys could not be fetched; retry after `Retry-After` seconds.
+- **503** `temporarily_unavailable`: the issuer's signing keys could not be fetched, or the database is
+  unavailable; retry after `Retry-After` seconds.
+- The messages routes answer more (`invalid_request`, `not_author`, `precondition_failed`...): each
+  operation lists its answers, with an example of each.
 """
 
 
