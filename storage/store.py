@@ -21,6 +21,7 @@ import fcntl
 import hashlib
 import re
 import secrets
+import sqlite3
 import threading
 import time
 from contextlib import contextmanager
@@ -83,6 +84,9 @@ class MessageStore:
         # three). SQLite's reads already run outside any transaction (see storage.engine).
         self._reader = engine if self._sqlite else engine.execution_options(isolation_level="AUTOCOMMIT")
         self._group_commit = _GroupCommit(self._insert_all)
+        if self._sqlite:  # see _get_from_sqlite
+            self._get_sql = str(_GET.compile(dialect=engine.dialect))
+            self._time = messages.c.created_at.type.dialect_impl(engine.dialect).result_processor(engine.dialect, None)
 
     @classmethod
     def open(cls, url: str, **engine_options) -> "MessageStore":
@@ -129,11 +133,37 @@ class MessageStore:
         """The message, or NotFound."""
         if not _is_id(message_id):
             raise NotFound(str(message_id))
-        with self._reading() as connection:
-            row = connection.execute(_GET, {"id": message_id}).first()
-        if row is None:
+        if self._sqlite:
+            found = self._get_from_sqlite(message_id)
+        else:
+            with self._reading() as connection:
+                row = connection.execute(_GET, {"id": message_id}).first()
+            found = None if row is None else Message(**row._mapping)
+        if found is None:
             raise NotFound(message_id)
-        return Message(**row._mapping)
+        return found
+
+    def _get_from_sqlite(self, message_id: str) -> Message | None:
+        """The most frequent read, through the driver itself: the same statement and conversions as
+        SQLAlchemy's, at a quarter of the cost of a Core execution."""
+        try:
+            with _unavailable_on_trouble():  # no free connection in the pool
+                connection = self.engine.raw_connection()
+            try:
+                cursor = connection.cursor()
+                try:
+                    cursor.execute(self._get_sql, (message_id,))
+                    row = cursor.fetchone()
+                finally:
+                    cursor.close()
+            finally:
+                connection.close()  # back to the pool
+        except sqlite3.OperationalError as exc:  # locked past the busy timeout (or when connecting), or gone
+            raise StorageUnavailable() from exc
+        if row is None:
+            return None
+        id_, text, author, created_at, updated_at, version = row
+        return Message(id_, text, author, self._time(created_at), self._time(updated_at), version)
 
     def update(self, message_id: str, text: str, expected_version: int, actor: str) -> Message:
         """The message with its new text and version (expected_version + 1).
