@@ -29,7 +29,8 @@ from .settings import ConfigError, Settings, load_settings
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_PATH = ROOT / "instance"  # the local issuer's key and the default SQLite database, unless told otherwise
 
-__all__ = ["INSTANCE_PATH", "ConfigError", "Settings", "build_key_set", "build_token_validator", "create_app", "load_settings"]
+__all__ = ["INSTANCE_PATH", "ConfigError", "Settings", "build_key_set", "build_token_validator", "create_app",
+           "load_settings"]
 
 
 def create_app(config: Mapping[str, str] | None = None, *, instance_path: str | Path | None = None,

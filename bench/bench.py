@@ -110,8 +110,9 @@ def targets(url: str, routes: tuple[str, ...], authorization: str, workdir: Path
     found = {}
     for route in routes:
         if route == GET_MESSAGE:
-            request = urllib.request.Request(url + "/api/messages", data=json.dumps({"text": "Read by make bench"}).encode(),
-                                             headers={"Authorization": authorization, "Content-Type": "application/json"})
+            request = urllib.request.Request(
+                url + "/api/messages", data=json.dumps({"text": "Read by make bench"}).encode(),
+                headers={"Authorization": authorization, "Content-Type": "application/json"})
             with urllib.request.urlopen(request, timeout=30) as answer:
                 found[route] = Target(url + answer.headers["Location"])
         elif route == POST_MESSAGE:

@@ -86,7 +86,8 @@ class MessageStore:
         self._group_commit = _GroupCommit(self._insert_all)
         if self._sqlite:  # see _get_from_sqlite
             self._get_sql = str(_GET.compile(dialect=engine.dialect))
-            self._time = messages.c.created_at.type.dialect_impl(engine.dialect).result_processor(engine.dialect, None)
+            self._time = messages.c.created_at.type.dialect_impl(engine.dialect).result_processor(engine.dialect,
+                                                                                                   None)
 
     @classmethod
     def open(cls, url: str, **engine_options) -> "MessageStore":
@@ -245,7 +246,6 @@ class MessageStore:
                 connection.exec_driver_sql("BEGIN IMMEDIATE")  # take the write lock now, waiting busy_timeout
             yield connection
             connection.commit()
-
 
     @contextmanager
     def _writers_turn(self) -> Iterator[None]:

@@ -18,7 +18,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from security import InsufficientScope, InvalidToken, MissingCredentials, SigningKeysUnavailable, current_token, require_auth
+from security import (InsufficientScope, InvalidToken, MissingCredentials, SigningKeysUnavailable, current_token,
+                      require_auth)
 from security.errors import AuthFailure
 from security.validator import EXPIRED
 

@@ -64,11 +64,12 @@ CASES = {
     "not_found": lambda call, op, t, http: Call(call.method, call.base_url,
                                                 re.sub(r"[0-9a-f]{32}", UNKNOWN_ID, call.path),
                                                 call.headers, call.body).send(http),
-    "not_modified": lambda call, op, t, http: call.with_headers(If_None_Match=call.send(http).headers["ETag"]).send(http),
+    "not_modified": lambda call, op, t, http: call.with_headers(
+        If_None_Match=call.send(http).headers["ETag"]).send(http),
     "precondition_required": lambda call, op, t, http: call.with_headers(If_Match=None).send(http),
     "precondition_failed": lambda call, op, t, http: twice(call, http),  # the second If-Match is stale
-    "malformed_json": lambda call, op, t, http: Call(call.method, call.base_url, call.path,
-                                                     {**call.headers, "Content-Type": JSON}, data=b'{"text": ').send(http),
+    "malformed_json": lambda call, op, t, http: Call(
+        call.method, call.base_url, call.path, {**call.headers, "Content-Type": JSON}, data=b'{"text": ').send(http),
     "unknown_field": lambda call, op, t, http: replaced_body(call, colour="red").send(http),
     "missing_field": lambda call, op, t, http: Call(call.method, call.base_url, call.path, call.headers, {}).send(http),
     "request_entity_too_large": lambda call, op, t, http: replaced_body(call, padding="x" * 17_000).send(http),
@@ -105,7 +106,8 @@ def test_examples_appear_only_on_responses(server, http):
         stray = [p for p in example_places(document) if not any(fnmatch(p, place) for place in places)]
         assert stray == [], f"/{fmt}.json shows examples that are not checked: {stray}"
     swagger = http.get(f"{server.url}/swagger.json").json()
-    bodies = {p["schema"]["$ref"].rsplit("/", 1)[1] for o in operations(swagger) for p in o.parameters if p["in"] == "body"}
+    bodies = {p["schema"]["$ref"].rsplit("/", 1)[1] for o in operations(swagger) for p in o.parameters
+              if p["in"] == "body"}
     with_examples = {place.split("/")[0] for place in example_places(swagger.get("definitions", {}))}
     assert with_examples <= bodies, "only request bodies may carry property examples (they are sent)"
 
@@ -125,7 +127,8 @@ def masked(documented, live_one, ids: dict[str, str]):
     if isinstance(documented, dict) and isinstance(live_one, dict):
         result = {}
         for key, value in live_one.items():
-            if key in GENERATED and isinstance(value, str) and isinstance(documented.get(key), str) and _formed(key, value):
+            generated = key in GENERATED and isinstance(value, str) and isinstance(documented.get(key), str)
+            if generated and _formed(key, value):
                 if key == "id":
                     ids[value] = documented[key]
                 result[key] = documented[key]
@@ -151,7 +154,8 @@ def documented_cases(operation, openapi) -> list[tuple[str, str, object, dict]]:
     found = []
     for status in operation.spec["responses"]:
         twin = openapi["paths"][operation.path][operation.method]["responses"][status]
-        named = {case: example["value"] for case, example in twin.get("content", {}).get(JSON, {}).get("examples", {}).items()}
+        media = twin.get("content", {}).get(JSON, {})
+        named = {case: example["value"] for case, example in media.get("examples", {}).items()}
         for header in twin.get("headers", {}).values():
             named.update({case: None for case in header.get("examples", {}) if case not in named})
         if not named and "content" not in twin and status.startswith("2"):

@@ -428,7 +428,8 @@ def test_opc_messages_round_trip(opc, server, tokens):
     assert isinstance(stale.parsed, models.Error) and isinstance(gone.parsed, models.Error)
     assert_round_trip({"created": created, "replayed": replayed, "pages": pages, "etag": etag, "edited": edited,
                        "stale": {"status": stale.status_code, "error": stale.parsed.error},
-                       "deleted": deleted.status_code, "gone": {"status": gone.status_code, "error": gone.parsed.error}},
+                       "deleted": deleted.status_code,
+                       "gone": {"status": gone.status_code, "error": gone.parsed.error}},
                       author, server.url)
 
 

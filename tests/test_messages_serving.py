@@ -91,8 +91,8 @@ def listed(url: str, headers: dict) -> list[dict]:
     items, cursor = [], None
     with requests.Session() as session:
         while True:
-            page = session.get(url + "/api/messages", params={"limit": PAGE_MAX, **({"cursor": cursor} if cursor else {})},
-                               headers=headers, timeout=30).json()
+            query = {"limit": PAGE_MAX, **({"cursor": cursor} if cursor else {})}
+            page = session.get(url + "/api/messages", params=query, headers=headers, timeout=30).json()
             items += page["items"]
             if (cursor := page["next_cursor"]) is None:
                 return items
