@@ -14,6 +14,7 @@ from flask import Flask
 
 from .cli import token_command
 from .clients import LocalClient
+from .dpop import TokenRequestProofs
 from .routes import EXTENSION, blueprint
 from .server import LocalAuthorizationServer
 from .signing_key import load_or_create_key, load_or_create_secret
@@ -34,15 +35,16 @@ class LocalIssuer:
         self.key = load_or_create_key(instance)
         secret = settings.local_client_secret or load_or_create_secret(instance)
         self.client = LocalClient(settings.local_client_id, secret)
-        self.server = LocalAuthorizationServer(self.client, self.mint, self.scopes)
+        self.dpop = TokenRequestProofs(leeway=settings.leeway)
+        self.server = LocalAuthorizationServer(self.client, self.mint, self.scopes, self.dpop)
 
     def jwks(self) -> dict:
         """The public JWKS: what /.well-known/jwks.json serves and what the API's key cache loads."""
         return {"keys": [self.key.as_dict(private=False)]}
 
-    def mint(self, *, subject: str, scopes=(), expires_in: int = DEFAULT_LIFETIME) -> str:
+    def mint(self, *, subject: str, scopes=(), expires_in: int = DEFAULT_LIFETIME, jkt: str | None = None) -> str:
         return mint(self.key, issuer=self.settings.issuer, audience=self.settings.audience, subject=subject,
-                    client_id=self.client.client_id, scopes=list(scopes), expires_in=expires_in)
+                    client_id=self.client.client_id, scopes=list(scopes), expires_in=expires_in, jkt=jkt)
 
     def init_app(self, app: Flask) -> None:
         app.extensions[EXTENSION] = self

@@ -1,0 +1,105 @@
+"""DPoP at the local issuer's token endpoint (RFC 9449 §5, §8).
+
+A token request may carry a ``DPoP`` header: a proof of possession of the client's key for this very
+request (``htm`` POST, ``htu`` the token endpoint, no ``ath``). The access token is then bound to
+that key (``cnf.jkt``, its RFC 7638 thumbprint) and issued with ``token_type: DPoP``; without the
+header the token is a plain Bearer one, unless proofs are required. Proofs are checked by the API's
+own verifier (security.dpop), with a replay store of the issuer's own.
+
+The proof is checked before the grant, so a refused proof (or a nonce demand, to which the client
+answers by retrying) leaves an authorization code unused.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from authlib.oauth2 import OAuth2Error
+
+from security.dpop import DEFAULT_ALGORITHMS, INVALID_PROOF, DPoPError, DPoPVerifier, VerifiedProof
+from security.nonce import DPoPNonces
+from security.replay import MemoryReplayStore, ReplayStoreUnavailable
+
+#: Token requests are few on a laptop: room for this many proofs in the window, then 503s.
+REPLAY_STORE_SIZE = 10_000
+
+
+class DPoPProofError(OAuth2Error):
+    """``invalid_dpop_proof`` or ``use_dpop_nonce`` (with the nonce in ``DPoP-Nonce``): always 400 at a token
+    endpoint (RFC 9449 §5, §8), in the token endpoint's JSON error shape."""
+
+    def __init__(self, refusal: DPoPError):
+        super().__init__(error=refusal.error, description=refusal.description, status_code=400)
+        self.nonce = refusal.nonce
+
+    def get_headers(self):
+        headers = super().get_headers()
+        if self.nonce:
+            headers.append(("DPoP-Nonce", self.nonce))
+        return headers
+
+
+class ReplayStoreFull(OAuth2Error):
+    error = "temporarily_unavailable"
+    status_code = 503
+
+    def get_headers(self):
+        return [*super().get_headers(), ("Retry-After", str(ReplayStoreUnavailable.retry_after))]
+
+
+class TokenRequestProofs:
+    """Checks the proof a token request carries, with the API's rules (algorithms, window, nonces)."""
+
+    def __init__(self, algorithms: Iterable[str] = DEFAULT_ALGORITHMS, *, required: bool = False,
+                 nonces: DPoPNonces | None = None, iat_window: int = 300, leeway: int = 5):
+        """``required``: a token request without a proof is refused (every token is bound).
+        ``nonces``: proofs must carry one of these nonces (RFC 9449 §8)."""
+        self.required = required
+        self.verifier = DPoPVerifier(algorithms, replay_store=MemoryReplayStore(REPLAY_STORE_SIZE),
+                                     iat_window=iat_window, leeway=leeway, nonces=nonces)
+
+    @property
+    def algorithms(self) -> list[str]:
+        """What discovery lists as ``dpop_signing_alg_values_supported``."""
+        return list(self.verifier.algorithms)
+
+    def check(self, request) -> VerifiedProof | None:
+        """The proof of an Authlib token request, checked; None when it carries none (and none is required).
+        Raises an OAuth2Error, which Authlib answers in the token endpoint's error shape."""
+        proofs = request.headers.getlist("DPoP")
+        if not proofs:
+            if self.required:
+                raise DPoPProofError(DPoPError(INVALID_PROOF, "This issuer binds every token to a key: send a DPoP proof."))
+            return None
+        if len(proofs) > 1:
+            raise DPoPProofError(DPoPError(INVALID_PROOF, "Send exactly one DPoP header."))
+        try:
+            return self.verifier.verify(proofs[0], method=request.method, url=request.uri)
+        except DPoPError as refusal:
+            raise DPoPProofError(refusal) from None
+        except ReplayStoreUnavailable:
+            raise ReplayStoreFull(description="Too many DPoP proofs were seen lately; retry later.") from None
+
+
+class BindsToProofKey:
+    """A grant mixin: the proof is checked before the grant's own checks, and the token is bound to its key
+    (``server.generate_token(..., jkt=...)``); a nonce the client should move to comes back in ``DPoP-Nonce``."""
+
+    proof: VerifiedProof | None = None
+
+    def validate_token_request(self):
+        if self.server.dpop is not None:
+            self.proof = self.server.dpop.check(self.request)
+        super().validate_token_request()
+
+    def generate_token(self, user=None, scope=None, grant_type=None, expires_in=None, include_refresh_token=True):
+        return self.server.generate_token(
+            grant_type or self.GRANT_TYPE, self.request.client, user=user, scope=scope,
+            jkt=self.proof.jkt if self.proof else None,
+        )
+
+    def create_token_response(self):
+        status, body, headers = super().create_token_response()
+        if self.proof and self.proof.next_nonce:
+            headers = [*headers, ("DPoP-Nonce", self.proof.next_nonce)]
+        return status, body, headers
