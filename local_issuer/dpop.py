@@ -7,12 +7,13 @@ header the token is a plain Bearer one, unless proofs are required. Proofs are c
 own verifier (security.dpop), with a replay store of the issuer's own.
 
 The proof is checked before the grant, so a refused proof (or a nonce demand, to which the client
-answers by retrying) leaves an authorization code unused.
+answers by retrying) leaves an authorization code unused. A code asked for with ``dpop_jkt`` (§10) is
+bound to that key: its exchange needs a proof made with it.
 """
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from authlib.oauth2 import OAuth2Error
 
@@ -31,6 +32,10 @@ class DPoPProofError(OAuth2Error):
     def __init__(self, refusal: DPoPError):
         super().__init__(error=refusal.error, description=refusal.description, status_code=400)
         self.nonce = refusal.nonce
+
+    @classmethod
+    def because(cls, description: str) -> DPoPProofError:
+        return cls(DPoPError(INVALID_PROOF, description))
 
     def get_headers(self):
         headers = super().get_headers()
@@ -69,10 +74,10 @@ class TokenRequestProofs:
         proofs = request.headers.getlist("DPoP")
         if not proofs:
             if self.required:
-                raise DPoPProofError(DPoPError(INVALID_PROOF, "This issuer binds every token to a key: send a DPoP proof."))
+                raise DPoPProofError.because("This issuer binds every token to a key: send a DPoP proof.")
             return None
         if len(proofs) > 1:
-            raise DPoPProofError(DPoPError(INVALID_PROOF, "Send exactly one DPoP header."))
+            raise DPoPProofError.because("Send exactly one DPoP header.")
         try:
             return self.verifier.verify(proofs[0], method=request.method, url=request.uri)
         except DPoPError as refusal:

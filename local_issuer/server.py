@@ -23,7 +23,7 @@ from flask import request as flask_request
 from werkzeug.datastructures import MultiDict
 
 from .clients import LocalClient
-from .dpop import BindsToProofKey, TokenRequestProofs
+from .dpop import BindsToProofKey, DPoPProofError, TokenRequestProofs
 from .tokens import DEFAULT_LIFETIME
 
 CODE_LIFETIME = 60  # seconds; RFC 6749 recommends at most 10 minutes
@@ -39,6 +39,7 @@ class AuthorizationCode(AuthorizationCodeMixin):
     subject: str
     code_challenge: str
     code_challenge_method: str
+    dpop_jkt: str | None  # RFC 9449 §10: the code is bound to this DPoP key
     expires_at: float
 
     def get_redirect_uri(self) -> str:
@@ -99,7 +100,14 @@ class CodeGrant(BindsToProofKey, grants.AuthorizationCodeGrant):
             subject=request.user,
             code_challenge=data.get("code_challenge"),
             code_challenge_method=data.get("code_challenge_method"),
+            dpop_jkt=data.get("dpop_jkt"),
         )
+
+    def validate_token_request(self):
+        super().validate_token_request()
+        bound_to = self.request.authorization_code.dpop_jkt
+        if bound_to and self.server.dpop is not None and (self.proof is None or self.proof.jkt != bound_to):
+            raise DPoPProofError.because("The authorization code is bound to another DPoP key (dpop_jkt).")
 
     def query_authorization_code(self, code, client):
         return self.server.codes.take(code, client.get_client_id())

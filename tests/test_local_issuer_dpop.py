@@ -89,16 +89,13 @@ def test_client_credentials_with_a_proof_get_a_bound_token(local_server, http, t
 
 def test_code_and_pkce_with_a_proof_get_a_bound_token(local_server, http, token_url, proofs):
     code, verifier = get_code(http, local_server)
-    response = exchange(http, local_server, code, verifier)  # tests.oauth's exchange, with the header below
+    response = exchange(http, local_server, code, verifier)
     assert response.status_code == 200  # without a proof: a Bearer token
     assert response.json()["token_type"] == "Bearer"
     assert "cnf" not in claims_of(local_server, response.json()["access_token"])
     code, verifier = get_code(http, local_server)
-    http.headers["DPoP"] = token_proof(proofs, token_url)
-    try:
-        assert_bound(local_server, exchange(http, local_server, code, verifier), proofs.key.thumbprint())
-    finally:
-        del http.headers["DPoP"]
+    response = exchange(http, local_server, code, verifier, headers={"DPoP": token_proof(proofs, token_url)})
+    assert_bound(local_server, response, proofs.key.thumbprint())
 
 
 @pytest.mark.parametrize("alg", ["ES256", "RS256", "PS256"])
@@ -116,13 +113,20 @@ def test_a_proof_is_accepted_once(local_server, http, token_url, proofs):
 
 def test_a_refused_proof_leaves_the_code_for_the_retry(local_server, http, token_url, proofs):
     code, verifier = get_code(http, local_server)
-    http.headers["DPoP"] = token_proof(proofs, token_url, htm="GET")
-    try:
-        assert_refused(exchange(http, local_server, code, verifier))
-        http.headers["DPoP"] = token_proof(proofs, token_url)
-        assert_bound(local_server, exchange(http, local_server, code, verifier), proofs.key.thumbprint())
-    finally:
-        del http.headers["DPoP"]
+    wrong = token_proof(proofs, token_url, htm="GET")
+    assert_refused(exchange(http, local_server, code, verifier, headers={"DPoP": wrong}))
+    response = exchange(http, local_server, code, verifier, headers={"DPoP": token_proof(proofs, token_url)})
+    assert_bound(local_server, response, proofs.key.thumbprint())
+
+
+def test_a_code_bound_by_dpop_jkt_needs_a_proof_with_that_key(local_server, http, token_url, proofs):
+    """RFC 9449 §10: without a proof, or with another key's, the code gives nothing (and is spent)."""
+    for headers in [{}, {"DPoP": token_proof(Proofs(), token_url)}]:
+        code, verifier = get_code(http, local_server, dpop_jkt=proofs.key.thumbprint())
+        assert "dpop_jkt" in assert_refused(exchange(http, local_server, code, verifier, headers=headers))
+    code, verifier = get_code(http, local_server, dpop_jkt=proofs.key.thumbprint())
+    response = exchange(http, local_server, code, verifier, headers={"DPoP": token_proof(proofs, token_url)})
+    assert_bound(local_server, response, proofs.key.thumbprint())
 
 
 def hostile(proofs: Proofs, url: str) -> dict[str, tuple[str, str]]:
