@@ -12,7 +12,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from .cli import token_command
+from .cli import dpop_proof_command, dpop_token_command, token_command
 from .clients import LocalClient
 from .dpop import TokenRequestProofs
 from .routes import EXTENSION, blueprint
@@ -60,5 +60,7 @@ class LocalIssuer:
 
 
 def install_cli(app: Flask) -> None:
-    """The ``token`` command exists in both modes, so that in provider mode it can say why it refuses."""
-    app.cli.add_command(token_command)
+    """The commands exist in both modes: ``token`` and ``dpop-token`` say why they refuse in provider mode, and
+    ``dpop-proof`` signs proofs for any issuer's tokens bound to the curl key."""
+    for command in (token_command, dpop_token_command, dpop_proof_command):
+        app.cli.add_command(command)
