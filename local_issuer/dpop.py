@@ -1,4 +1,4 @@
-"""DPoP at the local issuer's token endpoint (RFC 9449 §5, §8).
+"""DPoP at the local issuer's token endpoint (RFC 9449 §5, §10).
 
 A token request may carry a ``DPoP`` header: a proof of possession of the client's key for this very
 request (``htm`` POST, ``htu`` the token endpoint, no ``ath``). The access token is then bound to
@@ -6,9 +6,9 @@ that key (``cnf.jkt``, its RFC 7638 thumbprint) and issued with ``token_type: DP
 header the token is a plain Bearer one, unless proofs are required. Proofs are checked by the API's
 own verifier (security.dpop), with a replay store of the issuer's own.
 
-The proof is checked before the grant, so a refused proof (or a nonce demand, to which the client
-answers by retrying) leaves an authorization code unused. A code asked for with ``dpop_jkt`` (§10) is
-bound to that key: its exchange needs a proof made with it.
+The proof is checked before the grant, so a refused proof leaves an authorization code unused for a
+retry. A code asked for with ``dpop_jkt`` (§10) is bound to that key: its exchange needs a proof made
+with it.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from collections.abc import Iterable
 from authlib.oauth2 import OAuth2Error
 
 from security.dpop import DEFAULT_ALGORITHMS, INVALID_PROOF, DPoPError, DPoPVerifier, VerifiedProof
-from security.nonce import DPoPNonces
 from security.replay import MemoryReplayStore, ReplayStoreUnavailable
 
 #: Token requests are few on a laptop: room for this many proofs in the window, then 503s.
@@ -26,22 +25,15 @@ REPLAY_STORE_SIZE = 10_000
 
 
 class DPoPProofError(OAuth2Error):
-    """``invalid_dpop_proof`` or ``use_dpop_nonce`` (with the nonce in ``DPoP-Nonce``): always 400 at a token
-    endpoint (RFC 9449 §5, §8), in the token endpoint's JSON error shape."""
+    """A refused proof: 400 at a token endpoint (RFC 9449 §5), in its JSON error shape, with the verifier's
+    error code (``invalid_dpop_proof``, or ``invalid_request`` for a request URL no proof can match)."""
 
     def __init__(self, refusal: DPoPError):
         super().__init__(error=refusal.error, description=refusal.description, status_code=400)
-        self.nonce = refusal.nonce
 
     @classmethod
     def because(cls, description: str) -> DPoPProofError:
         return cls(DPoPError(INVALID_PROOF, description))
-
-    def get_headers(self):
-        headers = super().get_headers()
-        if self.nonce:
-            headers.append(("DPoP-Nonce", self.nonce))
-        return headers
 
 
 class ReplayStoreFull(OAuth2Error):
@@ -53,15 +45,15 @@ class ReplayStoreFull(OAuth2Error):
 
 
 class TokenRequestProofs:
-    """Checks the proof a token request carries, with the API's rules (algorithms, window, nonces)."""
+    """Checks the proof a token request carries, with the API's rules (algorithms, time window). It asks for
+    no nonce (RFC 9449 §8 leaves that to the authorization server): the API's own nonces are its own."""
 
     def __init__(self, algorithms: Iterable[str] = DEFAULT_ALGORITHMS, *, required: bool = False,
-                 nonces: DPoPNonces | None = None, iat_window: int = 300, leeway: int = 5):
-        """``required``: a token request without a proof is refused (every token is bound).
-        ``nonces``: proofs must carry one of these nonces (RFC 9449 §8)."""
+                 iat_window: int = 300, leeway: int = 5):
+        """``required``: a token request without a proof is refused (every token is bound)."""
         self.required = required
         self.verifier = DPoPVerifier(algorithms, replay_store=MemoryReplayStore(REPLAY_STORE_SIZE),
-                                     iat_window=iat_window, leeway=leeway, nonces=nonces)
+                                     iat_window=iat_window, leeway=leeway)
 
     @property
     def algorithms(self) -> list[str]:
@@ -88,7 +80,7 @@ class TokenRequestProofs:
 
 class BindsToProofKey:
     """A grant mixin: the proof is checked before the grant's own checks, and the token is bound to its key
-    (``server.generate_token(..., jkt=...)``); a nonce the client should move to comes back in ``DPoP-Nonce``."""
+    (``server.generate_token(..., jkt=...)``)."""
 
     proof: VerifiedProof | None = None
 
@@ -102,9 +94,3 @@ class BindsToProofKey:
             grant_type or self.GRANT_TYPE, self.request.client, user=user, scope=scope,
             jkt=self.proof.jkt if self.proof else None,
         )
-
-    def create_token_response(self):
-        status, body, headers = super().create_token_response()
-        if self.proof and self.proof.next_nonce:
-            headers = [*headers, ("DPoP-Nonce", self.proof.next_nonce)]
-        return status, body, headers
