@@ -6,7 +6,7 @@ naming the variable, instead of failing later on a request.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass, fields
 from typing import Mapping
 from urllib.parse import urlsplit
 
@@ -39,8 +39,8 @@ class Settings:
 
     issuer: str  # exact `iss` value; ends with "/" for Auth0
     audience: str
-    local_issuer: bool  # True when no provider is configured
-    auth0: bool = False  # the issuer came from AUTH0_DOMAIN: Auth0's well-known endpoint paths apply
+    uses_local_issuer: bool  # no provider is configured: the embedded local issuer signs the tokens
+    uses_auth0_paths: bool = False  # the issuer came from AUTH0_DOMAIN: Auth0's well-known endpoint paths apply
     jwks_url: str | None = None
     algorithms: tuple[str, ...] = ("RS256",)
     leeway: int = 5
@@ -57,6 +57,10 @@ class Settings:
     swagger_ui_client_id: str | None = None
     local_client_id: str = LOCAL_CLIENT_ID
     local_client_secret: str | None = None
+
+
+#: Each setting's default, written once on its field above; load_settings falls back to these.
+DEFAULTS = {field.name: field.default for field in fields(Settings) if field.default is not MISSING}
 
 
 def _text(env: Mapping[str, str], name: str) -> str | None:
@@ -109,7 +113,7 @@ def _issuer(env) -> str | None:
 def _algorithms(env) -> tuple[str, ...]:
     raw = _text(env, "AUTH_ALGORITHMS")
     if raw is None:
-        return ("RS256",)
+        return DEFAULTS["algorithms"]
     names = tuple(dict.fromkeys(a.strip() for a in raw.split(",") if a.strip()))
     refused = [a for a in names if a not in ASYMMETRIC_ALGORITHMS]
     if not names or refused:
@@ -157,14 +161,14 @@ def _trusted_proxy_headers(env, trusted_proxies: int) -> frozenset[str]:
 
 def load_settings(env: Mapping[str, str]) -> Settings:
     """Build Settings from environment-like variables, or raise ConfigError naming the variable."""
-    port = _number(env, "PORT", DEFAULT_PORT, kind=int, minimum=1)
+    port = _number(env, "PORT", DEFAULTS["port"], kind=int, minimum=1)
     if port > 65535:
         raise ConfigError(f"PORT must be at most 65535, got {port}")
 
     issuer = _issuer(env)
     audience = _text(env, "AUTH0_AUDIENCE") or _text(env, "API_IDENTIFIER")
-    local = issuer is None
-    if local:
+    uses_local_issuer = issuer is None
+    if uses_local_issuer:
         issuer = f"http://127.0.0.1:{port}/"
         audience = audience or f"{issuer}api"
     elif not audience:
@@ -174,35 +178,35 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     if jwks_url:
         jwks_url = _checked_url("AUTH_JWKS_URL", jwks_url)
 
-    trusted_proxies = _number(env, "TRUSTED_PROXIES", 0, kind=int)
-    jwks_timeout = _number(env, "AUTH_JWKS_TIMEOUT", 5.0, minimum=0.1)
+    trusted_proxies = _number(env, "TRUSTED_PROXIES", DEFAULTS["trusted_proxies"], kind=int)
+    jwks_timeout = _number(env, "AUTH_JWKS_TIMEOUT", DEFAULTS["jwks_timeout"], minimum=0.1)
     if jwks_timeout > MAX_JWKS_TIMEOUT:
         raise ConfigError(f"AUTH_JWKS_TIMEOUT must be at most {MAX_JWKS_TIMEOUT:g} seconds "
                           f"(well below the worker timeout), got {_text(env, 'AUTH_JWKS_TIMEOUT')!r}")
 
-    log_level = (_text(env, "LOG_LEVEL") or "INFO").upper()
+    log_level = (_text(env, "LOG_LEVEL") or DEFAULTS["log_level"]).upper()
     if log_level not in LOG_LEVELS:
         raise ConfigError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {log_level!r}")
 
     return Settings(
         issuer=issuer,
         audience=audience,
-        local_issuer=local,
-        auth0=not local and not _text(env, "AUTH_ISSUER"),
+        uses_local_issuer=uses_local_issuer,
+        uses_auth0_paths=not uses_local_issuer and not _text(env, "AUTH_ISSUER"),
         jwks_url=jwks_url,
         algorithms=_algorithms(env),
-        leeway=_number(env, "AUTH_LEEWAY", 5, kind=int),
-        jwks_cache_ttl=_number(env, "AUTH_JWKS_CACHE_TTL", 600.0, minimum=1),
-        jwks_cooldown=_number(env, "AUTH_JWKS_COOLDOWN", 30.0, minimum=1),
+        leeway=_number(env, "AUTH_LEEWAY", DEFAULTS["leeway"], kind=int),
+        jwks_cache_ttl=_number(env, "AUTH_JWKS_CACHE_TTL", DEFAULTS["jwks_cache_ttl"], minimum=1),
+        jwks_cooldown=_number(env, "AUTH_JWKS_COOLDOWN", DEFAULTS["jwks_cooldown"], minimum=1),
         jwks_timeout=jwks_timeout,
-        token_cache_size=_number(env, "AUTH_TOKEN_CACHE_SIZE", 10_000, kind=int),
-        token_cache_ttl=_number(env, "AUTH_TOKEN_CACHE_TTL", 300.0),
+        token_cache_size=_number(env, "AUTH_TOKEN_CACHE_SIZE", DEFAULTS["token_cache_size"], kind=int),
+        token_cache_ttl=_number(env, "AUTH_TOKEN_CACHE_TTL", DEFAULTS["token_cache_ttl"]),
         cors_origins=_origins(env),
         port=port,
         log_level=log_level,
         trusted_proxies=trusted_proxies,
         trusted_proxy_headers=_trusted_proxy_headers(env, trusted_proxies),
         swagger_ui_client_id=_text(env, "SWAGGER_UI_OAUTH_CLIENT_ID"),
-        local_client_id=_text(env, "LOCAL_CLIENT_ID") or LOCAL_CLIENT_ID,
+        local_client_id=_text(env, "LOCAL_CLIENT_ID") or DEFAULTS["local_client_id"],
         local_client_secret=_client_secret(env),
     )

@@ -11,9 +11,10 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from .dpop_client import UnusableClientKey, load_or_create_client_key, proof
+from .dpop_client import load_or_create_client_key, proof
 from .routes import EXTENSION
 from .server import LOCAL_USER
+from .signing_key import UnusableFile
 from .tokens import DEFAULT_LIFETIME
 
 
@@ -48,7 +49,7 @@ def _mint(scope: str | None, subject: str, expires_in: int, jkt: str | None = No
 def _client_key():
     try:
         return load_or_create_client_key(Path(current_app.instance_path))
-    except UnusableClientKey as error:
+    except UnusableFile as error:
         raise click.ClickException(str(error)) from None
 
 

@@ -21,17 +21,14 @@ from joserfc.jwk import ECKey
 
 from security.dpop import access_token_hash
 
-from .signing_key import _create_exclusive
+from .signing_key import UnusableFile, _create_exclusive
 
 KEY_FILE = "dpop-client-key.pem"
 PUBLIC_MEMBERS = ("kty", "crv", "x", "y")
 
 
-class UnusableClientKey(Exception):
-    """The key file holds something else than a P-256 private key; the message names it and says what to do."""
-
-
 def load_or_create_client_key(instance: Path) -> ECKey:
+    """Raises UnusableFile (naming the file) when it cannot be created or holds no P-256 private key."""
     path = instance / KEY_FILE
     if not path.exists():
         private = ec.generate_private_key(ec.SECP256R1())
@@ -41,10 +38,10 @@ def load_or_create_client_key(instance: Path) -> ECKey:
         pem = path.read_bytes()
         private = serialization.load_pem_private_key(pem, password=None)
     except (ValueError, TypeError, UnsupportedAlgorithm, OSError) as error:
-        raise UnusableClientKey(f"{path} is not a usable private key ({error.__class__.__name__}); "
+        raise UnusableFile(f"{path} is not a usable private key ({error.__class__.__name__}); "
                                 "delete it to create a new one (tokens bound to it will stop working)") from None
     if not isinstance(private, ec.EllipticCurvePrivateKey) or not isinstance(private.curve, ec.SECP256R1):
-        raise UnusableClientKey(f"{path} must hold a P-256 private key; delete it to create a new one")
+        raise UnusableFile(f"{path} must hold a P-256 private key; delete it to create a new one")
     return ECKey.import_key(pem)
 
 
