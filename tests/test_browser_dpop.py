@@ -136,12 +136,15 @@ def test_a_pasted_bound_token_gets_a_note(docs_server, page):
     assert note.is_hidden()
 
 
-def test_a_bound_token_sent_as_bearer_gets_the_note_too(docs_server, page):
-    """Pasted with its scheme, the token reaches the API as Bearer; the page says why it cannot work."""
+@pytest.mark.parametrize("scheme", ["Bearer", "DPoP"])
+def test_a_pasted_bound_token_gets_the_note_when_sent(docs_server, page, scheme):
+    """Pasted with a scheme, the token goes to the API, which refuses it: as Bearer (no downgrade), or as DPoP
+    with a proof of the page's key, not the one it is bound to. The page says why it cannot work."""
     issuer = docs_server.app.extensions["local_issuer"]
     docs = DocsPage(page, docs_server.url).open()
     form = docs.scheme("bearer")
-    form.locator("input").first.fill("Bearer " + issuer.mint(subject="b", scopes=issuer.scopes, jkt=ec_key().thumbprint()))
+    token = issuer.mint(subject="b", scopes=issuer.scopes, jkt=ec_key().thumbprint())
+    form.locator("input").first.fill(f"{scheme} {token}")
     docs.authorize(form)
     docs.close_dialog()
     page.evaluate("() => { document.getElementById('dpop-note').hidden = true; }")  # shown by the paste already

@@ -83,7 +83,10 @@ class DPoPSigner {
         this.key = crypto.subtle.generateKey({name: "ECDSA", namedCurve: "P-256"}, false, ["sign", "verify"])
             .then(async (pair) => {
                 const {kty, crv, x, y} = await crypto.subtle.exportKey("jwk", pair.publicKey);
-                return {privateKey: pair.privateKey, jwk: {kty, crv, x, y}};
+                // RFC 7638: the thumbprint a token bound to this key names in cnf.jkt
+                const canonical = JSON.stringify({crv, kty, x, y});
+                const jkt = base64url(await crypto.subtle.digest("SHA-256", encoder.encode(canonical)));
+                return {privateKey: pair.privateKey, jwk: {kty, crv, x, y}, jkt};
             });
     }
 
@@ -155,6 +158,10 @@ function requestInterceptor(signer) {
         const name = authorizationHeader(headers);
         const [scheme, token] = name ? String(headers[name]).trim().split(/\s+/, 2) : [];
         if (/^dpop$/i.test(scheme || "") && token && signer) {
+            const claims = jwtClaims(token);
+            if (claims && claims.cnf && claims.cnf.jkt !== (await signer.key).jkt) {
+                showNote(NOTE_BOUND_TOKEN); // bound to another client's key: pasted, not from this page's login
+            }
             return signer.sign(request, token);
         }
         if (/^bearer$/i.test(scheme || "") && token && isDPoPBound(token)) {
