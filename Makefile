@@ -3,8 +3,8 @@
 # `make dpop-proof ARGS="METHOD URL TOKEN"` the proof for one request with it; `make spec` refreshes
 # the committed contract in openapi/, `make sdk` generates clients from it into build/sdk/ (needs
 # Java), `make serve` is the production server (gunicorn), and `make bench`, `make soak`,
-# `make profile` and `make cache-memory` measure it (loopback only, a few minutes at most; not part
-# of `make test`). All set up .venv/ first when needed.
+# `make slowloris`, `make profile` and `make cache-memory` measure it (loopback only, a few minutes at
+# most; not part of `make test`). All set up .venv/ first when needed.
 
 VENV   := .venv
 PYTHON := $(VENV)/bin/python
@@ -12,7 +12,7 @@ STAMP  := $(VENV)/.installed
 # The app the snapshots describe: fixed settings, whatever the environment or .env says.
 SPEC_APP := 'app.snapshot:snapshot_app()'
 
-.PHONY: install run serve test token dpop-token dpop-proof spec sdk bench soak profile cache-memory clean
+.PHONY: install run serve test token dpop-token dpop-proof spec sdk bench soak slowloris profile cache-memory clean
 
 install: $(STAMP)
 
@@ -62,6 +62,9 @@ bench: install
 
 soak: install
 	$(PYTHON) -m bench.soak
+
+slowloris: install
+	$(PYTHON) -m bench.slowloris
 
 profile: install
 	$(PYTHON) -m bench.profile

@@ -6,6 +6,7 @@ naming the variable, instead of failing later on a request.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import MISSING, dataclass, fields
 from typing import Mapping
 from urllib.parse import urlsplit
@@ -13,6 +14,7 @@ from urllib.parse import urlsplit
 from security.net import is_loopback_host
 
 DEFAULT_PORT = 3010
+LOOPBACK = "127.0.0.1"
 LOCAL_CLIENT_ID = "local-swagger-ui"
 # The longest a request may wait on the issuer for keys (AUTH_JWKS_TIMEOUT): well below the worker
 # timeout (30 s in gunicorn.conf.py), so a hanging issuer costs a slow 503, never a killed worker.
@@ -51,6 +53,7 @@ class Settings:
     token_cache_ttl: float = 300.0
     cors_origins: tuple[str, ...] = ()
     port: int = DEFAULT_PORT
+    bind_host: str = LOOPBACK  # where `make serve` listens
     log_level: str = "INFO"
     trusted_proxies: int = 0
     trusted_proxy_headers: frozenset[str] = frozenset()  # of FORWARDED_EXTRAS
@@ -141,6 +144,17 @@ def _client_secret(env) -> str | None:
     return secret
 
 
+def _bind_host(env, local: bool) -> str:
+    """BIND_HOST, an IP address; by default loopback in local mode (a development issuer is trusted)."""
+    raw = _text(env, "BIND_HOST")
+    if raw is None:
+        return LOOPBACK if local else "0.0.0.0"
+    try:
+        return str(ipaddress.ip_address(raw.strip("[]")))
+    except ValueError:
+        raise ConfigError(f"BIND_HOST must be an IP address such as 127.0.0.1 or 0.0.0.0, got {raw!r}") from None
+
+
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 #: Forwarded values believed only when named in TRUSTED_PROXY_HEADERS (X-Forwarded-Host/-Port/-Prefix).
@@ -203,6 +217,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         token_cache_ttl=_number(env, "AUTH_TOKEN_CACHE_TTL", DEFAULTS["token_cache_ttl"]),
         cors_origins=_origins(env),
         port=port,
+        bind_host=_bind_host(env, uses_local_issuer),
         log_level=log_level,
         trusted_proxies=trusted_proxies,
         trusted_proxy_headers=_trusted_proxy_headers(env, trusted_proxies),
