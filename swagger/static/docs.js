@@ -171,14 +171,14 @@ function requestInterceptor(signer) {
     };
 }
 
-// Pasting a bound token in the Authorize dialog's bearer field shows the note at once.
+// Pasting a bound token in a field of the Authorize dialog shows the note at once.
 function watchPastedTokens() {
     document.addEventListener("input", (event) => {
         const field = event.target;
         if (!(field instanceof HTMLInputElement) || !field.closest(".auth-container")) {
             return;
         }
-        const token = field.value.trim().replace(/^bearer\s+/i, "");
+        const token = field.value.trim().replace(/^(bearer|dpop)\s+/i, "");
         if (isDPoPBound(token)) {
             showNote(NOTE_BOUND_TOKEN);
         } else {
