@@ -3,6 +3,7 @@ issuer's and a provider's), every call carries a fresh proof, and a pasted bound
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
@@ -12,7 +13,7 @@ from werkzeug.wrappers import Response
 from security.dpop import DPoPVerifier
 from security.replay import MemoryReplayStore
 from tests.browser import DocsPage
-from tests.support import ec_key, live
+from tests.support import ec_key, live, live_on_own_port
 
 pytestmark = pytest.mark.browser
 
@@ -41,7 +42,13 @@ class Traffic:
 
 def verified(proof: str, request, **expected):
     """The API's own check of a proof the page sent (a verifier of its own, so the API's use of it does not count)."""
-    return DPoPVerifier(replay_store=MemoryReplayStore()).verify(proof, method=request.method, url=request.url, **expected)
+    verifier = DPoPVerifier(replay_store=MemoryReplayStore())
+    return verifier.verify(proof, method=request.method, url=request.url, **expected)
+
+
+def proof_claims(proof: str) -> dict:
+    payload = proof.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
 
 
 def log_in(docs: DocsPage, flow: str) -> None:
@@ -78,9 +85,29 @@ def test_the_local_logins_bind_the_token_to_the_pages_key(docs_server, page, flo
     traffic = Traffic(page)
     docs = DocsPage(page, docs_server.url).open()
     log_in(docs, flow)
-    for _ in range(2):
-        docs.try_route(SCOPED)
+    assert [docs.try_route(SCOPED)[0] for _ in range(2)] == [200, 200]
     assert_bound_calls(traffic, "/oauth/token", lambda token: jwt.decode(token, issuer.key).claims)
+
+
+@pytest.mark.parametrize("flow", ["authorization_code", "client_credentials"])
+@pytest.mark.parametrize("nonce", ["off", "on"])
+def test_with_dpop_required_each_login_reaches_the_scoped_route(make_local_app, page, screenshots, flow, nonce):
+    """AUTH_DPOP=required: only DPoP tokens are taken. With AUTH_DPOP_NONCE=on the first call is refused with
+    use_dpop_nonce and retried once by the page with the nonce: the user sees the 200 at once."""
+    with live_on_own_port(lambda port: make_local_app(port, AUTH_DPOP="required", AUTH_DPOP_NONCE=nonce)) as server:
+        traffic = Traffic(page)
+        docs = DocsPage(page, server.url).open()
+        log_in(docs, flow)
+        status, body = docs.try_route(SCOPED)
+        assert status == 200, body
+        statuses = [call.response().status for call in traffic.to(SCOPED)]
+        assert statuses == ([401, 200] if nonce == "on" else [200])
+        if nonce == "on":
+            first, retried = traffic.to(SCOPED)
+            assert "use_dpop_nonce" in first.response().headers["www-authenticate"]
+            assert proof_claims(traffic.headers(retried)["dpop"])["nonce"] == first.response().headers["dpop-nonce"]
+        if flow == "authorization_code" and nonce == "off":
+            screenshots.append(docs.screenshot("docs-authorized-dpop"))
 
 
 def test_the_pages_key_cannot_be_exported(docs_server, page):
@@ -118,7 +145,7 @@ def test_a_provider_login_binds_the_token_to_the_pages_key(provider, tokens, mak
         traffic = Traffic(page)
         docs = DocsPage(page, server.url).open()
         log_in(docs, "authorization_code")
-        docs.try_route(SCOPED)
+        assert docs.try_route(SCOPED)[0] == 200
         assert_bound_calls(traffic, "/oauth/token", lambda token: jwt.decode(token, tokens.key).claims)
 
 

@@ -3,6 +3,7 @@ instance/, fresh proofs the API's verifier accepts, and the README's curl comman
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -15,6 +16,7 @@ from joserfc import jwt
 from joserfc.jwk import ECKey
 
 from local_issuer.dpop_client import KEY_FILE
+from namespaces.private import SCOPED_MESSAGE
 from security.dpop import DPoPError, DPoPVerifier
 from security.replay import MemoryReplayStore
 from tests.oauth import client_of
@@ -122,8 +124,8 @@ def repository(tmp_path, seeded_instance):
 
 
 def test_the_readme_commands_as_written(repository, tmp_path):
-    """The README's block, run by bash from the repository against `make run`'s server; curl is wrapped only to
-    keep a copy of what it sends, which the API's verifier then checks."""
+    """The README's block, run by bash from the repository against `make run`'s server: the API's answer is
+    printed. curl is wrapped only to keep a copy of what it sends, which the API's verifier then checks."""
     port = free_port()
     block = README_BLOCK.search((ROOT / "README.md").read_text()).group(1).replace(":3010", f":{port}")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AUTH", "API_", "LOCAL_"))}
@@ -137,6 +139,7 @@ def test_the_readme_commands_as_written(repository, tmp_path):
         result = subprocess.run(["bash", "-c", script], cwd=repository, env=env, capture_output=True, text=True,
                                 timeout=120)
         assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout) == {"message": SCOPED_MESSAGE}, result.stdout
         args = record.read_text().splitlines()
         headers = dict(args[i + 1].split(": ", 1) for i, arg in enumerate(args) if arg == "-H")
         scheme, token = headers["Authorization"].split(" ")

@@ -1,6 +1,6 @@
 """An independent DPoP client, requests-oauth2client, against the local issuer over real HTTP: it finds
 the endpoints by discovery and gets tokens bound to its own key, by client credentials and by code + PKCE
-(with RFC 9449 §10's dpop_jkt), for each proof algorithm the issuer lists."""
+(with RFC 9449 §10's dpop_jkt), for each proof algorithm the issuer lists, then calls every route with it."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from requests_oauth2client import DPoPKey, DPoPToken, OAuth2Client
 from requests_oauth2client.exceptions import EndpointError
 
 from tests.oauth import client_of, redirect_uri
+from tests.support import live_on_own_port, operations
 
 
 @pytest.fixture(scope="module")
@@ -73,3 +74,19 @@ def test_a_code_bound_by_dpop_jkt_refuses_another_key(local_server):
                                   redirect_uri=callback.redirect_uri, dpop=True, dpop_key=DPoPKey.generate())
     assert refused.value.error == "invalid_dpop_proof"
     assert refused.value.response.status_code == 400
+
+
+@pytest.mark.parametrize("nonce", ["off", "on"])
+@pytest.mark.parametrize("mode", ["allowed", "required"])
+def test_the_bound_token_opens_every_route(make_local_app, mode, nonce):
+    """The client's token on each route, its proofs made by the client itself: with AUTH_DPOP_NONCE=on it
+    answers the API's use_dpop_nonce by retrying with the nonce, as RFC 9449 §9 has it."""
+    config = {"AUTH_DPOP": mode, "AUTH_DPOP_NONCE": nonce}
+    with live_on_own_port(lambda port: make_local_app(port, **config)) as server:
+        token = oauth2_client(server, confidential=True).client_credentials(scope="read:messages", dpop=True)
+        with requests.Session() as session:
+            for operation in operations(session.get(server.url + "/swagger.json", timeout=10).json()):
+                response = session.request(operation.method, server.url + operation.path, auth=token, timeout=10)
+                assert response.status_code == 200, (operation, response.text)
+            if nonce == "on":
+                assert token.dpop_key.rs_nonce  # the API's nonce, learnt from its first refusal
