@@ -36,3 +36,15 @@ forwarded_allow_ips = ""
 
 # gunicorn 27's control socket would collide between instances on one machine, and we do not use it.
 control_socket_disable = True
+
+
+def post_worker_init(worker):
+    """Once per server, from the first worker started: a per-process DPoP replay store means a proof
+    replayed to another worker is accepted there; say so (the app's own settings decide)."""
+    if worker.age != 1:  # gunicorn numbers workers as it starts them; replacements come later
+        return
+    from security.dpop_protection import replay_scope_note  # already imported by the app
+
+    note = replay_scope_note(worker.wsgi.config["SETTINGS"], worker.cfg.workers)
+    if note:
+        worker.log.warning(note)

@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException
 from local_issuer import LocalIssuer, install_cli
 from namespaces import NAMESPACES
 from security import AccessTokenValidator, KeySetCache, require_auth
+from security.dpop_protection import AuthorizationSchemes
 from swagger import add_redirect_page_headers, api_scopes, build_api, json_error_response, unexpected_error_response
 
 from .json_body import ApiJSONProvider, ApiRequest
@@ -63,24 +64,27 @@ def create_app(config: Mapping[str, str] | None = None, *, instance_path: str | 
     # the key cache: one validation path, only the key source differs.
     scopes = api_scopes(namespace for namespace, _ in namespaces)
     local = LocalIssuer(settings, Path(app.instance_path), scopes=list(scopes)) if settings.local_issuer else None
-    keys = KeySetCache(
-        settings.issuer,
-        jwks_url=settings.jwks_url,
-        ttl=settings.jwks_cache_ttl,
-        cooldown=settings.jwks_cooldown,
-        timeout=settings.jwks_timeout,
-        source=local.jwks if local else None,
-    )
+    keys = [  # each issuer its own key set, discovery and fetch budget: their keys are never mixed
+        KeySetCache(
+            issuer,
+            jwks_url=settings.jwks_url,
+            ttl=settings.jwks_cache_ttl,
+            cooldown=settings.jwks_cooldown,
+            timeout=settings.jwks_timeout,
+            source=local.jwks if local else None,
+        )
+        for issuer in settings.issuers
+    ]
     validator = AccessTokenValidator(
         keys,
-        issuer=settings.issuer,
-        audience=settings.audience,
+        issuer=settings.issuers,
+        audience=settings.audiences,
         algorithms=settings.algorithms,
         leeway=settings.leeway,
         cache_size=settings.token_cache_size,
         cache_ttl=settings.token_cache_ttl,
     )
-    require_auth.init_app(app, validator)
+    require_auth.init_app(app, validator, AuthorizationSchemes.from_settings(settings, validator))
 
     if local:
         local.init_app(app)
@@ -125,8 +129,8 @@ def _allow_cors(app: Flask, settings: Settings) -> None:
     CORS(
         app,
         resources={r"/api/*": {"origins": list(settings.cors_origins)}},
-        allow_headers=["Authorization", "Content-Type"],
-        expose_headers=["WWW-Authenticate", "Retry-After"],
+        allow_headers=["Authorization", "Content-Type", "DPoP"],
+        expose_headers=["WWW-Authenticate", "Retry-After", "DPoP-Nonce"],
         max_age=600,
         vary_header=False,  # added below, always
     )
