@@ -13,6 +13,7 @@ from local_issuer.signing_key import load_or_create_key, load_or_create_secret
 from namespaces import NAMESPACES
 from swagger import api_scopes
 from tests.browser import CHROMIUM_ARGS, chromium_or_skip, csp_violations
+from tests.redis_server import redis_server
 from tests.support import AUDIENCE, Provider, SocketIssuer, Tokens, live, live_on_own_port, rsa_key
 
 
@@ -68,6 +69,13 @@ def hanging_issuer():
 @pytest.fixture
 def tokens(provider, signing_key) -> Tokens:
     return Tokens(provider.issuer, signing_key)
+
+
+@pytest.fixture(scope="module")
+def redis_url():
+    """One real Redis (Debian's redis-server on a loopback port) for a module's tests, each using keys of its own."""
+    with redis_server() as (url, _):
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -22,13 +22,6 @@ from tests.redis_server import redis_server, require_redis_server
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(scope="module")
-def redis_url():
-    """One Redis for these tests (each uses keys of its own)."""
-    with redis_server() as (url, _):
-        yield url
-
-
 class Clock:
     def __init__(self, now: float = 1000.0):
         self.now = now

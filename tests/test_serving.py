@@ -26,11 +26,11 @@ def test_healthz_does_not_depend_on_the_issuer(provider, make_app):
 
 
 @contextlib.contextmanager
-def gunicorn(provider, logs: Path, root: Path = ROOT):
-    """`make serve`'s command on a loopback port, from ``root``, against the fake provider (None: local mode);
-    logs land in ``logs``."""
+def gunicorn(provider, logs: Path, root: Path = ROOT, **settings: str):
+    """`make serve`'s command on a loopback port, from ``root``, against the fake provider (None: local mode),
+    with ``settings`` (env variables) on top; logs land in ``logs``."""
     port = free_port()
-    env = {"WEB_CONCURRENCY": "2", "LOG_LEVEL": "INFO"}
+    env = {"WEB_CONCURRENCY": "2", "LOG_LEVEL": "INFO", **settings}
     if provider is not None:
         env.update(AUTH_ISSUER=provider.issuer, AUTH0_AUDIENCE=AUDIENCE)
     command = [str(Path(sys.executable).parent / "gunicorn"), "-c", "gunicorn.conf.py", "-b", f"127.0.0.1:{port}"]
