@@ -27,7 +27,7 @@ from .replay import MemoryReplayStore, RedisReplayStore, ReplayStoreUnavailable
 from .schemes import BEARER, DPOP, DPOP_MODES, OFF, Schemes
 from .validator import AccessToken, AccessTokenValidator
 
-__all__ = ["DPOP_MODES", "NEXT_NONCE", "AuthorizationSchemes", "replay_scope_note"]
+__all__ = ["DPOP_MODES", "NEXT_NONCE", "PROOF_MISSING", "AuthorizationSchemes", "replay_scope_note"]
 
 # RFC 6750 §2.1 and RFC 9449 §7.1: scheme 1*SP token68; scheme names are case-insensitive. Spelled out
 # rather than re.IGNORECASE, which makes the token's character class five times slower to match.
@@ -35,6 +35,7 @@ BEARER_HEADER = re.compile(r"[Bb][Ee][Aa][Rr][Ee][Rr] +([A-Za-z0-9\-._~+/]+=*)")
 DPOP_HEADER = re.compile(r"[Dd][Pp][Oo][Pp] +([A-Za-z0-9\-._~+/]+=*)")
 PROOF = "HTTP_DPOP"  # the DPoP request header, in the WSGI environ
 NEXT_NONCE = "dpop.next_nonce"  # environ key: the DPoP-Nonce a successful answer carries
+PROOF_MISSING = "The DPoP scheme needs a DPoP proof in a DPoP header."
 
 
 class AuthorizationSchemes:
@@ -50,7 +51,7 @@ class AuthorizationSchemes:
     @classmethod
     def from_settings(cls, settings, tokens: AccessTokenValidator) -> "AuthorizationSchemes":
         """From the app's settings (AUTH_DPOP*): a replay store in this process, or the Redis shared by all."""
-        schemes = Schemes(settings.dpop, settings.dpop_algorithms)
+        schemes = Schemes.from_settings(settings)
         if not schemes.dpop:
             return cls(tokens, schemes)
         store = RedisReplayStore(settings.dpop_replay_url) if settings.dpop_replay_url else MemoryReplayStore()
@@ -120,7 +121,7 @@ class DPoPRequest:
     def validate_request(self, request) -> None:
         proof = request.environ.get(PROOF)
         if proof is None:
-            raise ProofRefused(INVALID_REQUEST, 400, "The DPoP scheme needs a DPoP proof in a DPoP header.")
+            raise ProofRefused(INVALID_REQUEST, 400, PROOF_MISSING)
         if "," in proof:
             raise ProofRefused(INVALID_PROOF, 400, "Send exactly one DPoP proof: one DPoP header, holding no comma.")
 

@@ -33,6 +33,11 @@ class Schemes:
     mode: str = OFF
     dpop_algorithms: tuple[str, ...] = ()
 
+    @classmethod
+    def from_settings(cls, settings) -> "Schemes":
+        """AUTH_DPOP and AUTH_DPOP_ALGORITHMS, as the app's settings hold them."""
+        return cls(settings.dpop, settings.dpop_algorithms)
+
     def __post_init__(self):
         if self.mode not in DPOP_MODES:
             raise ValueError(f"unknown DPoP mode {self.mode!r}")
@@ -76,10 +81,14 @@ class Schemes:
         """No Authorization header (a DPoP proof alone counts as none)."""
         return MissingCredentials(f"Authentication required: send {self.how_to_send}.")
 
+    @property
+    def header_forms(self) -> tuple[str, ...]:
+        """The ``Authorization`` header's forms this API takes."""
+        return tuple({BEARER: "Bearer <token>", DPOP: "DPoP <token>"}[name] for name in self.taken)
+
     def malformed_header(self) -> MissingCredentials:
         """An Authorization header in a form or scheme this API does not take."""
-        forms = {OFF: "'Bearer <token>'", ALLOWED: "'Bearer <token>' or 'DPoP <token>' (with a DPoP proof)",
-                 REQUIRED: "'DPoP <token>' (with a DPoP proof)"}[self.mode]
+        forms = " or ".join(f"'{form}'" for form in self.header_forms) + (" (with a DPoP proof)" if self.dpop else "")
         return MissingCredentials(f"The Authorization header must be {forms}.", reason="malformed_header")
 
 
