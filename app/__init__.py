@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Mapping
 
 from dotenv import load_dotenv
 from flask import Flask, redirect, request, url_for
 from flask_cors import CORS
 from werkzeug.exceptions import HTTPException
 
-from local_issuer import LocalIssuer, install_cli
+from local_issuer import LocalIssuer, UnusableFile, install_cli
 from namespaces import NAMESPACES
 from security import AccessTokenValidator, KeySetCache, require_auth
+from swagger import (
+    add_redirect_page_headers, api_scopes, build_api, json_error_response, oauth2_redirect_url,
+    unexpected_error_response,
+)
 from security.dpop_protection import AuthorizationSchemes
-from swagger import add_redirect_page_headers, api_scopes, build_api, json_error_response, unexpected_error_response
 
 from .json_body import ApiJSONProvider, ApiRequest
 from .proxies import redirect_with_paths, trust_proxies
@@ -24,7 +28,7 @@ from .settings import ConfigError, Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
-__all__ = ["ConfigError", "Settings", "create_app", "load_settings"]
+__all__ = ["ConfigError", "Settings", "build_key_sets", "build_token_validator", "create_app", "load_settings"]
 
 
 def create_app(config: Mapping[str, str] | None = None, *, instance_path: str | Path | None = None,
@@ -34,11 +38,59 @@ def create_app(config: Mapping[str, str] | None = None, *, instance_path: str | 
     ``instance_path`` is where the local issuer keeps its key (default: ``instance/`` in the repo);
     ``namespaces`` are the (namespace, URL prefix) pairs served, whose routes declare the API's scopes.
     """
-    if config is None:
-        load_dotenv(ROOT / ".env")
-        config = os.environ
-    settings = load_settings(config)
+    settings = load_settings(_environment() if config is None else config)
+    app = _flask_app(settings, instance_path)
+    _configure_logging(settings)
+    scopes = api_scopes(namespace for namespace, _ in namespaces)
 
+    # With no provider configured, the embedded issuer signs tokens and hands its JWKS straight to
+    # the key cache: one validation path, only the key source differs.
+    local_issuer = _local_issuer(settings, app, scopes) if settings.uses_local_issuer else None
+    keys = build_key_sets(settings, jwks_source=local_issuer.jwks if local_issuer else None)
+    validator = build_token_validator(settings, keys)
+    require_auth.init_app(app, validator, AuthorizationSchemes.from_settings(settings, validator))
+    if local_issuer:
+        local_issuer.init_app(app)
+    install_cli(app)
+
+    app.add_url_rule("/", "index", lambda: redirect(url_for("doc")))  # keeps a proxy's prefix
+    _add_health_check(app)
+    _add_api(app, settings, scopes, namespaces, local_client=local_issuer.client if local_issuer else None)
+    app.register_error_handler(HTTPException, json_error_response)
+    app.register_error_handler(Exception, unexpected_error_response)
+
+    add_redirect_page_headers(app)
+    redirect_with_paths(app)
+    _allow_cors(app, settings)
+    app.wsgi_app = trust_proxies(app.wsgi_app, settings)
+    return app
+
+
+def build_key_sets(settings: Settings, jwks_source: Callable[[], dict] | None = None) -> list[KeySetCache]:
+    """Each issuer's signing keys, in the order of ``settings.issuers``, fetched over HTTP (each issuer its
+    own discovery, key set and fetch budget: their keys are never mixed), or taken from ``jwks_source``
+    (the local issuer)."""
+    return [KeySetCache(issuer, jwks_url=settings.jwks_url, ttl=settings.jwks_cache_ttl,
+                        cooldown=settings.jwks_cooldown, timeout=settings.jwks_timeout, source=jwks_source)
+            for issuer in settings.issuers]
+
+
+def build_token_validator(settings: Settings, keys: list[KeySetCache], *,
+                          clock: Callable[[], float] = time.time) -> AccessTokenValidator:
+    """The access-token validator, with every value from the settings (``clock``: tests move time)."""
+    return AccessTokenValidator(keys, issuer=settings.issuers, audience=settings.audiences,
+                                algorithms=settings.algorithms, leeway=settings.leeway,
+                                cache_size=settings.token_cache_size, cache_ttl=settings.token_cache_ttl, clock=clock)
+
+
+def _environment() -> Mapping[str, str]:
+    """The process environment, with the repository's ``.env`` filled in underneath."""
+    load_dotenv(ROOT / ".env")
+    return os.environ
+
+
+def _flask_app(settings: Settings, instance_path: str | Path | None) -> Flask:
+    """The bare Flask app: our templates and static files, request-shape rules and Flask-RESTX options."""
     app = Flask(
         __name__,
         instance_path=str(instance_path or ROOT / "instance"),
@@ -58,53 +110,23 @@ def create_app(config: Mapping[str, str] | None = None, *, instance_path: str | 
         RESTX_MASK_SWAGGER=False,
         SWAGGER_UI_DOC_EXPANSION="list",
     )
-    _configure_logging(settings)
+    return app
 
-    # With no provider configured, the embedded issuer signs tokens and hands its JWKS straight to
-    # the key cache: one validation path, only the key source differs.
-    scopes = api_scopes(namespace for namespace, _ in namespaces)
-    local = LocalIssuer(settings, Path(app.instance_path), scopes=list(scopes)) if settings.local_issuer else None
-    keys = [  # each issuer its own key set, discovery and fetch budget: their keys are never mixed
-        KeySetCache(
-            issuer,
-            jwks_url=settings.jwks_url,
-            ttl=settings.jwks_cache_ttl,
-            cooldown=settings.jwks_cooldown,
-            timeout=settings.jwks_timeout,
-            source=local.jwks if local else None,
-        )
-        for issuer in settings.issuers
-    ]
-    validator = AccessTokenValidator(
-        keys,
-        issuer=settings.issuers,
-        audience=settings.audiences,
-        algorithms=settings.algorithms,
-        leeway=settings.leeway,
-        cache_size=settings.token_cache_size,
-        cache_ttl=settings.token_cache_ttl,
-    )
-    require_auth.init_app(app, validator, AuthorizationSchemes.from_settings(settings, validator))
 
-    if local:
-        local.init_app(app)
-    install_cli(app)
+def _local_issuer(settings: Settings, app: Flask, scopes: dict[str, str]) -> LocalIssuer:
+    """The embedded issuer, granting the API's scopes; a key or secret file it cannot use is a ConfigError."""
+    try:
+        return LocalIssuer(settings, Path(app.instance_path), scopes=list(scopes), redirect_uri=oauth2_redirect_url)
+    except UnusableFile as error:
+        raise ConfigError(str(error)) from None
 
-    app.add_url_rule("/", "index", lambda: redirect(url_for("doc")))  # keeps a proxy's prefix
-    _add_health_check(app)
-    api = build_api(settings, scopes, local_client=local.client if local else None)
+
+def _add_api(app: Flask, settings: Settings, scopes: dict[str, str], namespaces, local_client) -> None:
+    """The Flask-RESTX Api with its docs page, serving ``namespaces``."""
+    api = build_api(settings, scopes, local_client=local_client)
     for namespace, path in namespaces:
         api.add_namespace(namespace, path=path)
     api.init_app(app)
-
-    app.register_error_handler(HTTPException, json_error_response)
-    app.register_error_handler(Exception, unexpected_error_response)
-
-    add_redirect_page_headers(app)
-    redirect_with_paths(app)
-    _allow_cors(app, settings)
-    app.wsgi_app = trust_proxies(app.wsgi_app, settings)
-    return app
 
 
 def _add_health_check(app: Flask) -> None:

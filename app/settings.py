@@ -6,7 +6,7 @@ naming the variable, instead of failing later on a request.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Mapping
 from urllib.parse import urlsplit
 
@@ -46,8 +46,8 @@ class Settings:
 
     issuer: str  # exact `iss` value; ends with "/" for Auth0. The first of ``issuers``: the docs' login uses it
     audience: str  # the first of ``audiences``: the local issuer and the docs' login ask for it
-    local_issuer: bool  # True when no provider is configured
-    auth0: bool = False  # the issuer came from AUTH0_DOMAIN: Auth0's well-known endpoint paths apply
+    uses_local_issuer: bool  # no provider is configured: the embedded local issuer signs the tokens
+    uses_auth0_paths: bool = False  # the issuer came from AUTH0_DOMAIN: Auth0's well-known endpoint paths apply
     jwks_url: str | None = None
     algorithms: tuple[str, ...] = ("RS256",)
     leeway: int = 5
@@ -80,6 +80,10 @@ class Settings:
             object.__setattr__(self, "issuers", (self.issuer,))
         if not self.audiences:
             object.__setattr__(self, "audiences", (self.audience,))
+
+
+#: Each setting's default, written once on its field above; load_settings falls back to these.
+DEFAULTS = {field.name: field.default for field in fields(Settings) if field.default is not MISSING}
 
 
 def _text(env: Mapping[str, str], name: str) -> str | None:
@@ -142,7 +146,7 @@ def _auth0_host(domain: str) -> str:
 def _algorithms(env) -> tuple[str, ...]:
     raw = _text(env, "AUTH_ALGORITHMS")
     if raw is None:
-        return ("RS256",)
+        return DEFAULTS["algorithms"]
     names = tuple(dict.fromkeys(a.strip() for a in raw.split(",") if a.strip()))
     refused = [a for a in names if a not in ASYMMETRIC_ALGORITHMS]
     if not names or refused:
@@ -189,9 +193,9 @@ def _trusted_proxy_headers(env, trusted_proxies: int) -> frozenset[str]:
 
 
 def _dpop_algorithms(env) -> tuple[str, ...]:
-    names = _list(env, "AUTH_DPOP_ALGORITHMS")
     if _text(env, "AUTH_DPOP_ALGORITHMS") is None:
-        return DPOP_DEFAULT_ALGORITHMS
+        return DEFAULTS["dpop_algorithms"]
+    names = _list(env, "AUTH_DPOP_ALGORITHMS")
     refused = [a for a in names if a not in DPOP_ALGORITHMS]
     if not names or refused:
         allowed = ", ".join(DPOP_ALGORITHMS)
@@ -218,7 +222,7 @@ def _dpop_replay_url(env) -> str | None:
 
 
 def _dpop_nonce(env, mode: str) -> bool:
-    raw = (_text(env, "AUTH_DPOP_NONCE") or "off").lower()
+    raw = (_text(env, "AUTH_DPOP_NONCE") or ("on" if DEFAULTS["dpop_nonce"] else "off")).lower()
     if raw not in ("on", "off"):
         raise ConfigError(f"AUTH_DPOP_NONCE must be on or off, got {raw!r}")
     if raw == "on" and mode == "off":
@@ -235,14 +239,14 @@ def _dpop_nonce_secret(env) -> str | None:
 
 def load_settings(env: Mapping[str, str]) -> Settings:
     """Build Settings from environment-like variables, or raise ConfigError naming the variable."""
-    port = _number(env, "PORT", DEFAULT_PORT, kind=int, minimum=1)
+    port = _number(env, "PORT", DEFAULTS["port"], kind=int, minimum=1)
     if port > 65535:
         raise ConfigError(f"PORT must be at most 65535, got {port}")
 
     issuers = _issuers(env)
     audiences = _list(env, "AUTH0_AUDIENCE") or _list(env, "API_IDENTIFIER")
-    local = not issuers
-    if local:
+    uses_local_issuer = not issuers
+    if uses_local_issuer:
         issuers = (f"http://127.0.0.1:{port}/",)
         audiences = audiences or (f"{issuers[0]}api",)
     elif not audiences:
@@ -255,20 +259,20 @@ def load_settings(env: Mapping[str, str]) -> Settings:
             raise ConfigError("AUTH_JWKS_URL names one key set: with several issuers, leave it unset "
                               "(each issuer's keys are found through its own discovery)")
 
-    dpop = (_text(env, "AUTH_DPOP") or "allowed").lower()
+    dpop = (_text(env, "AUTH_DPOP") or DEFAULTS["dpop"]).lower()
     if dpop not in DPOP_MODES:
         raise ConfigError(f"AUTH_DPOP must be one of {', '.join(DPOP_MODES)}, got {dpop!r}")
-    dpop_iat_window = _number(env, "AUTH_DPOP_IAT_WINDOW", 300, kind=int, minimum=1)
+    dpop_iat_window = _number(env, "AUTH_DPOP_IAT_WINDOW", DEFAULTS["dpop_iat_window"], kind=int, minimum=1)
     if dpop_iat_window > MAX_DPOP_IAT_WINDOW:
         raise ConfigError(f"AUTH_DPOP_IAT_WINDOW must be at most {MAX_DPOP_IAT_WINDOW} seconds, got {dpop_iat_window}")
 
-    trusted_proxies = _number(env, "TRUSTED_PROXIES", 0, kind=int)
-    jwks_timeout = _number(env, "AUTH_JWKS_TIMEOUT", 5.0, minimum=0.1)
+    trusted_proxies = _number(env, "TRUSTED_PROXIES", DEFAULTS["trusted_proxies"], kind=int)
+    jwks_timeout = _number(env, "AUTH_JWKS_TIMEOUT", DEFAULTS["jwks_timeout"], minimum=0.1)
     if jwks_timeout > MAX_JWKS_TIMEOUT:
         raise ConfigError(f"AUTH_JWKS_TIMEOUT must be at most {MAX_JWKS_TIMEOUT:g} seconds "
                           f"(well below the worker timeout), got {_text(env, 'AUTH_JWKS_TIMEOUT')!r}")
 
-    log_level = (_text(env, "LOG_LEVEL") or "INFO").upper()
+    log_level = (_text(env, "LOG_LEVEL") or DEFAULTS["log_level"]).upper()
     if log_level not in LOG_LEVELS:
         raise ConfigError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {log_level!r}")
 
@@ -277,23 +281,23 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         audience=audiences[0],
         issuers=issuers,
         audiences=audiences,
-        local_issuer=local,
-        auth0=not local and not _text(env, "AUTH_ISSUER"),
+        uses_local_issuer=uses_local_issuer,
+        uses_auth0_paths=not uses_local_issuer and not _text(env, "AUTH_ISSUER"),
         jwks_url=jwks_url,
         algorithms=_algorithms(env),
-        leeway=_number(env, "AUTH_LEEWAY", 5, kind=int),
-        jwks_cache_ttl=_number(env, "AUTH_JWKS_CACHE_TTL", 600.0, minimum=1),
-        jwks_cooldown=_number(env, "AUTH_JWKS_COOLDOWN", 30.0, minimum=1),
+        leeway=_number(env, "AUTH_LEEWAY", DEFAULTS["leeway"], kind=int),
+        jwks_cache_ttl=_number(env, "AUTH_JWKS_CACHE_TTL", DEFAULTS["jwks_cache_ttl"], minimum=1),
+        jwks_cooldown=_number(env, "AUTH_JWKS_COOLDOWN", DEFAULTS["jwks_cooldown"], minimum=1),
         jwks_timeout=jwks_timeout,
-        token_cache_size=_number(env, "AUTH_TOKEN_CACHE_SIZE", 10_000, kind=int),
-        token_cache_ttl=_number(env, "AUTH_TOKEN_CACHE_TTL", 300.0),
+        token_cache_size=_number(env, "AUTH_TOKEN_CACHE_SIZE", DEFAULTS["token_cache_size"], kind=int),
+        token_cache_ttl=_number(env, "AUTH_TOKEN_CACHE_TTL", DEFAULTS["token_cache_ttl"]),
         cors_origins=_origins(env),
         port=port,
         log_level=log_level,
         trusted_proxies=trusted_proxies,
         trusted_proxy_headers=_trusted_proxy_headers(env, trusted_proxies),
         swagger_ui_client_id=_text(env, "SWAGGER_UI_OAUTH_CLIENT_ID"),
-        local_client_id=_text(env, "LOCAL_CLIENT_ID") or LOCAL_CLIENT_ID,
+        local_client_id=_text(env, "LOCAL_CLIENT_ID") or DEFAULTS["local_client_id"],
         local_client_secret=_client_secret(env),
         dpop=dpop,
         dpop_algorithms=_dpop_algorithms(env),

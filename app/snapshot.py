@@ -10,13 +10,8 @@ from flask import Flask
 
 from . import create_app
 
-#: Provider mode with example values (no request is made to the provider to build the documents).
-PROVIDER_EXAMPLE = {"AUTH0_DOMAIN": "your-tenant.eu.auth0.com", "AUTH0_AUDIENCE": "https://messages-api"}
 #: Local mode: no provider configured, the embedded issuer on the default port.
-LOCAL = {}
-
-#: The one switch: which mode the published snapshots describe.
-SNAPSHOT_CONFIG: dict[str, str] = LOCAL
+SNAPSHOT_CONFIG: dict[str, str] = {}
 
 
 def snapshot_app(instance_path=None) -> Flask:

@@ -19,7 +19,7 @@ from joserfc import jwt
 from joserfc.jwk import ECKey
 
 from app.settings import load_settings
-from security import AccessTokenValidator, KeySetCache
+from app import build_key_sets, build_token_validator
 from security.validator import MAX_TOKEN_LENGTH
 
 from .common import AUDIENCE, describe_machine
@@ -74,10 +74,9 @@ def measure(key: ECKey, make, most: int) -> tuple[int, int, float, float]:
     """Tokens fed, entries held, MB kept (tracemalloc) and MB counted (by the cache's own bound) for a
     default-sized cache once full: tokens go through until ``most`` did, or twice as many as it holds
     (it has been evicting for a while)."""
-    settings = load_settings({"AUTH_ISSUER": ISSUER, "AUTH0_AUDIENCE": AUDIENCE})
-    keys = KeySetCache(ISSUER, source=lambda: {"keys": [key.as_dict(private=False)]})
-    validator = AccessTokenValidator(keys, issuer=ISSUER, audience=AUDIENCE, algorithms=("ES256",),
-                                     cache_size=settings.token_cache_size, cache_ttl=settings.token_cache_ttl)
+    settings = load_settings({"AUTH_ISSUER": ISSUER, "AUTH0_AUDIENCE": AUDIENCE, "AUTH_ALGORITHMS": "ES256"})
+    keys = build_key_sets(settings, jwks_source=lambda: {"keys": [key.as_dict(private=False)]})
+    validator = build_token_validator(settings, keys)
     keys.get(key.kid)  # the key set is loaded outside the measurement
     gc.collect()
     tracemalloc.start()
@@ -93,7 +92,7 @@ def measure(key: ECKey, make, most: int) -> tuple[int, int, float, float]:
 
 
 def main() -> int:
-    settings = load_settings({"AUTH_ISSUER": ISSUER, "AUTH0_AUDIENCE": AUDIENCE})
+    settings = load_settings({"AUTH_ISSUER": ISSUER, "AUTH0_AUDIENCE": AUDIENCE, "AUTH_ALGORITHMS": "ES256"})
     most = settings.token_cache_size + settings.token_cache_size // 10
     key = ECKey.generate_key("P-256", parameters={"kid": "bench-es256", "use": "sig", "alg": "ES256"})
     print(describe_machine())

@@ -21,7 +21,7 @@ import timeit
 
 from pyinstrument import Profiler
 
-from security import AccessTokenValidator, KeySetCache
+from app import build_key_sets, build_token_validator, create_app, load_settings
 
 from .common import AUDIENCE, ROUTES, DPoPClient, Provider, rsa_key, token
 
@@ -39,9 +39,10 @@ def main() -> int:
     key = rsa_key("profile-key")
     provider = Provider([key])
     try:
-        keys = KeySetCache(provider.issuer, jwks_url=provider.jwks_url)
-        cold = AccessTokenValidator(keys, issuer=provider.issuer, audience=AUDIENCE)
-        warm = AccessTokenValidator(keys, issuer=provider.issuer, audience=AUDIENCE, cache_size=10, cache_ttl=300)
+        settings = load_settings(provider_config(provider))
+        keys = build_key_sets(settings)
+        cold = build_token_validator(load_settings({**provider_config(provider), "AUTH_TOKEN_CACHE_SIZE": "0"}), keys)
+        warm = build_token_validator(settings, keys)
         value = token(provider.issuer, key)
         cold.authenticate_token(value)
         warm.authenticate_token(value)
@@ -82,12 +83,14 @@ def main() -> int:
     return 0
 
 
+def provider_config(provider: Provider) -> dict[str, str]:
+    """The app's settings against the fake provider, as environment variables."""
+    return {"AUTH_ISSUER": provider.issuer, "AUTH_JWKS_URL": provider.jwks_url, "AUTH0_AUDIENCE": AUDIENCE}
+
+
 def whole_requests(provider: Provider, key, cache_size: str) -> None:
     """Median in-process cost of one request per route, the routes alternating request by request."""
-    from app import create_app  # noqa: PLC0415 - only this part needs the app
-
-    app = create_app({"AUTH_ISSUER": provider.issuer, "AUTH_JWKS_URL": provider.jwks_url,
-                      "AUTH0_AUDIENCE": AUDIENCE, "AUTH_TOKEN_CACHE_SIZE": cache_size, "LOG_LEVEL": "WARNING"})
+    app = create_app({**provider_config(provider), "AUTH_TOKEN_CACHE_SIZE": cache_size, "LOG_LEVEL": "WARNING"})
     base = {"REQUEST_METHOD": "GET", "SCRIPT_NAME": "", "QUERY_STRING": "", "SERVER_NAME": "127.0.0.1",
             "SERVER_PORT": "3010", "SERVER_PROTOCOL": "HTTP/1.1", "HTTP_HOST": "127.0.0.1:3010",
             "HTTP_AUTHORIZATION": "Bearer " + token(provider.issuer, key), "REMOTE_ADDR": "127.0.0.1",

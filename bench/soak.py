@@ -117,10 +117,12 @@ def main() -> int:
         time.sleep(WARMUP)
         pids = server.worker_pids()
         rss_start = {pid: server.memory_kib(pid)["VmRSS"] for pid in pids}
-        for moment, mode, phase in ((outage_start, "down", "provider 503"), (outage_start + OUTAGE / 2, "hang", "provider hangs"),
-                                    (outage_start + OUTAGE, "up", "provider back up")):
+        # the provider answers 503, then hangs (5 s, longer than the app's fetch timeout, then 503), then recovers
+        for moment, down, delay, phase in ((outage_start, True, 0, "provider 503"),
+                                           (outage_start + OUTAGE / 2, True, 5, "provider hangs"),
+                                           (outage_start + OUTAGE, False, 0, "provider back up")):
             _sleep_until(started + moment)
-            provider.mode, load.phase = mode, phase
+            provider.down, provider.delay, load.phase = down, delay, phase
         _sleep_until(started + DURATION)
         load.join()
         elapsed = time.monotonic() - started
@@ -131,7 +133,7 @@ def main() -> int:
         load.stop.set()
         server.stop()
         provider.close()
-    return report(machine, load, elapsed, pids, pids_end, rss_start, rss_end, fetches, provider.fetches)
+    return report(machine, load, elapsed, pids, pids_end, rss_start, rss_end, fetches, provider.jwks_fetches)
 
 
 def _phases(by_phase: Counter):

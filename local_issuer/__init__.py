@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Callable
 
 from flask import Flask
 
@@ -16,24 +17,29 @@ from .cli import token_command
 from .clients import LocalClient
 from .routes import EXTENSION, blueprint
 from .server import LocalAuthorizationServer
-from .signing_key import load_or_create_key, load_or_create_secret
+from .signing_key import UnusableFile, load_or_create_key, load_or_create_secret
 from .tokens import DEFAULT_LIFETIME, mint
 
 logger = logging.getLogger("app.local_issuer")
 
-__all__ = ["LocalIssuer", "install_cli", "token_command"]
+__all__ = ["LocalIssuer", "UnusableFile", "install_cli", "token_command"]
 
 
 class LocalIssuer:
     """The key, the client and the authorization server of the local issuer, for one app."""
 
-    def __init__(self, settings, instance: Path, scopes: list[str]):
-        """``scopes`` are the API's: the only ones this issuer grants, and ``make token``'s default."""
+    def __init__(self, settings, instance: Path, *, scopes: list[str], redirect_uri: Callable[[], str]):
+        """``settings`` are the app's (issuer, audience, port, local client id and secret); ``scopes`` are the
+        API's: the only ones this issuer grants, and ``make token``'s default; ``redirect_uri()`` is the app's
+        OAuth2 redirect page for the current request, the only one codes are sent to.
+
+        Raises UnusableFile when the key or secret in ``instance`` cannot be created or read.
+        """
         self.settings = settings
         self.scopes = list(scopes)
         self.key = load_or_create_key(instance)
         secret = settings.local_client_secret or load_or_create_secret(instance)
-        self.client = LocalClient(settings.local_client_id, secret)
+        self.client = LocalClient(settings.local_client_id, secret, redirect_uri)
         self.server = LocalAuthorizationServer(self.client, self.mint, self.scopes)
 
     def jwks(self) -> dict:

@@ -3,26 +3,21 @@
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Callable
 from urllib.parse import urlsplit
 
 from authlib.oauth2.rfc6749 import ClientMixin
 
 from security.net import is_loopback_host
-from swagger.api import oauth2_redirect_url
-
-
-def is_own_redirect_uri(uri: str | None) -> bool:
-    """Only this app's own redirect page on a loopback host: codes never leave the machine."""
-    if not uri or uri != oauth2_redirect_url():
-        return False
-    return is_loopback_host(urlsplit(uri).hostname)
 
 
 @dataclass(frozen=True)
 class LocalClient(ClientMixin):
     client_id: str
-    client_secret: str
+    client_secret: str = field(repr=False)
+    #: The app's OAuth2 redirect page at the host and prefix of the current request (the app knows where).
+    redirect_uri: Callable[[], str] = field(repr=False)
 
     GRANT_TYPES = ("authorization_code", "client_credentials")
 
@@ -30,14 +25,17 @@ class LocalClient(ClientMixin):
         return self.client_id
 
     def get_default_redirect_uri(self) -> str:
-        return oauth2_redirect_url()
+        return self.redirect_uri()
 
     def get_allowed_scope(self, scope) -> str:
         # unknown scopes were refused already (invalid_scope); nothing requested means nothing granted
         return scope or ""
 
     def check_redirect_uri(self, redirect_uri) -> bool:
-        return is_own_redirect_uri(redirect_uri)
+        """Only the app's own redirect page on a loopback host: codes never leave the machine."""
+        if not redirect_uri or redirect_uri != self.redirect_uri():
+            return False
+        return is_loopback_host(urlsplit(redirect_uri).hostname)
 
     def check_client_secret(self, client_secret) -> bool:
         return hmac.compare_digest(str(client_secret).encode(), self.client_secret.encode())

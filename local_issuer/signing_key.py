@@ -2,7 +2,8 @@
 
 Both live in Flask's instance folder (gitignored), are created on first start with mode 0600 and
 reused afterwards, so tokens minted before a restart stay valid. A file that does not hold what it
-should stops start-up with one line naming it, rather than silently minting a new identity.
+should raises UnusableFile, which the app reports as its one-line configuration error naming the file,
+rather than silently minting a new identity.
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from joserfc.jwk import RSAKey
 
-from app.settings import ConfigError
-
 KEY_FILE = "local-issuer-key.pem"
 SECRET_FILE = "local-client-secret"
 KEY_BITS = 2048
+
+
+class UnusableFile(Exception):
+    """A key or secret file that cannot be created or read; the one-line message names it and says what to do."""
 
 
 def _create_exclusive(path: Path, data: bytes) -> None:
@@ -30,7 +33,7 @@ def _create_exclusive(path: Path, data: bytes) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except OSError as error:
-        raise ConfigError(f"cannot create {path}: {error.strerror or error}") from None
+        raise UnusableFile(f"cannot create {path}: {error.strerror or error}") from None
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -54,12 +57,14 @@ def load_or_create_key(instance: Path) -> RSAKey:
         pem = path.read_bytes()
         private = serialization.load_pem_private_key(pem, password=None)
     except (ValueError, TypeError, UnsupportedAlgorithm, OSError) as error:
-        raise ConfigError(
+        raise UnusableFile(
             f"{path} is not a usable RSA private key ({error.__class__.__name__}); "
             "delete it to create a new one (tokens signed with it will stop working)"
         ) from None
     if not isinstance(private, rsa.RSAPrivateKey) or private.key_size < KEY_BITS:
-        raise ConfigError(f"{path} must hold an RSA private key of at least {KEY_BITS} bits; delete it to create a new one")
+        raise UnusableFile(
+            f"{path} must hold an RSA private key of at least {KEY_BITS} bits; delete it to create a new one"
+        )
     key = RSAKey.import_key(pem)
     return RSAKey.import_key(pem, parameters={"kid": key.thumbprint(), "use": "sig", "alg": "RS256"})
 
@@ -71,5 +76,5 @@ def load_or_create_secret(instance: Path) -> str:
         _create_exclusive(path, secrets.token_urlsafe(32).encode())
     secret = path.read_text(encoding="ascii", errors="replace").strip()
     if len(secret) < 16 or not secret.isprintable() or " " in secret:
-        raise ConfigError(f"{path} does not hold a usable client secret; delete it to create a new one")
+        raise UnusableFile(f"{path} does not hold a usable client secret; delete it to create a new one")
     return secret

@@ -21,7 +21,7 @@ from werkzeug.wrappers import Response
 
 from .dpop_protection import NEXT_NONCE, AuthorizationSchemes
 from .errors import AuthErrorResponse, AuthFailure, MissingCredentials
-from .validator import AccessTokenValidator, required_scopes
+from .validator import AccessToken, AccessTokenValidator, required_scopes
 
 logger = logging.getLogger("security.refused")
 
@@ -92,10 +92,7 @@ class BearerProtector(ResourceProtector):
                 token = context.app.extensions[SCHEMES].cached_bearer(environ.get("HTTP_AUTHORIZATION", ""), environ)
                 next_nonce = None
                 if token is not None and token.scopes.issuperset(required):
-                    if token_authenticated.receivers:
-                        token_authenticated.send(self, token=token)
-                    # what ``current_token`` reads: flask.g, reached without a proxy lookup of its own
-                    app_ctx._get_current_object().g.authlib_server_oauth2_token = token
+                    self._accept(token, app_ctx._get_current_object().g)  # g without a proxy lookup of its own
                 else:
                     try:
                         self.acquire_token(scopes, **kwargs)
@@ -133,10 +130,15 @@ class BearerProtector(ResourceProtector):
         if isinstance(scopes, str):
             scopes = [scopes]
         token = self.validate_request(scopes=scopes, request=request._get_current_object(), **kwargs)
+        self._accept(token, g._get_current_object())
+        return token
+
+    def _accept(self, token: AccessToken, app_globals) -> None:
+        """The one step that accepts a token, on the short path and the full one alike: Authlib's
+        ``token_authenticated`` signal, then the attribute of ``flask.g`` that ``current_token`` reads."""
         if token_authenticated.receivers:
             token_authenticated.send(self, token=token)
-        g.authlib_server_oauth2_token = token  # what ``current_token`` reads
-        return token
+        app_globals.authlib_server_oauth2_token = token
 
     def raise_error_response(self, error: OAuth2Error):
         if not isinstance(error, AuthFailure):  # an Authlib error we did not anticipate

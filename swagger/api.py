@@ -41,22 +41,22 @@ class DocsApi(ContractApi):
 def build_api(settings, scopes: dict[str, str], local_client=None) -> DocsApi:
     """``scopes`` (name -> description) are the API's, collected from its namespaces (``api_scopes``);
     ``local_client`` (id and secret) is given in local mode: the docs page prefills it."""
-    provider = ProviderEndpoints(settings.issuer, use_discovery=not settings.auth0,
+    provider = ProviderEndpoints(settings.issuer, use_discovery=not settings.uses_auth0_paths,
                                  timeout=min(settings.jwks_timeout, 2.0), ttl=settings.jwks_cache_ttl)
 
     def endpoints() -> Endpoints:
-        return local_endpoints(settings.issuer) if settings.local_issuer else provider.get()
+        return local_endpoints(settings.issuer) if settings.uses_local_issuer else provider.get()
 
     schemes = Schemes.from_settings(settings)
 
     def definitions() -> dict:
-        return security_definitions(endpoints(), local=settings.local_issuer, scopes=scopes, schemes=schemes)
+        return security_definitions(endpoints(), local=settings.uses_local_issuer, scopes=scopes, schemes=schemes)
 
     api = DocsApi(
         title=info.TITLE,
         version=info.VERSION,
         description=info.description(issuers=settings.issuers, audiences=settings.audiences,
-                                     local=settings.local_issuer, scopes=scopes, dpop=settings.dpop),
+                                     local=settings.uses_local_issuer, scopes=scopes, dpop=settings.dpop),
         contact=info.CONTACT.get("name"),
         contact_email=info.CONTACT.get("email"),
         license=info.LICENSE["name"],
@@ -73,7 +73,7 @@ def build_api(settings, scopes: dict[str, str], local_client=None) -> DocsApi:
     def docs_page():
         page = render_template("swagger-ui.html", title=api.title, docs=docs_settings(api, settings, local_client))
         token_urls = (endpoints().token, provider.fallback.token)  # fallback: discovery may answer later
-        return page, 200, docs_page_headers(token_urls, local=settings.local_issuer)
+        return page, 200, docs_page_headers(token_urls, local=settings.uses_local_issuer)
 
     @api.errorhandler(HTTPException)
     def http_error(error):

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 
-import pytest
+from tests.support import require_tool
 
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "build" / "screenshots"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -33,15 +31,9 @@ def csp_violations(context) -> list[str]:
     return found
 
 
-def chromium_or_skip() -> str:
-    """The Chromium executable; without one, skip, except under CI=true where that is a failure."""
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if path is None:
-        reason = "no Chromium found: install Debian's package (apt-get install -y chromium)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason}; CI=true requires the browser tests to run")
-        pytest.skip(reason)
-    return path
+def chromium_executable() -> str:
+    """The Chromium executable (Debian's package); see ``require_tool`` for what happens without one."""
+    return require_tool("chromium", "chromium-browser", install="Debian: apt-get install -y chromium")
 
 
 class DocsPage:

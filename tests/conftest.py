@@ -11,8 +11,10 @@ from pytest_httpserver import HTTPServer
 from app import create_app
 from local_issuer.signing_key import load_or_create_key, load_or_create_secret
 from namespaces import NAMESPACES
+from storage import MessageStore, migrate
 from swagger import api_scopes
-from tests.browser import CHROMIUM_ARGS, chromium_or_skip, csp_violations
+from tests.browser import CHROMIUM_ARGS, chromium_executable, csp_violations
+from tests.postgres import PostgresServer, postgres_bin_or_skip
 from tests.redis_server import redis_server
 from tests.support import AUDIENCE, Provider, SocketIssuer, Tokens, live, live_on_own_port, rsa_key
 
@@ -170,7 +172,7 @@ def module_local_server(tmp_path_factory, seeded_instance, namespaces):
 @pytest.fixture(scope="module")
 def browser():
     """Debian's Chromium through Playwright (skipped without it, except under CI=true)."""
-    executable = chromium_or_skip()
+    executable = chromium_executable()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -210,3 +212,31 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_sep("-", "screenshots of the docs page")
         for path in SAVED_SCREENSHOTS:
             terminalreporter.write_line(str(path))
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A PostgreSQL server of the session's own (skipped without PostgreSQL, except under CI=true)."""
+    server = PostgresServer(postgres_bin_or_skip()).init()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.remove()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    """An empty database, once a SQLite file and once a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'messages.db'}"
+    return request.getfixturevalue("postgres").new_database()
+
+
+@pytest.fixture
+def store(database_url):
+    """A MessageStore on a migrated empty database."""
+    migrate(database_url)
+    opened = MessageStore.open(database_url)
+    yield opened
+    opened.close()

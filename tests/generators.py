@@ -9,27 +9,15 @@ from __future__ import annotations
 import contextlib
 import importlib
 import json
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from tests.support import require_tool
 
 BIN = Path(sys.executable).parent
 SDK_PACKAGE = "messages_sdk"  # openapi-generator's Python client
 OPC_PACKAGE = "messages_api_client"  # openapi-python-client's (its default name for "Messages API")
-
-
-def require_java() -> None:
-    """Skip, with the reason, when Java is missing; under CI=true that is a failure instead."""
-    if shutil.which("java"):
-        return
-    reason = "Java is missing: openapi-generator needs a JRE (`.ci/run` installs default-jre-headless)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(reason)
-    pytest.skip(reason)
 
 
 def _run(command: list[str], cwd: Path) -> None:
@@ -39,7 +27,7 @@ def _run(command: list[str], cwd: Path) -> None:
 
 def openapi_generator(out: Path, jobs: dict[str, dict]) -> dict[str, Path]:
     """Runs every job (name -> generatorName, inputSpec...) in one JVM start; returns their output folders."""
-    require_java()
+    require_tool("java", install="openapi-generator needs a JRE; `.ci/run` installs default-jre-headless")
     configs = []
     for name, job in jobs.items():
         config = out / f"{name}.json"

@@ -6,38 +6,21 @@ Outside CI a missing redis-server skips the tests that need it, saying why; in C
 from __future__ import annotations
 
 import contextlib
-import os
-import shutil
-import socket
 import subprocess
 import time
 
-import pytest
 import redis
 
-
-def require_redis_server() -> str:
-    path = shutil.which("redis-server")
-    if path is None:
-        message = "redis-server is not installed (Debian: apt-get install redis-server)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from tests.support import free_port, require_tool
 
 
 @contextlib.contextmanager
 def redis_server(port: int | None = None):
     """Yields (url, process) of a fresh redis-server; stops it afterwards if the test has not."""
     port = port or free_port()
+    executable = require_tool("redis-server", install="Debian: apt-get install redis-server")
     process = subprocess.Popen(
-        [require_redis_server(), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        [executable, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     url = f"redis://127.0.0.1:{port}/0"

@@ -6,6 +6,7 @@ import base64
 import contextlib
 import http.client
 import json
+import logging
 import os
 import re
 import shutil
@@ -17,8 +18,10 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 from urllib.parse import urlsplit
 
+import pytest
 from joserfc.jwk import ECKey, RSAKey
 from joserfc.jws import JWSRegistry
 from pytest_httpserver import HTTPServer
@@ -47,10 +50,14 @@ def ec_key(kid: str | None = None) -> ECKey:
 
 @dataclass
 class Provider:
-    """An OIDC provider on loopback: discovery and JWKS, with switches for outages and slowness."""
+    """An OIDC provider on loopback: discovery and JWKS, with switches for outages and slowness.
 
-    server: HTTPServer
+    The tests hand it pytest-httpserver's server and call ``start()``; without a server (the benchmarks:
+    ``Provider([key])``) it runs a threaded one of its own, already started, until ``close()``.
+    """
+
     keys: list = field(default_factory=list)
+    server: HTTPServer | None = None
     down: bool = False
     delay: float = 0.0
     discovery: bool = True
@@ -58,6 +65,20 @@ class Provider:
     discovery_fetches: int = 0
     raw_jwks: dict | None = None  # serve this document instead of `keys`
     jwks_uri: str | None = None  # announce this jwks_uri in discovery instead of our own
+
+    def __post_init__(self):
+        self._own_server = self.server is None
+        if self._own_server:
+            logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request amid the figures
+            self.server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+            self.server.start()
+            self.start()
+
+    def close(self) -> None:
+        """Stop the server this provider started itself."""
+        if self._own_server:
+            self.server.clear()
+            self.server.stop()
 
     @property
     def issuer(self) -> str:
@@ -233,6 +254,28 @@ def eventually(condition, seconds: float = 5) -> bool:
     return False
 
 
+def bearer_get(server, http, token: str, route: str = "/api/private"):
+    """GET ``route`` of a live server with ``Authorization: Bearer <token>``."""
+    return http.get(server.url + route, headers={"Authorization": f"Bearer {token}"})
+
+
+def require_tool(*names: str, install: str) -> str:
+    """The path of the first of these commands found on PATH; without any, ``missing`` says how to get one."""
+    for name in names:
+        path = shutil.which(name)
+        if path:
+            return path
+    missing(f"{names[0]} is not installed ({install})")
+
+
+def missing(reason: str) -> NoReturn:
+    """A tool or service the test needs is not there: skip the test saying why, except under CI=true, which
+    must run every test, where that is a failure."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason}; CI=true requires the tests that need it to run")
+    pytest.skip(reason)
+
+
 DOCS_SETTINGS = re.compile(r'<script type="application/json" id="docs-settings">(.*?)</script>', re.DOTALL)
 
 
@@ -307,25 +350,47 @@ def repository_copy(dest: Path, instance: Path | None = None) -> Path:
     return dest
 
 
+class ServerProcess:
+    """``command`` (e.g. `make run`'s or `make serve`'s) started on loopback ``port``, with ``env`` and PORT over
+    the environment minus any AUTH*/GUNICORN* variable of the caller's own; stdout and stderr go to files in
+    ``logs``."""
+
+    def __init__(self, command: list[str], *, port: int, env: dict[str, str], cwd: Path, logs: Path):
+        self.command, self.port, self.url = command, port, f"http://127.0.0.1:{port}"
+        self.stderr_path = logs / "stderr.log"
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith(("AUTH", "GUNICORN"))}
+        with open(logs / "stdout.log", "wb") as out, open(self.stderr_path, "wb") as err:
+            self.process = subprocess.Popen(command, cwd=cwd, env={**inherited, **env, "PORT": str(port)},
+                                            stdout=out, stderr=err)
+
+    def wait_until_serving(self, ready=lambda: True, seconds: float = 20) -> None:
+        """Until /healthz answers and ``ready()`` holds; an AssertionError with the server's stderr if it never does."""
+        def serving() -> bool:
+            return _answers(self.url + "/healthz") and ready()
+
+        eventually(lambda: self.process.poll() is not None or serving(), seconds)
+        if self.process.poll() is not None or not serving():
+            raise AssertionError(f"{self.command[0]} did not start: " + self.stderr_path.read_text())
+
+    def stop(self, stop: signal.Signals = signal.SIGTERM, seconds: float = 40) -> int:
+        """Send ``stop`` unless it has ended already; its exit status."""
+        if self.process.poll() is None:
+            self.process.send_signal(stop)
+        return self.process.wait(timeout=seconds)
+
+
 @contextlib.contextmanager
 def server_process(command: list[str], *, port: int, env: dict[str, str], cwd: Path, logs: Path,
                    stop: signal.Signals = signal.SIGTERM):
-    """``command`` (e.g. `make run`'s or `make serve`'s) listening on loopback ``port``, with ``env`` over the
-    environment and PORT set; yields its URL once /healthz answers. stdout and stderr go to files in ``logs``;
-    on exit it gets ``stop`` and must end cleanly (status 0)."""
-    env = {**os.environ, **env, "PORT": str(port)}
-    with open(logs / "stdout.log", "wb") as out, open(logs / "stderr.log", "wb") as err:
-        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=err)
-    url = f"http://127.0.0.1:{port}"
+    """A ServerProcess, yielding its URL once /healthz answers; on exit it gets ``stop`` and must end cleanly
+    (status 0)."""
+    server = ServerProcess(command, port=port, env=env, cwd=cwd, logs=logs)
     try:
-        eventually(lambda: process.poll() is not None or _answers(url + "/healthz"), seconds=20)
-        if process.poll() is not None or not _answers(url + "/healthz"):
-            raise AssertionError(f"{command[0]} did not start: " + (logs / "stderr.log").read_text())
-        yield url
+        server.wait_until_serving()
+        yield server.url
     finally:
-        if process.poll() is None:
-            process.send_signal(stop)
-            assert process.wait(timeout=40) == 0  # a graceful stop
+        if server.process.poll() is None:
+            assert server.stop(stop) == 0  # a graceful stop
 
 
 def _answers(url: str) -> bool:

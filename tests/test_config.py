@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -20,7 +21,8 @@ def test_auth0_domain_and_audience():
     settings = load_settings(AUTH0)
     assert settings.issuer == "https://tenant.eu.auth0.com/"
     assert settings.audience == "https://messages-api"
-    assert settings.local_issuer is False
+    assert settings.uses_local_issuer is False
+    assert settings.uses_auth0_paths is True
     assert settings.algorithms == ("RS256",)
     assert (settings.leeway, settings.jwks_cache_ttl, settings.jwks_cooldown, settings.jwks_timeout) == (5, 600, 30, 5)
 
@@ -34,6 +36,7 @@ def test_auth0_sample_names_are_accepted():
 def test_auth_issuer_wins_over_auth0_domain():
     settings = load_settings({**AUTH0, "AUTH_ISSUER": "https://login.example.com/realms/main"})
     assert settings.issuer == "https://login.example.com/realms/main"
+    assert settings.uses_auth0_paths is False  # its endpoints come from its discovery document
 
 
 def test_tuning_values():
@@ -150,6 +153,25 @@ def test_trusted_proxy_headers():
     assert load_settings(AUTH0).trusted_proxy_headers == frozenset()
     settings = load_settings({**AUTH0, "TRUSTED_PROXIES": "2", "TRUSTED_PROXY_HEADERS": " Prefix, host ,"})
     assert (settings.trusted_proxies, settings.trusted_proxy_headers) == (2, {"host", "prefix"})
+
+
+def documented_defaults() -> list[tuple[str, str]]:
+    """(variable, default) of each row of README's one configuration table whose default is a value."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert len(re.findall(r"^\| *variable *\| *default *\|", text, re.IGNORECASE | re.MULTILINE)) == 1, \
+        "README has more than one configuration table"
+    return re.findall(r"^\| `([A-Z0-9_]+)` \| `([^`|]+)` \|", text, re.MULTILINE)
+
+
+@pytest.mark.parametrize("mode", [{}, AUTH0], ids=["local", "provider"])
+def test_the_readme_states_the_defaults_the_settings_have(mode):
+    """Setting a variable to the default README gives it changes nothing: the two cannot drift apart."""
+    documented = documented_defaults()
+    variables = [variable for variable, _ in documented]
+    assert len(variables) == len(set(variables))
+    assert {"PORT", "AUTH_LEEWAY", "AUTH_JWKS_TIMEOUT", "AUTH_TOKEN_CACHE_SIZE", "LOG_LEVEL"} <= set(variables)
+    for variable, default in documented:
+        assert load_settings({**mode, variable: default}) == load_settings(mode), variable
 
 
 def test_loopback_http_issuer_is_allowed():

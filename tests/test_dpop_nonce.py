@@ -12,20 +12,16 @@ from security.dpop import DPoPError, DPoPVerifier, access_token_hash
 from security.nonce import DPoPNonces
 from security.replay import MemoryReplayStore
 from tests.dpop_proofs import ACCESS_TOKEN, URL, Proofs
+from tests.support import ManualClock
 
 SECRET = secrets.token_urlsafe(32)
 NQCHAR = re.compile(r"[\x21\x23-\x5B\x5D-\x7E]+")  # what a DPoP-Nonce value may hold (RFC 9449 §8.1)
 
 
-class Clock:
-    def __init__(self, now: float = 1_800_000_000.0):
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
+START = 1_800_000_000.0  # the start of a nonce step (a multiple of 180 s)
 
 
-def verifier(clock: Clock, secret: str = SECRET) -> DPoPVerifier:
+def verifier(clock: ManualClock, secret: str = SECRET) -> DPoPVerifier:
     return DPoPVerifier(replay_store=MemoryReplayStore(), nonces=DPoPNonces(secret, clock=clock), clock=clock)
 
 
@@ -43,7 +39,7 @@ def nonce_refusal(verifier: DPoPVerifier, proof: str) -> DPoPError:
 
 
 def test_a_proof_without_a_nonce_gets_one_to_use():
-    clock = Clock()
+    clock = ManualClock(START)
     api = verifier(clock)
     proofs = Proofs(clock=clock)
     nonce = nonce_refusal(api, proofs.make()).nonce
@@ -52,7 +48,7 @@ def test_a_proof_without_a_nonce_gets_one_to_use():
 
 
 def test_instances_sharing_the_secret_accept_each_others_nonces():
-    clock = Clock()
+    clock = ManualClock(START)
     first, second = verifier(clock), verifier(clock)
     proofs = Proofs(clock=clock)
     assert check(second, proofs.make(nonce=nonce_refusal(first, proofs.make()).nonce))
@@ -60,7 +56,7 @@ def test_instances_sharing_the_secret_accept_each_others_nonces():
 
 
 def test_a_nonce_from_another_secret_is_refused():
-    clock = Clock()
+    clock = ManualClock(START)
     proofs = Proofs(clock=clock)
     other = DPoPNonces(secrets.token_urlsafe(32), clock=clock).current()
     error = nonce_refusal(verifier(clock), proofs.make(nonce=other))
@@ -68,12 +64,12 @@ def test_a_nonce_from_another_secret_is_refused():
 
 
 def test_two_random_secrets_never_accept_each_others_nonces():
-    clock = Clock()
+    clock = ManualClock(START)
     assert not DPoPNonces(clock=clock).accepts(DPoPNonces(clock=clock).current())
 
 
 def test_a_nonce_lives_one_to_two_steps_and_the_answer_says_when_it_changed():
-    clock = Clock(1_800_000_000.0 - 1_800_000_000.0 % 180)  # the start of a step
+    clock = ManualClock(START)  # the start of a step
     api = verifier(clock)
     proofs = Proofs(clock=clock)
     nonce = api.nonces.current()
@@ -89,20 +85,20 @@ def test_a_nonce_lives_one_to_two_steps_and_the_answer_says_when_it_changed():
 
 @pytest.mark.parametrize("nonce", [42, "", "x" * 24, ["n"], "\ud800"])
 def test_malformed_nonces_are_refused_with_a_fresh_one(nonce):
-    clock = Clock()
+    clock = ManualClock(START)
     nonce_refusal(verifier(clock), Proofs(clock=clock).make(nonce=nonce))
 
 
 def test_the_proof_itself_is_checked_before_its_nonce():
     """A broken proof says what is wrong with it rather than asking for a nonce first."""
-    clock = Clock()
+    clock = ManualClock(START)
     with pytest.raises(DPoPError) as caught:
         check(verifier(clock), Proofs(clock=clock).make(htm="POST"))
     assert caught.value.error == "invalid_dpop_proof" and caught.value.nonce is None
 
 
 def test_a_nonce_refusal_does_not_use_up_the_jti():
-    clock = Clock()
+    clock = ManualClock(START)
     api = verifier(clock)
     proofs = Proofs(clock=clock)
     nonce = nonce_refusal(api, proofs.make(jti="retry")).nonce

@@ -17,17 +17,12 @@ import pytest
 from security.dpop import DPoPError, DPoPVerifier
 from security.replay import MemoryReplayStore, RedisReplayStore, ReplayStoreUnavailable
 from tests.dpop_proofs import ACCESS_TOKEN, URL, Proofs
-from tests.redis_server import redis_server, require_redis_server
+from tests.redis_server import redis_server
+from tests.support import ManualClock
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-class Clock:
-    def __init__(self, now: float = 1000.0):
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def race(attempts, threads: int = 16) -> list:
@@ -50,7 +45,7 @@ def race(attempts, threads: int = 16) -> list:
 # -- in memory ---------------------------------------------------------------------------------------
 
 def test_memory_store_accepts_a_key_once_until_it_expires():
-    clock = Clock()
+    clock = ManualClock()
     store = MemoryReplayStore(clock=clock)
     assert store.mark_once("a", 10) is True
     assert store.mark_once("a", 10) is False
@@ -63,7 +58,7 @@ def test_memory_store_accepts_a_key_once_until_it_expires():
 
 
 def test_memory_store_forgets_expired_entries():
-    clock = Clock()
+    clock = ManualClock()
     store = MemoryReplayStore(clock=clock)
     for i in range(100):
         store.mark_once(f"k{i}", 5 + i % 7)
@@ -74,7 +69,7 @@ def test_memory_store_forgets_expired_entries():
 
 
 def test_a_full_memory_store_refuses_rather_than_forget_a_live_entry():
-    clock = Clock()
+    clock = ManualClock()
     store = MemoryReplayStore(maxsize=3, clock=clock)
     for key in "abc":
         assert store.mark_once(key, 60)
@@ -196,13 +191,3 @@ def test_an_unreachable_redis_at_start_fails_closed_too():
         process.wait(timeout=10)
         with pytest.raises(ReplayStoreUnavailable):
             RedisReplayStore(url).mark_once("k", 60)
-
-
-
-@pytest.mark.parametrize("ci, outcome", [("", pytest.skip.Exception), ("false", pytest.skip.Exception),
-                                         ("true", pytest.fail.Exception)])
-def test_without_redis_server_redis_tests_skip_locally_and_fail_in_ci(monkeypatch, ci, outcome):
-    monkeypatch.setenv("PATH", "/nonexistent")
-    monkeypatch.setenv("CI", ci)
-    with pytest.raises(outcome, match="redis-server is not installed"):
-        require_redis_server()

@@ -12,11 +12,7 @@ import requests
 
 from security import SigningKeysUnavailable
 from security.keys import RETRY_AFTER_FAILURE, KeySetCache
-from tests.support import ManualClock, SocketIssuer, eventually, live
-
-
-def _get(server, http, token, route="/api/private"):
-    return http.get(server.url + route, headers={"Authorization": f"Bearer {token}"})
+from tests.support import ManualClock, SocketIssuer, bearer_get, eventually, live
 
 
 def test_nothing_is_fetched_at_start_up(provider, make_app, http, tokens):
@@ -26,7 +22,7 @@ def test_nothing_is_fetched_at_start_up(provider, make_app, http, tokens):
         assert http.get(server.url + "/api/public").status_code == 200
         assert provider.jwks_fetches == 0
         for _ in range(5):
-            assert _get(server, http, tokens.make()).status_code == 200
+            assert bearer_get(server, http, tokens.make()).status_code == 200
     assert (provider.discovery_fetches, provider.jwks_fetches) == (1, 1)
 
 
@@ -73,33 +69,33 @@ class _Call:
 
 def test_rotation_picks_up_a_new_key(provider, make_app, http, tokens, other_key):
     with live(make_app()) as server:
-        assert _get(server, http, tokens.make()).status_code == 200
+        assert bearer_get(server, http, tokens.make()).status_code == 200
         provider.keys = [tokens.key, other_key]  # the provider publishes its next key and starts using it
-        assert _get(server, http, tokens.make(key=other_key)).status_code == 200
-        assert _get(server, http, tokens.make(key=other_key)).status_code == 200
-        assert _get(server, http, tokens.make()).status_code == 200
+        assert bearer_get(server, http, tokens.make(key=other_key)).status_code == 200
+        assert bearer_get(server, http, tokens.make(key=other_key)).status_code == 200
+        assert bearer_get(server, http, tokens.make()).status_code == 200
     assert provider.jwks_fetches == 2
 
 
 def test_retired_key_is_refused_after_the_ttl(provider, make_app, http, tokens, other_key):
     with live(make_app(AUTH_JWKS_CACHE_TTL="1")) as server:
-        assert _get(server, http, tokens.make()).status_code == 200
+        assert bearer_get(server, http, tokens.make()).status_code == 200
         provider.keys = [other_key]
         time.sleep(1.1)
-        _get(server, http, tokens.make(key=other_key))  # any use after the TTL refreshes
+        bearer_get(server, http, tokens.make(key=other_key))  # any use after the TTL refreshes
         assert eventually(lambda: provider.jwks_fetches >= 2)
-        response = _get(server, http, tokens.make())
+        response = bearer_get(server, http, tokens.make())
         assert response.status_code == 401
         assert response.json()["error_description"] == "The token was signed by an unknown key (kid)."
 
 
 def test_unknown_kid_flood_is_one_refetch(provider, make_app, http, tokens):
     with live(make_app(AUTH_JWKS_COOLDOWN="30")) as server:
-        assert _get(server, http, tokens.make()).status_code == 200
+        assert bearer_get(server, http, tokens.make()).status_code == 200
         for _ in range(100):
-            response = _get(server, http, tokens.make(header={"kid": uuid.uuid4().hex}))
+            response = bearer_get(server, http, tokens.make(header={"kid": uuid.uuid4().hex}))
             assert response.status_code == 401
-        assert _get(server, http, tokens.make()).status_code == 200
+        assert bearer_get(server, http, tokens.make()).status_code == 200
     assert provider.jwks_fetches == 2  # first use + one refetch for the first unknown kid
 
 
@@ -125,27 +121,27 @@ def test_provider_down_at_start_up(provider, make_app, http, tokens):
     provider.down = True
     with live(make_app()) as server:  # starts without the provider
         for _ in range(10):
-            response = _get(server, http, tokens.make())
+            response = bearer_get(server, http, tokens.make())
             assert response.status_code == 503
             assert response.headers["Retry-After"]
         assert provider.jwks_fetches + provider.discovery_fetches <= 2  # one attempt, not ten
         provider.down = False
         time.sleep(RETRY_AFTER_FAILURE + 0.1)  # a failure is retried within seconds
-        assert _get(server, http, tokens.make()).status_code == 200
+        assert bearer_get(server, http, tokens.make()).status_code == 200
 
 
 def test_provider_down_with_keys_cached(provider, make_app, http, tokens):
     with live(make_app(AUTH_JWKS_CACHE_TTL="1")) as server:
-        assert _get(server, http, tokens.make()).status_code == 200
+        assert bearer_get(server, http, tokens.make()).status_code == 200
         provider.down = True
         time.sleep(1.1)
         for _ in range(20):
-            assert _get(server, http, tokens.make()).status_code == 200  # the outage changes nothing
+            assert bearer_get(server, http, tokens.make()).status_code == 200  # the outage changes nothing
         assert eventually(lambda: provider.jwks_fetches == 2)
         assert provider.jwks_fetches == 2  # one failed refresh; the next is not before RETRY_AFTER_FAILURE
         provider.down = False
         time.sleep(RETRY_AFTER_FAILURE + 0.1)
-        assert _get(server, http, tokens.make()).status_code == 200
+        assert bearer_get(server, http, tokens.make()).status_code == 200
         assert eventually(lambda: provider.jwks_fetches == 3)
 
 
@@ -153,7 +149,7 @@ def test_slow_provider_is_bounded_by_the_timeout(provider, make_app, http, token
     provider.delay = 1.5
     with live(make_app(AUTH_JWKS_TIMEOUT="0.3", AUTH_JWKS_URL=provider.jwks_url)) as server:
         started = time.monotonic()
-        response = _get(server, http, tokens.make())
+        response = bearer_get(server, http, tokens.make())
         elapsed = time.monotonic() - started
     assert response.status_code == 503
     assert elapsed < provider.delay  # the request did not wait for the provider to answer
@@ -163,7 +159,7 @@ def test_slow_provider_is_bounded_by_the_timeout(provider, make_app, http, token
 def test_discovery_falls_back_to_the_well_known_jwks(provider, make_app, http, tokens):
     provider.discovery = False
     with live(make_app()) as server:
-        assert _get(server, http, tokens.make()).status_code == 200
+        assert bearer_get(server, http, tokens.make()).status_code == 200
     assert provider.discovery_fetches == 1
     assert provider.jwks_fetches == 1
     assert any(request.path == "/.well-known/jwks.json" for request, _ in provider.server.log)
@@ -171,14 +167,14 @@ def test_discovery_falls_back_to_the_well_known_jwks(provider, make_app, http, t
 
 def test_configured_jwks_url_skips_discovery(provider, make_app, http, tokens):
     with live(make_app(AUTH_JWKS_URL=provider.jwks_url)) as server:
-        assert _get(server, http, tokens.make()).status_code == 200
+        assert bearer_get(server, http, tokens.make()).status_code == 200
     assert provider.discovery_fetches == 0
 
 
 def test_discovered_jwks_uri_must_be_https(provider, make_app, http, tokens):
     provider.jwks_uri = "http://keys.example.com/jwks.json"
     with live(make_app()) as server:
-        assert _get(server, http, tokens.make()).status_code == 503
+        assert bearer_get(server, http, tokens.make()).status_code == 503
     assert provider.jwks_fetches == 0
 
 
@@ -186,7 +182,7 @@ def test_garbage_from_the_issuer_is_a_503_not_a_500(make_app, http, tokens):
     issuer = SocketIssuer(b"HTTZ garbage")
     try:
         with live(make_app(AUTH_JWKS_URL=issuer.url + "jwks.json")) as server:
-            response = _get(server, http, tokens.make())
+            response = bearer_get(server, http, tokens.make())
     finally:
         issuer.close()
     assert response.status_code == 503
@@ -242,7 +238,7 @@ def test_a_hanging_issuer_holds_one_request_for_one_timeout_and_no_other(make_ap
         assert response.headers["Retry-After"]
         assert first.elapsed < timeout + 1  # one timeout, not one per step (a bound, not a speed figure)
         # right after the failure, inside the retry delay: refused at once, nothing fetched
-        assert _get(server, requests, forged).status_code == 503
+        assert bearer_get(server, requests, forged).status_code == 503
     assert hanging_issuer.connections == 1
 
 
@@ -280,10 +276,10 @@ def test_the_retry_delay_runs_from_the_end_of_the_failure(hanging_issuer):
 def test_keys_whose_key_ops_do_not_allow_verify_are_skipped(provider, make_app, http, tokens, key_ops):
     provider.raw_jwks = {"keys": [dict(tokens.key.as_dict(private=False), key_ops=key_ops)]}
     with live(make_app()) as server:
-        assert _get(server, http, tokens.make()).status_code == 503  # no usable key at all
+        assert bearer_get(server, http, tokens.make()).status_code == 503  # no usable key at all
 
 
 def test_keys_with_verify_in_key_ops_are_used(provider, make_app, http, tokens):
     provider.raw_jwks = {"keys": [dict(tokens.key.as_dict(private=False), key_ops=["verify"])]}
     with live(make_app()) as server:
-        assert _get(server, http, tokens.make()).status_code == 200
+        assert bearer_get(server, http, tokens.make()).status_code == 200

@@ -4,12 +4,26 @@ and ``optional=True`` lets only a request without credentials through."""
 from __future__ import annotations
 
 import pytest
+from authlib.integrations.flask_oauth2 import current_token as authlib_current_token
+from authlib.integrations.flask_oauth2 import token_authenticated
 from flask import Flask, Response
 
-from security import AccessTokenValidator, BearerProtector, KeySetCache, current_token
+from app import build_key_sets, build_token_validator, load_settings
+from security import BearerProtector, current_token
 from tests.support import AUDIENCE, live
 
-protect = BearerProtector()
+
+class FullPathsCounted(BearerProtector):
+    """The protector, counting the requests that take the full path (Authlib's ``acquire_token``)."""
+
+    full_paths = 0
+
+    def acquire_token(self, scopes=None, **kwargs):
+        self.full_paths += 1
+        return super().acquire_token(scopes, **kwargs)
+
+
+protect = FullPathsCounted()
 
 ANSWERS = {
     "dict": lambda: {"message": "hi"},
@@ -20,6 +34,7 @@ ANSWERS = {
     "status-and-headers": lambda: ("hi", 201, {"X-Kept": "yes", "Cache-Control": "max-age=60"}),
     "header-list": lambda: ("hi", 201, [("X-Kept", "yes")]),
 }
+ACCEPTED: list = []  # what /accepted saw as Authlib's current_token, request by request
 EXPECTED = {"dict": (200, None), "text": (200, None), "response": (202, "yes"), "status": (201, None),
             "headers": (200, "yes"), "status-and-headers": (201, "yes"), "header-list": (201, "yes")}
 
@@ -27,8 +42,8 @@ EXPECTED = {"dict": (200, None), "text": (200, None), "response": (202, "yes"), 
 @pytest.fixture
 def server(provider):
     app = Flask(__name__)
-    keys = KeySetCache(provider.issuer, timeout=1)
-    protect.init_app(app, AccessTokenValidator(keys, issuer=provider.issuer, audience=AUDIENCE, cache_size=10))
+    settings = load_settings({"AUTH_ISSUER": provider.issuer, "AUTH0_AUDIENCE": AUDIENCE, "AUTH_JWKS_TIMEOUT": "1"})
+    protect.init_app(app, build_token_validator(settings, build_key_sets(settings)))
     for name, answer in ANSWERS.items():
         app.add_url_rule(f"/answer/{name}", name, protect()(answer))
 
@@ -36,6 +51,14 @@ def server(provider):
     @protect
     def bare():
         return {"sub": current_token.claims["sub"]}
+
+    @app.get("/accepted")
+    @protect("read:messages")
+    def accepted():
+        # Authlib's own proxy, not our re-export: it must find the token where the protector put it
+        seen = authlib_current_token._get_current_object()
+        ACCEPTED.append(seen)
+        return {"sub": seen.claims["sub"] if seen is not None else None}
 
     @app.get("/optional")
     @protect(optional=True)
@@ -73,3 +96,25 @@ def test_optional_lets_only_an_absent_header_through(server, http, tokens, attac
     for header in ("Bearer", "Basic dXNlcjpwYXNz", f"Bearer {tokens.make(key=attacker_key)}", "Bearer a.b.c"):
         refused = http.get(f"{server.url}/optional", headers={"Authorization": header})
         assert refused.status_code == 401, header
+
+
+def test_both_paths_accept_a_token_the_way_authlib_reads_it(server, http, tokens):
+    """The full path (a cache miss, or a header spelled otherwise) and the short path (a cached token in
+    the canonical header) both send Authlib's signal and leave the token where Authlib's ``current_token``
+    reads it: an Authlib that moves that attribute fails here."""
+    token = tokens.make(sub="auth0|paths", scope="read:messages")
+    signalled = []
+
+    def on_token(sender, token, **extra):
+        signalled.append(token)
+
+    ACCEPTED.clear()
+    full_paths = protect.full_paths
+    with token_authenticated.connected_to(on_token):
+        for header in (f"Bearer {token}", f"Bearer {token}", f"bearer {token}"):  # full, short, full
+            response = http.get(f"{server.url}/accepted", headers={"Authorization": header})
+            assert response.json() == {"sub": "auth0|paths"}
+    assert protect.full_paths - full_paths == 2  # the second request took the short path
+    assert len(ACCEPTED) == 3 and all(seen is not None and seen.claims["sub"] == "auth0|paths" for seen in ACCEPTED)
+    assert ACCEPTED[1] is ACCEPTED[2]  # the cached token, on both paths
+    assert signalled == ACCEPTED

@@ -15,7 +15,7 @@ import pytest
 from security import AccessTokenValidator, InvalidToken, KeySetCache
 from security.token_cache import MAX_BYTES
 from security.validator import MAX_TOKEN_LENGTH
-from tests.support import AUDIENCE, ManualClock, eventually, live, rsa_key
+from tests.support import AUDIENCE, ManualClock, bearer_get, eventually, live, rsa_key
 
 
 @pytest.fixture
@@ -26,10 +26,10 @@ def clock():
 
 @pytest.fixture
 def build(provider, clock):
-    def validator(size=100, ttl=300, leeway=5):
-        keys = KeySetCache(provider.issuer, timeout=1, cooldown=0)
-        return AccessTokenValidator(keys, issuer=provider.issuer, audience=AUDIENCE, leeway=leeway,
-                                    cache_size=size, cache_ttl=ttl, clock=clock)
+    def validator(size=100, ttl=300, leeway=5, keys=None):
+        keys = keys or KeySetCache(provider.issuer, timeout=1, cooldown=0)
+        return AccessTokenValidator(keys, issuer=provider.issuer, audience=AUDIENCE, algorithms=("RS256",),
+                                    leeway=leeway, cache_size=size, cache_ttl=ttl, clock=clock)
 
     return validator
 
@@ -217,13 +217,12 @@ def test_a_key_set_change_makes_every_entry_verify_again(build, provider, tokens
     assert validator.authenticate_token(token) is second
 
 
-def test_cache_hits_do_not_hold_back_the_key_set_refresh(provider, tokens, other_key, clock):
+def test_cache_hits_do_not_hold_back_the_key_set_refresh(provider, build, tokens, other_key, clock):
     """Every request hitting the cache must not keep a removed key alive: no entry outlives the key
     set's TTL, so the request after it runs the full check, which refreshes the set."""
     monotonic = ManualClock()
     keys = KeySetCache(provider.issuer, timeout=1, ttl=60, clock=monotonic)
-    validator = AccessTokenValidator(keys, issuer=provider.issuer, audience=AUDIENCE, cache_size=10,
-                                     cache_ttl=3600, clock=clock)
+    validator = build(size=10, ttl=3600, keys=keys)
     token = tokens.make(exp=clock.now + 3600)
     first = validator.authenticate_token(token)
     for _ in range(5):
@@ -268,24 +267,20 @@ def test_concurrent_use_stays_bounded_and_correct(build, tokens, attacker_key):
 
 # -- through the app, over HTTP ------------------------------------------------------------------------
 
-def _get(server, http, token, route="/api/private"):
-    return http.get(server.url + route, headers={"Authorization": f"Bearer {token}"})
-
-
 def test_scopes_are_checked_per_route_on_cached_tokens(server, http, tokens):
     plain, scoped = tokens.make(), tokens.make(scope="read:messages")
     for _ in range(2):
-        assert _get(server, http, plain).status_code == 200
-        assert _get(server, http, plain, "/api/private-scoped").status_code == 403
-        assert _get(server, http, scoped, "/api/private-scoped").status_code == 200
-        assert _get(server, http, scoped).status_code == 200
+        assert bearer_get(server, http, plain).status_code == 200
+        assert bearer_get(server, http, plain, "/api/private-scoped").status_code == 403
+        assert bearer_get(server, http, scoped, "/api/private-scoped").status_code == 200
+        assert bearer_get(server, http, scoped).status_code == 200
 
 
 def test_header_spellings_outside_the_short_path_get_the_full_parse(server, http, tokens):
     """The cache's short path takes only ``Bearer <token>`` as sent; every other spelling RFC 6750
     allows still works once the token is cached, and near misses are still refused."""
     token = tokens.make()
-    assert _get(server, http, token).status_code == 200  # now cached
+    assert bearer_get(server, http, token).status_code == 200  # now cached
     for header in (f"bearer {token}", f"BEARER {token}", f"Bearer  {token}", f"Bearer {token} "):
         response = http.get(server.url + "/api/private", headers={"Authorization": header})
         assert response.status_code == 200, header
@@ -298,10 +293,10 @@ def test_header_spellings_outside_the_short_path_get_the_full_parse(server, http
 def test_app_does_not_serve_a_cached_token_after_key_rotation(provider, make_app, http, tokens, other_key):
     with live(make_app()) as server:
         old = tokens.make()
-        assert _get(server, http, old).status_code == 200
-        assert _get(server, http, old).status_code == 200
+        assert bearer_get(server, http, old).status_code == 200
+        assert bearer_get(server, http, old).status_code == 200
         provider.keys = [other_key]
-        assert _get(server, http, tokens.make(key=other_key)).status_code == 200  # refetch drops key-1
-        response = _get(server, http, old)
+        assert bearer_get(server, http, tokens.make(key=other_key)).status_code == 200  # refetch drops key-1
+        response = bearer_get(server, http, old)
         assert response.status_code == 401
         assert response.json()["error_description"] == "The token was signed by an unknown key (kid)."

@@ -1,0 +1,70 @@
+"""What can go wrong in the store, one type per answer a caller gives; no HTTP here, only the facts.
+
+Every error has a ``description``: one sentence fit to show a client (no SQL, no URL, no secret).
+"""
+
+from __future__ import annotations
+
+RETRY_AFTER_SECONDS = 1  # how long a client should wait after StorageUnavailable before trying again
+
+
+class StorageError(Exception):
+    """Base of everything the store raises on purpose."""
+
+    def __init__(self, description: str):
+        super().__init__(description)
+        self.description = description
+
+
+class InvalidInput(StorageError, ValueError):
+    """A value breaks a rule of storage.rules; ``field`` names it (``text``, ``cursor``, ...)."""
+
+    def __init__(self, field: str, description: str):
+        super().__init__(description)
+        self.field = field
+
+
+class NotFound(StorageError):
+    def __init__(self, message_id: str):
+        super().__init__("no message has this id")
+        self.message_id = message_id
+
+
+class NotAuthor(StorageError):
+    """The actor may not change this message: it is someone else's (and, for a delete, no moderator)."""
+
+    DESCRIPTIONS = {
+        "update": "only the message's author may edit it",
+        "delete": "only the message's author, or a moderator, may delete it",
+    }
+
+    def __init__(self, action: str):
+        super().__init__(self.DESCRIPTIONS[action])
+        self.action = action
+
+
+class VersionMismatch(StorageError):
+    """Optimistic concurrency: the message changed since the version the caller saw."""
+
+    def __init__(self, current: int):
+        super().__init__(f"the message has changed: its current version is {current}")
+        self.current = current
+
+
+class IdempotencyKeyReused(StorageError):
+    """The caller used this idempotency key before with a different body (IETF draft: answer 422)."""
+
+    def __init__(self):
+        super().__init__("this Idempotency-Key was already used with a different request body")
+
+
+class StorageUnavailable(StorageError):
+    """The database is down, locked past its busy timeout, or out of connections: try again later."""
+
+    def __init__(self, description: str = "the database is unavailable; try again shortly"):
+        super().__init__(description)
+        self.retry_after = RETRY_AFTER_SECONDS
+
+
+class MigrationError(StorageError):
+    """Migrations could not be applied; ``description`` is one line that says why."""

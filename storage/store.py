@@ -1,0 +1,256 @@
+"""MessageStore: create, read, page through, update and delete messages, each in one short transaction.
+
+Concurrency is the database's job, never a read-then-write race in Python:
+- an update is one compare-and-set ``UPDATE ... WHERE id = ? AND version = ? AND author = ?``;
+- a delete is one ``DELETE ... WHERE id = ? [AND author = ?]``;
+- an idempotent create relies on the (author, key) primary key: of two concurrent requests with one
+  key, the second waits for the first and then returns its answer;
+- pages follow the total order (created_at, id), newest first, with a cursor that names the last item
+  seen: rows inserted meanwhile cannot shift a page, so nothing is repeated or skipped.
+
+Database trouble (down, locked past the busy timeout, no free connection) is raised as
+StorageUnavailable, so callers can answer "try again" instead of failing.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import secrets
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Iterator, NamedTuple
+
+import sqlalchemy
+from sqlalchemy import and_, bindparam, delete, insert, or_, select, update
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+
+from .engine import is_sqlite, make_engine
+from .errors import (IdempotencyKeyReused, InvalidInput, NotAuthor, NotFound, StorageUnavailable,
+                     VersionMismatch)
+from .rules import PAGE_DEFAULT, check_author, check_idempotency_key, check_page_size, clean_text
+from .schema import ID_LENGTH, idempotency_keys, messages
+
+ID_PATTERN = re.compile(f"[0-9a-f]{{{ID_LENGTH}}}")  # 128 random bits, hex: opaque, not sequential
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    id: str
+    text: str
+    author: str
+    created_at: datetime  # aware, UTC
+    updated_at: datetime  # aware, UTC
+    version: int  # 1 when created, +1 on each update
+
+    def to_json(self) -> dict:
+        """The fields as JSON values (timestamps in ISO 8601): how an idempotency record keeps it."""
+        return {**asdict(self), "created_at": self.created_at.isoformat(),
+                "updated_at": self.updated_at.isoformat()}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Message":
+        return cls(**{**data, "created_at": datetime.fromisoformat(data["created_at"]),
+                      "updated_at": datetime.fromisoformat(data["updated_at"])})
+
+
+class Page(NamedTuple):
+    items: list[Message]
+    next_cursor: str | None  # None on the last page
+
+
+_GET = select(messages).where(messages.c.id == bindparam("id"))
+
+
+class MessageStore:
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self._sqlite = is_sqlite(engine)
+        # Reads are single statements: on PostgreSQL they skip BEGIN and ROLLBACK (two round trips of
+        # three). SQLite's reads already run outside any transaction (see storage.engine).
+        self._reader = engine if self._sqlite else engine.execution_options(isolation_level="AUTOCOMMIT")
+
+    @classmethod
+    def open(cls, url: str, **engine_options) -> "MessageStore":
+        """A store on a new engine for ``url`` (options: see storage.engine.make_engine); migrate first."""
+        return cls(make_engine(url, **engine_options))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def create(self, author: str, text: str, idempotency_key: str | None = None) -> tuple[Message, bool]:
+        """Store a new message by ``author``: (message, True).
+
+        With an ``idempotency_key`` this author already used with the same text, nothing is created:
+        (the message as first created, False); with another text, IdempotencyKeyReused.
+        InvalidInput for a bad text, author or key."""
+        author = check_author(author)
+        stored_text = clean_text(text)
+        if idempotency_key is None:
+            message = _new_message(author, stored_text)
+            with self._writing() as connection:
+                connection.execute(insert(messages).values(asdict(message)))
+            return message, True
+
+        key = check_idempotency_key(idempotency_key)
+        fingerprint = hashlib.sha256(text.encode()).hexdigest()  # the text as sent, before trimming
+        try:
+            with self._writing() as connection:
+                first = _first_answer(connection, author, key, fingerprint)
+                if first is not None:
+                    return first, False
+                message = _new_message(author, stored_text)
+                connection.execute(insert(messages).values(asdict(message)))
+                connection.execute(insert(idempotency_keys).values(
+                    author=author, key=key, fingerprint=fingerprint, answer=message.to_json(),
+                    created_at=message.created_at))
+            return message, True
+        except IntegrityError:
+            # PostgreSQL: a concurrent request with this key committed first; ours was rolled back.
+            # (SQLite's BEGIN IMMEDIATE serializes the two, so the second finds the first's row above.)
+            with self._reading() as connection:
+                first = _first_answer(connection, author, key, fingerprint)
+            if first is None:
+                raise
+            return first, False
+
+    def get(self, message_id: str) -> Message:
+        """The message, or NotFound."""
+        if not _is_id(message_id):
+            raise NotFound(str(message_id))
+        with self._reading() as connection:
+            row = connection.execute(_GET, {"id": message_id}).first()
+        if row is None:
+            raise NotFound(message_id)
+        return Message(**row._mapping)
+
+    def update(self, message_id: str, text: str, expected_version: int, actor: str) -> Message:
+        """The message with its new text and version (expected_version + 1).
+
+        NotFound, NotAuthor (actor is not the author), VersionMismatch (the message is no longer at
+        expected_version: someone else's update won), InvalidInput (text)."""
+        actor = check_author(actor, "actor")
+        stored_text = clean_text(text)
+        if isinstance(expected_version, bool) or not isinstance(expected_version, int):
+            raise InvalidInput("version", "the expected version must be an integer")
+        if not _is_id(message_id):
+            raise NotFound(str(message_id))
+        with self._writing() as connection:
+            row = connection.execute(
+                update(messages)
+                .where(messages.c.id == message_id, messages.c.version == expected_version,
+                       messages.c.author == actor)
+                .values(text=stored_text, version=messages.c.version + 1, updated_at=_now())
+                .returning(*messages.c)
+            ).first()
+            if row is not None:
+                return Message(**row._mapping)
+            current = connection.execute(_GET, {"id": message_id}).first()
+        if current is None:
+            raise NotFound(message_id)
+        if current.author != actor:
+            raise NotAuthor("update")
+        raise VersionMismatch(current.version)
+
+    def delete(self, message_id: str, actor: str, may_delete_any: bool = False) -> None:
+        """Delete the message if actor wrote it or ``may_delete_any`` (a moderator); NotFound, NotAuthor."""
+        actor = check_author(actor, "actor")
+        if not _is_id(message_id):
+            raise NotFound(str(message_id))
+        condition = messages.c.id == message_id
+        if not may_delete_any:
+            condition = and_(condition, messages.c.author == actor)
+        with self._writing() as connection:
+            if connection.execute(delete(messages).where(condition)).rowcount == 1:
+                return
+            exists = connection.execute(_GET, {"id": message_id}).first() is not None
+        raise NotAuthor("delete") if exists else NotFound(message_id)
+
+    def list(self, limit: int = PAGE_DEFAULT, cursor: str | None = None, author: str | None = None) -> Page:
+        """Up to ``limit`` messages, newest first, after ``cursor`` (a page's next_cursor) and only by
+        ``author`` when given. InvalidInput for a bad limit, cursor or author."""
+        limit = check_page_size(limit)
+        query = select(messages).order_by(messages.c.created_at.desc(), messages.c.id.desc()).limit(limit + 1)
+        if author is not None:
+            query = query.where(messages.c.author == check_author(author))
+        if cursor is not None:
+            created_at, last_id = decode_cursor(cursor)
+            query = query.where(or_(messages.c.created_at < created_at,
+                                    and_(messages.c.created_at == created_at, messages.c.id < last_id)))
+        with self._reading() as connection:
+            rows = connection.execute(query).all()
+        items = [Message(**row._mapping) for row in rows[:limit]]
+        return Page(items, encode_cursor(items[-1]) if len(rows) > limit else None)
+
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        with _unavailable_on_trouble(), self._reader.connect() as connection:
+            yield connection
+
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        """One transaction, committed on leaving the block (durably: see storage.engine)."""
+        with _unavailable_on_trouble(), self.engine.connect() as connection:
+            if self._sqlite:
+                connection.exec_driver_sql("BEGIN IMMEDIATE")  # take the write lock now, waiting busy_timeout
+            yield connection
+            connection.commit()
+
+
+def encode_cursor(last: Message) -> str:
+    raw = f"{(last.created_at - EPOCH) // timedelta(microseconds=1)}.{last.id}"
+    return base64.urlsafe_b64encode(raw.encode()).rstrip(b"=").decode()
+
+
+def decode_cursor(cursor: object) -> tuple[datetime, str]:
+    """(created_at, id) of the last item of the previous page, or InvalidInput."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+        micros, last_id = raw.split(".")
+        if not (micros.isdigit() and _is_id(last_id)):
+            raise ValueError
+        return EPOCH + timedelta(microseconds=int(micros)), last_id
+    except (TypeError, ValueError, OverflowError):
+        raise InvalidInput("cursor", "cursor is not one this API gave out: use a page's next_cursor") from None
+
+
+@contextmanager
+def _unavailable_on_trouble() -> Iterator[None]:
+    try:
+        yield
+    except (OperationalError, InterfaceError, sqlalchemy.exc.TimeoutError) as exc:
+        raise StorageUnavailable() from exc
+    except DBAPIError as exc:
+        if exc.connection_invalidated:
+            raise StorageUnavailable() from exc
+        raise
+
+
+def _first_answer(connection: Connection, author: str, key: str, fingerprint: str) -> Message | None:
+    row = connection.execute(
+        select(idempotency_keys.c.fingerprint, idempotency_keys.c.answer)
+        .where(idempotency_keys.c.author == author, idempotency_keys.c.key == key)
+    ).first()
+    if row is None:
+        return None
+    if row.fingerprint != fingerprint:
+        raise IdempotencyKeyReused()
+    return Message.from_json(row.answer)
+
+
+def _new_message(author: str, text: str) -> Message:
+    now = _now()
+    return Message(id=secrets.token_hex(ID_LENGTH // 2), text=text, author=author,
+                   created_at=now, updated_at=now, version=1)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _is_id(value: object) -> bool:
+    return isinstance(value, str) and ID_PATTERN.fullmatch(value) is not None

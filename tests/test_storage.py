@@ -1,0 +1,322 @@
+"""MessageStore on a real SQLite file and a real PostgreSQL server: the same tests against both."""
+
+from __future__ import annotations
+
+import base64
+import re
+import threading
+import time
+from datetime import timezone
+
+import pytest
+from sqlalchemy import func, select
+
+from storage import (PAGE_MAX, TEXT_MAX_CHARS, IdempotencyKeyReused, InvalidInput, NotAuthor, NotFound,
+                     VersionMismatch, clean_text)
+from storage.schema import messages
+from storage.store import ID_PATTERN, decode_cursor
+
+
+def count_rows(store) -> int:
+    with store.engine.connect() as connection:
+        return connection.execute(select(func.count()).select_from(messages)).scalar_one()
+
+
+def run_together(count: int, work) -> list:
+    """Runs work(i) in ``count`` threads released at once; each result or the exception it raised."""
+    barrier = threading.Barrier(count)
+    results: list = [None] * count
+
+    def run(i):
+        barrier.wait()
+        try:
+            results[i] = work(i)
+        except Exception as exc:  # collected, and asserted on by the test
+            results[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return results
+
+
+# --- the text rule (pure: no database) ---
+
+@pytest.mark.parametrize("sent, stored", [
+    ("hello", "hello"),
+    ("  padded \n", "padded"),
+    ("two\nlines", "two\nlines"),
+    ("x" * TEXT_MAX_CHARS, "x" * TEXT_MAX_CHARS),
+    ("  " + "é" * TEXT_MAX_CHARS + "  ", "é" * TEXT_MAX_CHARS),  # characters, not bytes, after trimming
+    ("emoji 🙂", "emoji 🙂"),
+])
+def test_valid_text_is_stored_trimmed(sent, stored):
+    assert clean_text(sent) == stored
+
+
+@pytest.mark.parametrize("sent, says", [
+    ("", "must not be empty"),
+    (" \n\t ", "must not be empty"),
+    ("x" * (TEXT_MAX_CHARS + 1), f"at most {TEXT_MAX_CHARS} characters (it has {TEXT_MAX_CHARS + 1})"),
+    ("tab\there", "control characters (found U+0009)"),
+    ("carriage\rreturn", "control characters (found U+000D)"),
+    ("nul\x00", "control characters (found U+0000)"),
+    ("c1 \x85 control", "control characters (found U+0085)"),
+    ("lone \ud800 surrogate", "lone surrogates (found U+D800)"),
+    (42, "must be a string"),
+    (None, "must be a string"),
+])
+def test_invalid_text_is_refused_with_the_rule_it_breaks(sent, says):
+    with pytest.raises(InvalidInput, match="^text .*" + re.escape(says)) as caught:
+        clean_text(sent)
+    assert caught.value.field == "text"
+
+
+# --- create, get ---
+
+def test_create_then_get(store):
+    message, created = store.create("alice", "  hello  ")
+    assert created is True
+    assert ID_PATTERN.fullmatch(message.id)
+    assert (message.text, message.author, message.version) == ("hello", "alice", 1)
+    assert message.created_at.tzinfo is timezone.utc and message.created_at == message.updated_at
+    assert store.get(message.id) == message
+
+
+def test_ids_are_opaque_and_unrelated(store):
+    ids = [store.create("alice", f"m{i}")[0].id for i in range(5)]
+    assert len(set(ids)) == 5
+    assert len({i[:8] for i in ids}) == 5  # no shared prefix like a counter or a clock would give
+
+
+@pytest.mark.parametrize("message_id", ["0" * 32, "nope", "", "A" * 32, "\x00", 7])
+def test_unknown_or_malformed_id_is_not_found(store, message_id):
+    with pytest.raises(NotFound):
+        store.get(message_id)
+
+
+def test_bad_input_is_refused_before_the_database(store):
+    with pytest.raises(InvalidInput) as caught:
+        store.create("alice", "\x07")
+    assert caught.value.field == "text"
+    for author in ["", "nul\x00", "lone \udc80", None]:
+        with pytest.raises(InvalidInput) as caught:
+            store.create(author, "hello")
+        assert caught.value.field == "author"
+    assert count_rows(store) == 0
+
+
+# --- list ---
+
+def test_list_is_newest_first_in_pages_with_an_author_filter(store):
+    made = [store.create("alice" if i % 3 else "bob", f"m{i}")[0] for i in range(10)]
+    newest_first = list(reversed(made))
+
+    first = store.list(limit=4)
+    assert first.items == newest_first[:4] and first.next_cursor
+    second = store.list(limit=4, cursor=first.next_cursor)
+    assert second.items == newest_first[4:8]
+    last = store.list(limit=4, cursor=second.next_cursor)
+    assert last.items == newest_first[8:] and last.next_cursor is None
+
+    bobs = store.list(limit=2, author="bob")
+    assert [m.author for m in bobs.items] == ["bob", "bob"]
+    rest = store.list(limit=2, author="bob", cursor=bobs.next_cursor)
+    assert bobs.items + rest.items == [m for m in newest_first if m.author == "bob"]
+    assert rest.next_cursor is None
+    assert store.list(author="nobody") == ([], None)
+
+
+def test_a_full_page_at_the_end_has_no_next_cursor(store):
+    for i in range(3):
+        store.create("alice", f"m{i}")
+    assert store.list(limit=3).next_cursor is None
+    assert store.list(limit=PAGE_MAX).next_cursor is None
+
+
+def test_the_cursor_is_opaque_text_naming_the_last_item(store):
+    for i in range(3):
+        store.create("alice", f"m{i}")
+    page = store.list(limit=2)
+    assert page.next_cursor.isascii() and "=" not in page.next_cursor
+    assert decode_cursor(page.next_cursor) == (page.items[-1].created_at, page.items[-1].id)
+
+
+def b64(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode()
+
+
+@pytest.mark.parametrize("cursor", [
+    "", "garbage!", "é", 12, b64("not-a-cursor"), b64("123.abc"), b64("-1." + "0" * 32),
+    b64(f"{10 ** 20}." + "0" * 32), b64("1.2." + "0" * 32),
+])
+def test_a_bad_cursor_is_invalid_input(store, cursor):
+    with pytest.raises(InvalidInput) as caught:
+        store.list(cursor=cursor)
+    assert caught.value.field == "cursor"
+
+
+@pytest.mark.parametrize("limit", [0, PAGE_MAX + 1, -1, "5", 2.0, True])
+def test_a_bad_limit_is_invalid_input(store, limit):
+    with pytest.raises(InvalidInput) as caught:
+        store.list(limit=limit)
+    assert caught.value.field == "limit"
+
+
+def test_paging_is_stable_under_concurrent_inserts(store):
+    existing = {store.create("seed", f"seed {i}")[0].id for i in range(60)}
+    stop = threading.Event()
+    inserted: list[str] = []
+    errors: list[Exception] = []
+
+    def insert_until_stopped(n):
+        while not stop.is_set():
+            try:
+                inserted.append(store.create(f"writer{n}", "meanwhile")[0].id)
+            except Exception as exc:  # asserted on below
+                errors.append(exc)
+                return
+
+    writers = [threading.Thread(target=insert_until_stopped, args=(n,)) for n in range(4)]
+    for writer in writers:
+        writer.start()
+    try:
+        while len(inserted) < 5:  # paging starts while the writers are at work
+            time.sleep(0.005)
+        seen, cursor = [], None
+        while True:
+            page = store.list(limit=7, cursor=cursor)
+            seen.extend(page.items)
+            inserted_before = len(inserted)
+            while len(inserted) == inserted_before and not errors:
+                time.sleep(0.001)  # at least one insert between two pages
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor
+    finally:
+        stop.set()
+        for writer in writers:
+            writer.join(timeout=30)
+
+    assert errors == []
+    ids = [m.id for m in seen]
+    assert len(ids) == len(set(ids)), "an item was repeated"
+    assert existing <= set(ids), "an item that existed when paging began was skipped"
+    keys = [(m.created_at, m.id) for m in seen]
+    assert keys == sorted(keys, reverse=True)
+    assert count_rows(store) == len(existing) + len(inserted)
+
+
+# --- idempotency ---
+
+def test_a_retry_with_the_same_key_and_body_returns_the_first_answer(store):
+    first, created = store.create("alice", "hello", idempotency_key="key-1")
+    again, created_again = store.create("alice", "hello", idempotency_key="key-1")
+    assert (created, created_again) == (True, False)
+    assert again == first
+    assert count_rows(store) == 1
+
+
+def test_the_same_key_with_another_body_is_refused(store):
+    store.create("alice", "hello", idempotency_key="key-1")
+    for other_body in ["goodbye", " hello"]:  # the body as sent: even one more space is another request
+        with pytest.raises(IdempotencyKeyReused):
+            store.create("alice", other_body, idempotency_key="key-1")
+    assert count_rows(store) == 1
+
+
+def test_keys_belong_to_their_author(store):
+    alices, _ = store.create("alice", "hello", idempotency_key="shared")
+    bobs, created = store.create("bob", "hello", idempotency_key="shared")
+    assert created is True and bobs.id != alices.id and bobs.author == "bob"
+    carols, created = store.create("carol", "other text", idempotency_key="shared")
+    assert created is True and carols.author == "carol"
+    assert count_rows(store) == 3
+
+
+def test_the_first_answer_survives_edits_and_deletion(store):
+    first, _ = store.create("alice", "hello", idempotency_key="k")
+    store.update(first.id, "edited", 1, "alice")
+    assert store.create("alice", "hello", idempotency_key="k") == (first, False)
+    store.delete(first.id, "alice")
+    assert store.create("alice", "hello", idempotency_key="k") == (first, False)
+    assert count_rows(store) == 0
+
+
+@pytest.mark.parametrize("key", ["", "with space", "é", "x" * 256, "tab\t", 5])
+def test_a_malformed_key_is_invalid_input(store, key):
+    with pytest.raises(InvalidInput) as caught:
+        store.create("alice", "hello", idempotency_key=key)
+    assert caught.value.field == "Idempotency-Key"
+
+
+def test_concurrent_creates_with_one_key_make_one_message(store):
+    results = run_together(8, lambda i: store.create("alice", "once", idempotency_key="race"))
+    assert not [r for r in results if isinstance(r, Exception)], results
+    assert len({message.id for message, _ in results}) == 1
+    assert sorted(created for _, created in results) == [False] * 7 + [True]
+    assert count_rows(store) == 1
+
+
+# --- update ---
+
+def test_update_is_a_compare_and_set_on_the_version(store):
+    message, _ = store.create("alice", "v1")
+    updated = store.update(message.id, "  v2 ", 1, "alice")
+    assert (updated.text, updated.version, updated.created_at) == ("v2", 2, message.created_at)
+    assert updated.updated_at > message.updated_at
+    assert store.get(message.id) == updated
+    with pytest.raises(VersionMismatch) as caught:
+        store.update(message.id, "stale", 1, "alice")
+    assert caught.value.current == 2
+    assert store.get(message.id).text == "v2"
+
+
+def test_update_checks_existence_then_authorship(store):
+    message, _ = store.create("alice", "mine")
+    with pytest.raises(NotFound):
+        store.update("f" * 32, "x", 1, "alice")
+    with pytest.raises(NotAuthor, match="only the message's author may edit it"):
+        store.update(message.id, "x", 1, "bob")
+    with pytest.raises(NotAuthor):
+        store.update(message.id, "x", 7, "bob")  # not the author: that comes before a stale version
+    with pytest.raises(InvalidInput):
+        store.update(message.id, "", 1, "alice")
+    with pytest.raises(InvalidInput):
+        store.update(message.id, "x", "1", "alice")
+    assert store.get(message.id) == message
+
+
+def test_concurrent_updates_with_the_same_version_exactly_one_wins(store):
+    message, _ = store.create("alice", "v1")
+    results = run_together(8, lambda i: store.update(message.id, f"writer {i}", 1, "alice"))
+    winners = [r for r in results if not isinstance(r, Exception)]
+    losers = [r for r in results if isinstance(r, Exception)]
+    assert len(winners) == 1, results
+    assert all(isinstance(r, VersionMismatch) and r.current == 2 for r in losers), losers
+    assert store.get(message.id) == winners[0] and winners[0].version == 2
+
+
+# --- delete ---
+
+def test_the_author_deletes_and_others_may_not(store):
+    message, _ = store.create("alice", "mine")
+    with pytest.raises(NotAuthor, match="only the message's author, or a moderator, may delete it"):
+        store.delete(message.id, "bob")
+    assert store.get(message.id) == message
+    store.delete(message.id, "alice")
+    with pytest.raises(NotFound):
+        store.get(message.id)
+    with pytest.raises(NotFound):
+        store.delete(message.id, "alice")
+
+
+def test_a_moderator_deletes_anyones_message(store):
+    message, _ = store.create("alice", "hers")
+    store.delete(message.id, "moderator", may_delete_any=True)
+    with pytest.raises(NotFound):
+        store.get(message.id)
+    with pytest.raises(NotFound):
+        store.delete(message.id, "moderator", may_delete_any=True)

@@ -1,0 +1,308 @@
+"""Migrations, crashes, locks and outages: the storage layer's promises when things go wrong.
+
+Other processes are real ones (``python -c`` in the repository), killed with real signals.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import text
+
+from storage import MessageStore, MigrationError, StorageUnavailable, check_url, default_url, make_engine, migrate
+from storage.errors import RETRY_AFTER_SECONDS
+from storage.migrate import alembic_config
+from storage.schema import metadata
+
+ROOT = Path(__file__).resolve().parent.parent
+HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def python(code: str, *args: str, **popen) -> subprocess.Popen:
+    """A Python process running ``code`` from the repository root, its output piped as text."""
+    return subprocess.Popen([sys.executable, "-c", code, *args], cwd=ROOT, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **popen)
+
+
+def versions(url: str) -> list[str]:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            return [row[0] for row in connection.execute(text("SELECT version_num FROM alembic_version"))]
+    finally:
+        engine.dispose()
+
+
+# --- migrations ---
+
+def test_migrate_applies_once_then_does_nothing(database_url):
+    assert migrate(database_url) is True
+    assert migrate(database_url) is False
+    assert versions(database_url) == [HEAD]
+
+
+def test_the_migrations_build_exactly_the_schema_the_code_uses(database_url):
+    migrate(database_url)
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            assert compare_metadata(MigrationContext.configure(connection), metadata) == []
+    finally:
+        engine.dispose()
+
+
+MIGRATE_WHEN_TOLD = """
+import sys, time
+from pathlib import Path
+from storage import migrate
+print("ready", flush=True)
+while not Path(sys.argv[2]).exists():
+    time.sleep(0.001)
+print(migrate(sys.argv[1]))
+"""
+
+
+def test_four_processes_migrating_at_once_apply_the_migrations_once(database_url, tmp_path):
+    go = tmp_path / "go"
+    processes = [python(MIGRATE_WHEN_TOLD, database_url, str(go)) for _ in range(4)]
+    try:
+        for process in processes:
+            assert process.stdout.readline() == "ready\n", process.communicate(timeout=60)
+        go.touch()  # all four are loaded and waiting: release them together
+        outcomes = [process.communicate(timeout=180) for process in processes]
+    finally:
+        for process in processes:
+            process.kill()
+            process.wait()
+    assert [process.returncode for process in processes] == [0] * 4, outcomes
+    assert sorted(out.strip() for out, _ in outcomes) == ["False", "False", "False", "True"]
+    assert versions(database_url) == [HEAD]
+
+
+def test_a_failed_migration_is_one_line_naming_the_database(tmp_path):
+    path = tmp_path / "not-a-database.db"
+    path.write_bytes(b"these bytes are not a SQLite database " * 200)
+    with pytest.raises(MigrationError) as caught:
+        migrate(f"sqlite:///{path}")
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith(f"database migration failed on sqlite:///{path}: ")
+    assert "file is not a database" in message
+
+
+def test_an_unreachable_postgresql_fails_without_showing_the_password():
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(MigrationError) as caught:
+        migrate(f"postgresql+psycopg://app:s3cret-pw@127.0.0.1:{port}/messages")
+    message = str(caught.value)
+    assert "\n" not in message and "s3cret-pw" not in message
+    where = f"postgresql+psycopg://app:***@127.0.0.1:{port}/messages"
+    assert message.startswith(f"database migration failed on {where}: ")
+    assert "OperationalError" in message
+
+
+def test_a_database_from_a_newer_release_is_refused(database_url):
+    migrate(database_url)
+    engine = make_engine(database_url)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = 'from_the_future'"))
+    engine.dispose()
+    with pytest.raises(MigrationError, match="Can't locate revision identified by 'from_the_future'"):
+        migrate(database_url)
+
+
+@pytest.mark.parametrize("url, says", [
+    ("mysql://user@host/db", "unsupported database 'mysql'"),
+    ("postgresql://user@host/db", "must name the psycopg driver"),
+    ("sqlite://", "must be a file path"),
+    ("sqlite:///:memory:", "must be a file path"),
+    ("not a url", "not a database URL"),
+])
+def test_unusable_urls_are_refused_with_a_sentence(url, says):
+    with pytest.raises(ValueError, match=says):
+        check_url(url)
+    with pytest.raises(MigrationError, match=f"^database migration failed: .*{says}"):
+        migrate(url)
+
+
+def test_the_command_line_migrates_and_fails_in_one_line(tmp_path):
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    first, again = (subprocess.run([sys.executable, "-m", "storage", "migrate", url], cwd=ROOT,
+                                   capture_output=True, text=True, timeout=60) for _ in range(2))
+    assert (first.returncode, first.stdout) == (0, "migrated\n")
+    assert (again.returncode, again.stdout) == (0, "already up to date\n")
+    broken = tmp_path / "broken.db"
+    broken.write_bytes(b"garbage " * 1000)
+    failed = subprocess.run([sys.executable, "-m", "storage", "migrate", f"sqlite:///{broken}"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=60)
+    assert failed.returncode == 1
+    assert failed.stderr.count("\n") == 1 and failed.stderr.startswith("database migration failed on ")
+
+
+# --- SQLite set-up ---
+
+def test_sqlite_connections_are_durable_and_wait_for_the_lock(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'nested' / 'm.db'}", busy_timeout=2.5)  # creates the folder
+    try:
+        with engine.connect() as connection:
+            pragma = lambda name: connection.exec_driver_sql(f"PRAGMA {name}").scalar()
+            assert pragma("journal_mode") == "wal"
+            assert pragma("synchronous") == 2  # FULL
+            assert pragma("foreign_keys") == 1
+            assert pragma("busy_timeout") == 2500
+    finally:
+        engine.dispose()
+
+
+def test_the_default_database_is_a_file_in_the_instance_folder(tmp_path):
+    assert default_url(tmp_path) == f"sqlite:///{tmp_path.resolve()}/messages.db"
+    assert check_url(default_url(tmp_path)).database == str(tmp_path.resolve() / "messages.db")
+
+
+# --- a writer killed mid-load ---
+
+WRITE_UNTIL_KILLED = """
+import os, sys, threading
+from storage import MessageStore
+store = MessageStore.open(sys.argv[1], sqlite_synchronous=sys.argv[2])
+
+def write():
+    while True:
+        message, _ = store.create("writer", "acknowledged")
+        os.write(1, (message.id + "\\n").encode())  # after the commit returned: the id is acknowledged
+
+for _ in range(4):
+    threading.Thread(target=write).start()
+"""
+
+
+def test_every_acknowledged_create_survives_a_sigkilled_writer(database_url):
+    assert_acknowledged_creates_survive_sigkill(database_url, "FULL")
+
+
+def test_sqlite_normal_sync_also_keeps_every_acknowledged_create_through_sigkill(tmp_path):
+    """NORMAL risks the last commits on power loss only: a killed process loses nothing."""
+    assert_acknowledged_creates_survive_sigkill(f"sqlite:///{tmp_path / 'messages.db'}", "NORMAL")
+
+
+def assert_acknowledged_creates_survive_sigkill(database_url: str, sqlite_synchronous: str) -> None:
+    migrate(database_url)
+    writer = python(WRITE_UNTIL_KILLED, database_url, sqlite_synchronous)
+    acknowledged = []
+    try:
+        deadline = time.monotonic() + 60
+        while len(acknowledged) < 200 and time.monotonic() < deadline:
+            line = writer.stdout.readline()
+            if not line:
+                break
+            acknowledged.append(line.strip())
+    finally:
+        os.kill(writer.pid, signal.SIGKILL)  # mid-load: four threads are inside create() right now
+        rest, errors = writer.communicate(timeout=30)
+    assert writer.returncode == -signal.SIGKILL, errors
+    acknowledged += rest.split()
+    assert len(acknowledged) >= 200, errors
+
+    store = MessageStore.open(database_url)
+    try:
+        for message_id in acknowledged:
+            assert store.get(message_id).text == "acknowledged"
+        after, _ = store.create("survivor", "the database still takes writes")
+        assert store.get(after.id) == after
+        if database_url.startswith("sqlite"):
+            with store.engine.connect() as connection:
+                assert connection.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
+    finally:
+        store.close()
+
+
+# --- locked or stopped database ---
+
+def attempts(store, message):
+    return {
+        "create": lambda: store.create("alice", "while locked"),
+        "update": lambda: store.update(message.id, "while locked", 1, "alice"),
+        "delete": lambda: store.delete(message.id, "alice"),
+        "get": lambda: store.get(message.id),
+        "list": lambda: store.list(),
+    }
+
+
+def test_a_locked_sqlite_database_gives_storage_unavailable_after_the_busy_timeout(tmp_path):
+    path = tmp_path / "messages.db"
+    migrate(f"sqlite:///{path}")
+    store = MessageStore.open(f"sqlite:///{path}", busy_timeout=0.3)
+    message, _ = store.create("alice", "before the lock")
+    writes = {name: attempt for name, attempt in attempts(store, message).items()
+              if name in ("create", "update", "delete")}
+
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # another writer keeps the write lock
+    try:
+        for name, attempt in writes.items():
+            started = time.monotonic()
+            with pytest.raises(StorageUnavailable) as caught:
+                attempt()
+            waited = time.monotonic() - started
+            assert 0.25 <= waited < 5, f"{name} gave up after {waited:.2f} s, not at the 0.3 s busy timeout"
+            assert caught.value.retry_after == RETRY_AFTER_SECONDS
+        assert store.get(message.id) == message  # WAL: readers do not wait for a writer
+        assert store.list().items == [message]
+    finally:
+        holder.rollback()
+        holder.close()
+    assert store.update(message.id, "after the lock", 1, "alice").version == 2
+    store.close()
+
+
+def test_a_database_locked_even_for_readers_gives_storage_unavailable(tmp_path):
+    path = tmp_path / "messages.db"
+    migrate(f"sqlite:///{path}")
+    store = MessageStore.open(f"sqlite:///{path}", busy_timeout=0.3)
+    message, _ = store.create("alice", "before the lock")
+    store.close()  # no connection of ours is open: the holder can take the file for itself
+
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("PRAGMA locking_mode = EXCLUSIVE")
+    holder.execute("BEGIN EXCLUSIVE")
+    holder.execute("SELECT count(*) FROM messages").fetchall()
+    try:
+        for attempt in attempts(store, message).values():
+            with pytest.raises(StorageUnavailable):
+                attempt()
+    finally:
+        holder.rollback()
+        holder.close()
+    assert store.get(message.id) == message
+    store.close()
+
+
+def test_a_stopped_postgresql_gives_storage_unavailable_then_recovers(postgres):
+    url = postgres.new_database()
+    migrate(url)
+    store = MessageStore.open(url)
+    message, _ = store.create("alice", "before the outage")
+    postgres.stop()
+    try:
+        for name, attempt in attempts(store, message).items():
+            with pytest.raises(StorageUnavailable) as caught:
+                attempt()
+            assert caught.value.retry_after == RETRY_AFTER_SECONDS, name
+    finally:
+        postgres.start()
+    assert store.get(message.id) == message  # the pool reconnects by itself
+    assert store.create("alice", "after the outage")[1] is True
+    store.close()
