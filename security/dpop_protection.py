@@ -58,6 +58,7 @@ class AuthorizationSchemes:
         self.tokens = tokens
         self.schemes = schemes
         self.verifier = verifier if schemes.dpop else None
+        self._bearer = schemes.bearer  # read on every request: a plain attribute
 
     @classmethod
     def from_settings(cls, settings, tokens: AccessTokenValidator) -> "AuthorizationSchemes":
@@ -75,7 +76,7 @@ class AuthorizationSchemes:
         """The token of a canonical ``Bearer <token>`` request that nothing but the route's scopes can
         refuse any more: Bearer taken, the cache vouching for the token, no DPoP proof beside it and no
         binding in it. None: take the full path, which answers with the precise error."""
-        if not header.startswith("Bearer ") or not self.schemes.bearer or (self.verifier and PROOF in environ):
+        if not header.startswith("Bearer ") or not self._bearer or (self.verifier and PROOF in environ):
             return None
         token = self.tokens.cached(header[7:])
         return token if token is not None and "cnf" not in token.claims else None
