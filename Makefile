@@ -1,9 +1,9 @@
 # The two commands users need: `make run` (serves the API and its docs) and `make test`.
 # `make token` prints a local access token for curl, `make spec` refreshes the committed contract in
 # openapi/, `make sdk` generates clients from it into build/sdk/ (needs Java), `make serve` is the
-# production server (gunicorn), and `make bench`, `make soak`, `make profile` and `make cache-memory`
-# measure it (loopback only, a few minutes at most; not part of `make test`). All set up .venv/ first
-# when needed.
+# production server (gunicorn), and `make bench`, `make soak`, `make slowloris`, `make profile` and
+# `make cache-memory` measure it (loopback only, a few minutes at most; not part of `make test`). All set
+# up .venv/ first when needed.
 
 VENV   := .venv
 PYTHON := $(VENV)/bin/python
@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed
 # The app the snapshots describe: fixed settings, whatever the environment or .env says.
 SPEC_APP := 'app.snapshot:snapshot_app()'
 
-.PHONY: install run serve test token spec sdk bench soak profile cache-memory clean
+.PHONY: install run serve test token spec sdk bench soak slowloris profile cache-memory clean
 
 install: $(STAMP)
 
@@ -53,6 +53,9 @@ bench: install
 
 soak: install
 	$(PYTHON) -m bench.soak
+
+slowloris: install
+	$(PYTHON) -m bench.slowloris
 
 profile: install
 	$(PYTHON) -m bench.profile

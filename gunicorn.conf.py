@@ -1,24 +1,48 @@
 """gunicorn settings for `make serve` (production): `gunicorn -c gunicorn.conf.py`.
 
-Read from the environment (and `.env`): PORT (default 3010), WEB_CONCURRENCY (default 2 * cores + 1).
-Command-line flags win over this file, e.g. `-b 127.0.0.1:8000` for loopback only.
+PORT, BIND_HOST and the provider come from app.settings (environment and `.env`), parsed and checked
+as the app does; WEB_CONCURRENCY (default 2 * cores + 1) is read here. Command-line flags win over
+this file, e.g. `-b 127.0.0.1:8000`.
 """
 
 import multiprocessing
 import os
+import signal
 from pathlib import Path
 
 from dotenv import load_dotenv
 
+# Importing app.settings loads the app's modules in the master, before workers fork: they start faster,
+# and gevent's patching in each worker still applies, as nothing in them makes a lock, a thread or a
+# socket at import.
+from app.settings import load_settings
+from security.dpop_protection import replay_scope_note
+from security.net import is_loopback_host
+
 load_dotenv(Path(__file__).resolve().parent / ".env")
+settings = load_settings(os.environ)
+
+
+def _address(host, port) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
 
 wsgi_app = "app:create_app()"
-bind = f"0.0.0.0:{os.environ.get('PORT') or 3010}"
+bind = _address(settings.bind_host, settings.port)
 workers = int(os.environ.get("WEB_CONCURRENCY") or 2 * multiprocessing.cpu_count() + 1)
-if not (os.environ.get("AUTH0_DOMAIN") or os.environ.get("AUTH_ISSUER")):
-    # local mode: the embedded issuer keeps authorization codes in its process's memory, so a login
-    # started in one worker must finish in the same one
+if settings.uses_local_issuer:
+    # the embedded issuer keeps authorization codes in its process's memory, so a login started in
+    # one worker must finish in the same one
     workers = 1
+
+# gevent workers: each connection is a greenlet, not a process or a thread, so idle or slow clients
+# cost almost nothing, and one that has not sent a whole request head within `keepalive` seconds is
+# dropped (gunicorn's gevent worker reads every head under that deadline, the first one included).
+# 200 connections trickling a byte every 3 s leave /healthz and the API answering (`make slowloris`).
+# The app's threads (key-set refresh, fetch deadlines) become greenlets under gevent's patching.
+worker_class = "gevent"
+worker_connections = 1000  # per worker; past that, new connections wait in the listen queue
+keepalive = 2
 
 # Requests are short; a worker stuck for 30 s is broken and gets replaced. On SIGTERM, workers get
 # as long to finish the requests in hand.
@@ -26,10 +50,12 @@ timeout = 30
 graceful_timeout = 30
 
 # Access log on stdout, error log (and the app's own lines) on stderr. The path is logged without
-# its query string (%(U)s), so a token a client wrongly puts in the URL never reaches the log.
+# its query string (%(U)s), so a token a client wrongly puts in the URL never reaches the log; the
+# logger class escapes every field, so one request is one line (app/access_log.py).
 accesslog = "-"
 errorlog = "-"
 access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms "%(a)s"'
+logger_class = "app.access_log.GunicornLogger"
 
 # Forwarded headers are the app's business (TRUSTED_PROXIES); gunicorn must not trust them on its own.
 forwarded_allow_ips = ""
@@ -38,13 +64,24 @@ forwarded_allow_ips = ""
 control_socket_disable = True
 
 
-def post_worker_init(worker):
-    """Once per server, from the first worker started: a per-process DPoP replay store means a proof
-    replayed to another worker is accepted there; say so (the app's own settings decide)."""
-    if worker.age != 1:  # gunicorn numbers workers as it starts them; replacements come later
-        return
-    from security.dpop_protection import replay_scope_note  # already imported by the app
-
-    note = replay_scope_note(worker.wsgi.config["SETTINGS"], worker.cfg.workers)
+def on_starting(server):
+    """Once per server, in the master: what a worker alone cannot see. Several workers without a shared
+    DPoP replay store each catch only the replays sent to them; and local mode trusts a development
+    issuer, so say so when it listens beyond this machine."""
+    note = replay_scope_note(settings, server.cfg.workers)
     if note:
-        worker.log.warning(note)
+        server.log.warning(note)
+    if not settings.uses_local_issuer:
+        return
+    for address in server.cfg.address:
+        if isinstance(address, tuple) and not is_loopback_host(address[0]):
+            server.log.warning(
+                "local mode listening on %s, beyond this machine: the API trusts the embedded development "
+                "issuer (set AUTH0_DOMAIN or AUTH_ISSUER for a provider, or leave BIND_HOST unset for loopback)",
+                _address(*address))
+
+
+def post_fork(server, worker):
+    """A worker runs its master's signal handlers until it installs its own, after gevent's patching:
+    a SIGTERM in between would be lost, and the worker then kept until graceful_timeout. Stop instead."""
+    signal.signal(signal.SIGTERM, worker.handle_exit)

@@ -1,6 +1,13 @@
-"""`python -m app` (what `make run` does): the development server on loopback, at PORT (default 3010)."""
+"""`python -m app` (what `make run` does): the development server, always on loopback, at PORT (default
+3010). Its request log follows the same rules as gunicorn's (see app/access_log.py)."""
+
+from werkzeug import serving
 
 from . import create_app
+from .access_log import DevRequestHandler
+from .settings import LOOPBACK
+
+serving._log_add_style = False  # werkzeug's banner colours are raw ESC sequences in a captured log
 
 app = create_app()
-app.run(host="127.0.0.1", port=app.config["SETTINGS"].port)
+app.run(host=LOOPBACK, port=app.config["SETTINGS"].port, request_handler=DevRequestHandler)

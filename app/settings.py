@@ -6,6 +6,7 @@ naming the variable, instead of failing later on a request.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Mapping
 from urllib.parse import urlsplit
@@ -17,6 +18,7 @@ from security.nonce import MIN_SECRET_LENGTH as DPOP_MIN_NONCE_SECRET
 from security.proof_keys import SUPPORTED_ALGORITHMS as DPOP_ALGORITHMS
 
 DEFAULT_PORT = 3010
+LOOPBACK = "127.0.0.1"
 LOCAL_CLIENT_ID = "local-swagger-ui"
 # The longest a request may wait on the issuer for keys (AUTH_JWKS_TIMEOUT): well below the worker
 # timeout (30 s in gunicorn.conf.py), so a hanging issuer costs a slow 503, never a killed worker.
@@ -58,6 +60,7 @@ class Settings:
     token_cache_ttl: float = 300.0
     cors_origins: tuple[str, ...] = ()
     port: int = DEFAULT_PORT
+    bind_host: str = LOOPBACK  # where `make serve` listens
     log_level: str = "INFO"
     trusted_proxies: int = 0
     trusted_proxy_headers: frozenset[str] = frozenset()  # of FORWARDED_EXTRAS
@@ -172,6 +175,17 @@ def _client_secret(env) -> str | None:
     if secret is not None and (len(secret) < 16 or not secret.isprintable() or " " in secret):
         raise ConfigError("LOCAL_CLIENT_SECRET must be at least 16 printable characters without spaces")
     return secret
+
+
+def _bind_host(env, local: bool) -> str:
+    """BIND_HOST, an IP address; by default loopback in local mode (a development issuer is trusted)."""
+    raw = _text(env, "BIND_HOST")
+    if raw is None:
+        return LOOPBACK if local else "0.0.0.0"
+    try:
+        return str(ipaddress.ip_address(raw.strip("[]")))
+    except ValueError:
+        raise ConfigError(f"BIND_HOST must be an IP address such as 127.0.0.1 or 0.0.0.0, got {raw!r}") from None
 
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -293,6 +307,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         token_cache_ttl=_number(env, "AUTH_TOKEN_CACHE_TTL", DEFAULTS["token_cache_ttl"]),
         cors_origins=_origins(env),
         port=port,
+        bind_host=_bind_host(env, uses_local_issuer),
         log_level=log_level,
         trusted_proxies=trusted_proxies,
         trusted_proxy_headers=_trusted_proxy_headers(env, trusted_proxies),

@@ -17,7 +17,8 @@ rate moves by +-15% from one 2 s window to the next, and with 7 rounds of 5 s th
 by +-0.04 between identical runs, as much as the effect being measured.
 
 Settings (environment): BENCH_WORKERS (2), BENCH_CONNECTIONS (8), BENCH_DURATION (seconds per wrk run, 2),
-BENCH_ROUNDS (24), BENCH_WARMUP (seconds per route, 2).
+BENCH_ROUNDS (24), BENCH_WARMUP (seconds per route, 2), BENCH_GUNICORN_ARGS (extra gunicorn flags, e.g.
+"--worker-class sync" to compare with gunicorn.conf.py's gevent workers; none by default).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", 8))
 DURATION = int(os.environ.get("BENCH_DURATION", 2))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", 24))
 WARMUP = int(os.environ.get("BENCH_WARMUP", 2))
+GUNICORN_ARGS = tuple(os.environ.get("BENCH_GUNICORN_ARGS", "").split())
 MODES = (("cache on", {"AUTH_TOKEN_CACHE_SIZE": 10_000}), ("cache off", {"AUTH_TOKEN_CACHE_SIZE": 0}))
 TARGET_RATIO, TARGET_P50 = 0.95, 1.10
 DPOP_TARGET_RATIO = 0.80
@@ -79,10 +81,10 @@ def wrk(url: str, authorization: str, seconds: int, proofs: Path | None = None) 
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     return {
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-        "p50": _ms(latency["50"]),
-        "p99": _ms(latency["99"]),
+        "p50": _ms(latency["50"]) if "50" in latency else float("nan"),  # none when nothing was answered
+        "p99": _ms(latency["99"]) if "99" in latency else float("nan"),
         "non2xx": int(bad.group(1)) if bad else 0,
-        # sync workers close every connection; a read error is a peer's close, not a failure
+        # a read error is the server closing a connection (sync workers close each one), not a failure
         "errors": sum(map(int, errors.groups())) - int(errors.group(2)) if errors else 0,
     }
 
@@ -109,7 +111,7 @@ class Runner:
 
 
 def run_mode(name: str, settings: dict, provider: Provider, authorization: str, dpop: DPoPClient) -> dict:
-    server = Gunicorn(provider, WORKERS, **settings)
+    server = Gunicorn(provider, WORKERS, args=GUNICORN_ARGS, **settings)
     try:
         runner = Runner(server, authorization, dpop, server.workdir)
         for row in ROWS:
@@ -168,16 +170,17 @@ def main() -> int:
     provider = Provider([key])
     authorization = "Bearer " + token(provider.issuer, key)
     dpop = DPoPClient(provider.issuer, key)
-    print(f"gunicorn: {WORKERS} sync workers; wrk -t1 -c{CONNECTIONS}, {ROUNDS} rounds of {DURATION}s per route "
-          f"and mode, after {WARMUP}s warm-up per route", file=sys.stderr)
+    print(f"gunicorn (gunicorn.conf.py): {WORKERS} workers; wrk -t1 -c{CONNECTIONS}, {ROUNDS} rounds of {DURATION}s "
+          f"per route and mode, after {WARMUP}s warm-up per route", file=sys.stderr)
     try:
         results = {name: run_mode(name, settings, provider, authorization, dpop) for name, settings in MODES}
     finally:
         provider.close()
+    command = " ".join(("gunicorn -c gunicorn.conf.py", *GUNICORN_ARGS))
     report = ["## make bench", "", f"Machine: {machine}.", "",
-              f"gunicorn {WORKERS} sync workers, `wrk -t1 -c{CONNECTIONS} -d{DURATION}s --latency`, {ROUNDS} rounds, "
-              "routes interleaved; medians over rounds; ratios taken within each round. DPoP rows: a fresh "
-              "ES256 proof per request, made before each run and sent by bench/dpop.lua.", ""]
+              f"`{command}`, {WORKERS} workers, `wrk -t1 -c{CONNECTIONS} -d{DURATION}s --latency`, "
+              f"{ROUNDS} rounds, routes interleaved; medians over rounds; ratios taken within each round. DPoP rows: a "
+              "fresh ES256 proof per request, made before each run and sent by bench/dpop.lua.", ""]
     verdicts = {}
     for name, result in results.items():
         lines, met, dpop_met, fetch_ok = summarize(name, result)

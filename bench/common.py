@@ -72,16 +72,18 @@ FETCH_LINE = re.compile(r"\[(\d+)\] \[\w+\] security\.keys: jwks (fetched|fetch 
 
 
 class Gunicorn(ServerProcess):
-    """`make serve`'s gunicorn on a loopback port, against ``provider``, with ``settings`` on top."""
+    """`make serve`'s gunicorn on a loopback port, against ``provider``, with ``settings`` on top.
 
-    def __init__(self, provider: Provider, workers: int, **settings: str | int):
+    ``args`` are extra gunicorn flags (e.g. another worker class, for comparisons)."""
+
+    def __init__(self, provider: Provider, workers: int, args: tuple[str, ...] = (), **settings: str | int):
         port = free_port()
         self.workdir = Path(tempfile.mkdtemp(prefix="gunicorn-"))
         env = {"AUTH_ISSUER": provider.issuer, "AUTH_JWKS_URL": provider.jwks_url, "AUTH0_AUDIENCE": AUDIENCE,
                "WEB_CONCURRENCY": str(workers), "LOG_LEVEL": "INFO", **{k: str(v) for k, v in settings.items()}}
         gunicorn = str(Path(sys.executable).parent / "gunicorn")
-        super().__init__([gunicorn, "-c", "gunicorn.conf.py", "-b", f"127.0.0.1:{port}"], port=port, env=env,
-                         cwd=ROOT, logs=self.workdir)
+        super().__init__([gunicorn, "-c", "gunicorn.conf.py", "-b", f"127.0.0.1:{port}", *args], port=port,
+                         env=env, cwd=ROOT, logs=self.workdir)
         self.workers = workers
         self.wait_until_serving(lambda: len(self.worker_pids()) == workers, seconds=30)
 
@@ -114,7 +116,8 @@ def describe_machine() -> str:
     import importlib.metadata as metadata  # noqa: PLC0415
 
     versions = ", ".join(f"{name} {metadata.version(name)}" for name in
-                         ("Flask", "flask-restx", "Authlib", "joserfc", "cryptography", "gunicorn", "cachetools"))
+                         ("Flask", "flask-restx", "Authlib", "joserfc", "cryptography", "gunicorn", "gevent",
+                          "cachetools"))
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), "unknown CPU")
     load = os.getloadavg()

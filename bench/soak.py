@@ -176,8 +176,8 @@ def report(machine, load, elapsed, pids, pids_end, rss_start, rss_end, fetches, 
          ", ".join(f"{rss_start[p] / 1024:.1f}->{rss_end[p] / 1024:.1f} MiB ({growth[p]:+.1%})" for p in growth)),
     ]
     lines = ["## make soak", "", f"Machine: {machine}.", "",
-             f"{elapsed:.0f} s, {CONCURRENCY} client threads, {WORKERS} gunicorn sync workers; provider down for "
-             f"{OUTAGE:.0f} s in the middle (503 then hanging); app settings {APP}.", "",
+             f"{elapsed:.0f} s, {CONCURRENCY} client threads, {WORKERS} gunicorn workers (gunicorn.conf.py); "
+             f"provider down for {OUTAGE:.0f} s in the middle (503 then hanging); app settings {APP}.", "",
              f"Requests: {total} ({total / elapsed:.0f}/s); slowest {load.slowest * 1000:.0f} ms; "
              f"provider saw {provider_fetches} key-set requests.", "",
              "Throughput by phase: " + ", ".join(

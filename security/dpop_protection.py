@@ -168,7 +168,8 @@ def _log_context(token: AccessToken) -> dict:
 
 
 def replay_scope_note(settings, workers: int) -> str | None:
-    """The start-up line for several workers sharing no replay store (None when there is nothing to say)."""
+    """The start-up line for several workers sharing no replay store (None when there is nothing to say);
+    gunicorn.conf.py logs it once, from the master."""
     if settings.dpop == OFF or settings.dpop_replay_url or workers < 2:
         return None
     return (f"DPoP replays are caught per worker only: each of the {workers} workers remembers the proofs it "

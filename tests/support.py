@@ -355,21 +355,22 @@ class ServerProcess:
     the environment minus any AUTH*/GUNICORN* variable of the caller's own; stdout and stderr go to files in
     ``logs``."""
 
-    def __init__(self, command: list[str], *, port: int, env: dict[str, str], cwd: Path, logs: Path):
+    def __init__(self, command: list[str], *, port: int, env: dict[str, str | None], cwd: Path, logs: Path):
         self.command, self.port, self.url = command, port, f"http://127.0.0.1:{port}"
         self.stderr_path = logs / "stderr.log"
         inherited = {k: v for k, v in os.environ.items() if not k.startswith(("AUTH", "GUNICORN"))}
         with open(logs / "stdout.log", "wb") as out, open(self.stderr_path, "wb") as err:
-            self.process = subprocess.Popen(command, cwd=cwd, env={**inherited, **env, "PORT": str(port)},
+            environment = {k: v for k, v in {**inherited, **env}.items() if v is not None}  # None: unset
+            self.process = subprocess.Popen(command, cwd=cwd, env={**environment, "PORT": str(port)},
                                             stdout=out, stderr=err)
 
     def wait_until_serving(self, ready=lambda: True, seconds: float = 20) -> None:
         """Until /healthz answers and ``ready()`` holds; an AssertionError with the server's stderr if it never does."""
-        def serving() -> bool:
-            return _answers(self.url + "/healthz") and ready()
+        def ended_or_serving() -> bool:
+            return self.process.poll() is not None or (_answers(self.url + "/healthz") and ready())
 
-        eventually(lambda: self.process.poll() is not None or serving(), seconds)
-        if self.process.poll() is not None or not serving():
+        # one /healthz request once up (tests count the access-log lines a server writes)
+        if not eventually(ended_or_serving, seconds) or self.process.poll() is not None:
             raise AssertionError(f"{self.command[0]} did not start: " + self.stderr_path.read_text())
 
     def stop(self, stop: signal.Signals = signal.SIGTERM, seconds: float = 40) -> int:
@@ -380,17 +381,17 @@ class ServerProcess:
 
 
 @contextlib.contextmanager
-def server_process(command: list[str], *, port: int, env: dict[str, str], cwd: Path, logs: Path,
-                   stop: signal.Signals = signal.SIGTERM):
-    """A ServerProcess, yielding its URL once /healthz answers; on exit it gets ``stop`` and must end cleanly
-    (status 0)."""
+def server_process(command: list[str], *, port: int, env: dict[str, str | None], cwd: Path, logs: Path,
+                   stop: signal.Signals = signal.SIGTERM, status: int = 0):
+    """A ServerProcess, yielding its URL once /healthz answers; on exit it gets ``stop`` and must end with
+    ``status`` (0: a graceful stop)."""
     server = ServerProcess(command, port=port, env=env, cwd=cwd, logs=logs)
     try:
         server.wait_until_serving()
         yield server.url
     finally:
-        if server.process.poll() is None:
-            assert server.stop(stop) == 0  # a graceful stop
+        code = server.stop(stop)
+        assert code == status, f"exit status {code}: " + server.stderr_path.read_text()
 
 
 def _answers(url: str) -> bool:

@@ -12,8 +12,9 @@ import requests
 from security.dpop import access_token_hash
 from tests.dpop_proofs import Proofs
 from tests.redis_server import redis_server
-from tests.test_serving import gunicorn
+from tests.servers import gunicorn
 
+KEYS_FETCHED = re.compile(r"\[(\d+)\] \[INFO\] security\.keys: jwks fetched")
 REFUSED_REPLAY = re.compile(r"\[(\d+)\] \[INFO\] security\.refused: auth refused .* status=400 reason=invalid_dpop_proof")
 PER_WORKER = "DPoP replays are caught per worker only"
 
@@ -24,11 +25,15 @@ def send(url: str, token: str, proof: str) -> requests.Response:
         return session.get(url, headers={"Authorization": f"DPoP {token}", "DPoP": proof}, timeout=10)
 
 
-def burst(url: str, token: str, proof: str, size: int = 4) -> list[requests.Response]:
+def burst(send_one, size: int = 4) -> list[requests.Response]:
     """``size`` requests at once: while one worker answers, another accepts (one after the other, the
     worker that just answered tends to take the next connection too)."""
     with ThreadPoolExecutor(size) as pool:
-        return list(pool.map(lambda _: send(url, token, proof), range(size)))
+        return list(pool.map(lambda _: send_one(), range(size)))
+
+
+def pids(pattern: re.Pattern, log) -> set[int]:
+    return {int(pid) for pid in pattern.findall(log.read_text())}
 
 
 def test_two_workers_share_one_replay_store_and_fail_closed_without_it(provider, tokens, tmp_path):
@@ -37,14 +42,21 @@ def test_two_workers_share_one_replay_store_and_fail_closed_without_it(provider,
     with redis_server() as (redis_url, redis_process):
         with gunicorn(provider, tmp_path, AUTH_DPOP_REPLAY_URL=redis_url) as base:
             url = base + "/api/private"
+            # both workers hold the issuer's keys first: a worker still fetching them answers other
+            # requests 503 at once (see README, "Key set")
+            for _ in range(30):
+                burst(lambda: requests.get(url, headers={"Authorization": f"Bearer {tokens.make()}"}, timeout=10))
+                if len(pids(KEYS_FETCHED, tmp_path / "stderr.log")) == 2:
+                    break
+            assert len(pids(KEYS_FETCHED, tmp_path / "stderr.log")) == 2, "a worker never fetched the keys"
             captured = key.make(htu=url, ath=access_token_hash(token))
             assert send(url, token, captured).status_code == 200
             refusing: set[int] = set()
             for _ in range(30):  # until a replay has reached each worker, so also one that never saw the proof
-                for response in burst(url, token, captured):
+                for response in burst(lambda: send(url, token, captured)):
                     assert (response.status_code, response.json()["error_description"]) == (
                         400, "The DPoP proof was already used (jti).")
-                refusing = {int(pid) for pid in REFUSED_REPLAY.findall((tmp_path / "stderr.log").read_text())}
+                refusing = pids(REFUSED_REPLAY, tmp_path / "stderr.log")
                 if len(refusing) == 2:
                     break
             assert len(refusing) == 2, "the replays never reached the second worker"

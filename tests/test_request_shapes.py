@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import free_port, repository_copy, server_process
-from tests.test_serving import gunicorn
+from tests.servers import gunicorn
 
 ROUTES = ("/api/public", "/api/private", "/api/private-scoped", "/docs", "/swagger.json", "/openapi.json",
           "/healthz", "/authorize", "/oauth/token", "/.well-known/jwks.json", "/swaggerui/oauth2-redirect.html", "/")
@@ -63,6 +63,7 @@ class Answer:
     status: int | None  # None: an HTTP/0.9 answer, body only (werkzeug's server, to a line it cannot parse)
     headers: http.client.HTTPMessage | None
     body: bytes  # for HEAD: whatever followed the headers, which must be nothing
+    reset: bool = False  # the server reset the connection before any answer
 
     @property
     def content_type(self) -> str:
@@ -83,11 +84,17 @@ def exchange(port: int, request: bytes, method: str = "GET") -> Answer:
     """Sends ``request`` as it is on a new connection and reads until the server closes it (the client's
     half-close saves werkzeug's server a wait for more input before it closes)."""
     with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
-        sock.sendall(request)
-        sock.shutdown(socket.SHUT_WR)
         received = bytearray()
-        while chunk := sock.recv(65536):
-            received += chunk
+        try:
+            sock.sendall(request)
+            sock.shutdown(socket.SHUT_WR)
+            while chunk := sock.recv(65536):
+                received += chunk
+        except TimeoutError:
+            raise
+        except OSError:  # reset, broken pipe, not connected: closed with our bytes unread (gunicorn, past its
+            if not received:  # 4 KB line limit)
+                return Answer(None, None, b"", reset=True)
     data = bytes(received)
     if not data.startswith(b"HTTP/1."):
         return Answer(None, None, data)
@@ -172,7 +179,7 @@ def running(request, tmp_path_factory, seeded_instance):
         server = server_process([sys.executable, "-m", "app"], port=port, env={"LOG_LEVEL": "INFO"}, cwd=root,
                                 logs=logs, stop=signal.SIGINT)
     else:
-        server = gunicorn(None, logs, root)
+        server = gunicorn(None, logs, root=root)
     with server as url:
         yield Running(request.param, url, logs)
 
@@ -185,6 +192,8 @@ def test_no_path_spelling_gets_a_5xx(running, method):
             answer = exchange(running.port, request_bytes(method, target, running.port), method)
             if method == "GET" and target == route.encode():  # the sweep reaches the real routes
                 assert answer.status == GET_AS_IS[route], route
+            if may_be_refused and answer.reset:
+                continue  # dropped by the server before the app, which never saw it
             if may_be_refused and answer.status in SERVER_REFUSALS and answer.content_type.startswith("text/html"):
                 assert PRIVATE not in answer.body
                 continue  # refused by the server before the app (see the module's docstring)
@@ -239,7 +248,8 @@ def test_bytes_the_server_cannot_parse(running, case):
     answer = exchange(running.port, request)
     assert PRIVATE not in answer.body
     if running.kind == "make serve":
-        assert answer.status in SERVER_REFUSALS and answer.content_type == "text/html", answer
+        # its refusal page, unless the reset of the connection (our bytes left unread) overtook it
+        assert answer.reset or (answer.status in SERVER_REFUSALS and answer.content_type == "text/html"), answer
     elif answer.content_type == "application/json":
         assert problems(answer, "GET") == []
     else:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
-import sys
-from pathlib import Path
+import pytest
+import requests
 
-from tests.support import AUDIENCE, ROOT, free_port, rsa_key, server_process
+from app.settings import ConfigError, load_settings
+from tests.servers import gunicorn
+from tests.support import AUDIENCE, rsa_key
 
 
 def test_healthz_needs_no_token_and_is_not_documented(server, http):
@@ -25,17 +26,6 @@ def test_healthz_does_not_depend_on_the_issuer(provider, make_app):
     assert provider.jwks_fetches == 0
 
 
-@contextlib.contextmanager
-def gunicorn(provider, logs: Path, root: Path = ROOT, **settings: str):
-    """`make serve`'s command on a loopback port, from ``root``, against the fake provider (None: local mode),
-    with ``settings`` (env variables) on top; logs land in ``logs``."""
-    port = free_port()
-    env = {"WEB_CONCURRENCY": "2", "LOG_LEVEL": "INFO", **settings}
-    if provider is not None:
-        env.update(AUTH_ISSUER=provider.issuer, AUTH0_AUDIENCE=AUDIENCE)
-    command = [str(Path(sys.executable).parent / "gunicorn"), "-c", "gunicorn.conf.py", "-b", f"127.0.0.1:{port}"]
-    with server_process(command, port=port, env=env, cwd=root, logs=logs) as url:
-        yield url
 
 
 def test_gunicorn_serves_and_logs_without_tokens(provider, tokens, attacker_key, http, tmp_path):
@@ -65,3 +55,33 @@ def test_gunicorn_serves_and_logs_without_tokens(provider, tokens, attacker_key,
     for token in (good, expired, forged, stranger):
         for part in token.split("."):
             assert part not in access and part not in errors
+
+
+def test_bind_host_defaults_to_loopback_in_local_mode_only():
+    assert load_settings({}).bind_host == "127.0.0.1"
+    assert load_settings({"AUTH0_DOMAIN": "tenant.example.com", "AUTH0_AUDIENCE": AUDIENCE}).bind_host == "0.0.0.0"
+    assert load_settings({"BIND_HOST": "0.0.0.0"}).bind_host == "0.0.0.0"
+    assert load_settings({"BIND_HOST": "[::1]"}).bind_host == "::1"
+    with pytest.raises(ConfigError, match="BIND_HOST must be an IP address"):
+        load_settings({"BIND_HOST": "example.com"})
+
+
+def _local_gunicorn(instance, logs, **env):
+    """`make serve` in local mode, its issuer keeping its key in ``instance`` rather than the repository's."""
+    return gunicorn(None, logs, f"app:create_app(instance_path={str(instance)!r})", **env)
+
+
+def test_local_mode_serves_on_loopback_only_by_default(instance, tmp_path):
+    with _local_gunicorn(instance, tmp_path, BIND_HOST=None) as url:
+        assert requests.get(url + "/healthz", timeout=5).status_code == 200
+    errors = (tmp_path / "stderr.log").read_text()
+    assert f"Listening at: {url} " in errors  # 127.0.0.1, and nothing else
+    assert "Listening at: http://0.0.0.0" not in errors and "beyond this machine" not in errors
+
+
+def test_local_mode_bound_elsewhere_says_so(instance, tmp_path):
+    with _local_gunicorn(instance, tmp_path, BIND_HOST="0.0.0.0") as url:
+        assert requests.get(url + "/healthz", timeout=5).status_code == 200
+    port = url.rsplit(":", 1)[1]
+    warnings = [line for line in (tmp_path / "stderr.log").read_text().splitlines() if "[WARNING]" in line]
+    assert any(f"local mode listening on 0.0.0.0:{port}, beyond this machine" in line for line in warnings)
