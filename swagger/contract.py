@@ -15,10 +15,12 @@ import click
 from flask import current_app, jsonify
 from flask.cli import with_appcontext
 from flask_restx import Api
+from werkzeug.exceptions import HTTPException
 from werkzeug.utils import cached_property
 
 from security.schemes import BEARER_ONLY, Schemes
 
+from .errors import json_error_response
 from .models import error_model
 from .openapi3 import add_named_examples, to_openapi3
 from .protection import AUTH, EXAMPLES, auth_responses
@@ -72,6 +74,14 @@ class ContractApi(Api):
     def __init__(self, *args, schemes: Schemes = BEARER_ONLY, **kwargs):
         self.schemes = schemes
         super().__init__(*args, **kwargs)
+
+    def handle_error(self, e):
+        """Our own 5xx answers (a 503 with ``Retry-After`` while the issuer's keys, the replay store or the
+        database are out of reach) are outcomes, logged in one line where they arise; flask-restx would
+        add a traceback for each request. Anything else goes its usual way."""
+        if isinstance(e, HTTPException) and (e.code or 500) >= 500 and isinstance(getattr(e, "data", None), dict):
+            return json_error_response(e)
+        return super().handle_error(e)
 
     @cached_property
     def _contract(self) -> tuple[dict, dict]:
