@@ -16,6 +16,7 @@ from dotenv import load_dotenv
 # and gevent's patching in each worker still applies, as nothing in them makes a lock, a thread or a
 # socket at import.
 from app.settings import load_settings
+from security.dpop_protection import replay_scope_note
 from security.net import is_loopback_host
 
 load_dotenv(Path(__file__).resolve().parent / ".env")
@@ -64,7 +65,12 @@ control_socket_disable = True
 
 
 def on_starting(server):
-    """Local mode trusts a development issuer: say so when it listens beyond this machine."""
+    """Once per server, in the master: what a worker alone cannot see. Several workers without a shared
+    DPoP replay store each catch only the replays sent to them; and local mode trusts a development
+    issuer, so say so when it listens beyond this machine."""
+    note = replay_scope_note(settings, server.cfg.workers)
+    if note:
+        server.log.warning(note)
     if not settings.uses_local_issuer:
         return
     for address in server.cfg.address:

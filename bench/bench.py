@@ -1,10 +1,16 @@
-"""`make bench`: throughput and latency of the three routes under gunicorn, token cache on and off.
+"""`make bench`: throughput and latency of the three routes under gunicorn, token cache on and off, and
+of the two protected routes called with DPoP.
 
 For each mode, one gunicorn (as `make serve` runs it, on loopback) against a loopback fake provider.
 wrk drives one route at a time; routes are interleaved and their order rotates every round, so slow
-drifts of a shared machine hit every route alike. Every request carries the same Authorization header
-(the public route ignores it), so the requests differ only by path. Ratios are taken within a round;
-the table shows their median and, beside it, their interquartile range.
+drifts of a shared machine hit every route alike. Every Bearer request carries the same Authorization
+header (the public route ignores it), so those requests differ only by path. Ratios are taken within a
+round; the table shows their median and, beside it, their interquartile range.
+
+DPoP rows: every request needs a proof of its own (a replayed one is refused), so the proofs are made
+before each run (bench.common.DPoPClient, ES256, about 50 µs each, outside the measured time) and a wrk
+Lua script (bench/dpop.lua) sends the next one with each request, with a token bound to their key. The
+proof is checked on every request; the token comes from the verified-token cache (cache on).
 
 Many short rounds rather than a few long ones: on a 2-core virtual machine the public route's own
 rate moves by +-15% from one 2 s window to the next, and with 7 rounds of 5 s the median ratio moved
@@ -24,7 +30,9 @@ import subprocess
 import sys
 from statistics import quantiles
 
-from .common import ROUTES, Gunicorn, Provider, describe_machine, median, rsa_key, token
+from pathlib import Path
+
+from .common import ROUTES, DPoPClient, Gunicorn, Provider, describe_machine, median, rsa_key, token
 
 WORKERS = int(os.environ.get("BENCH_WORKERS", 2))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", 8))
@@ -34,7 +42,13 @@ WARMUP = int(os.environ.get("BENCH_WARMUP", 2))
 GUNICORN_ARGS = tuple(os.environ.get("BENCH_GUNICORN_ARGS", "").split())
 MODES = (("cache on", {"AUTH_TOKEN_CACHE_SIZE": 10_000}), ("cache off", {"AUTH_TOKEN_CACHE_SIZE": 0}))
 TARGET_RATIO, TARGET_P50 = 0.95, 1.10
+DPOP_TARGET_RATIO = 0.80
 UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+DPOP = " (DPoP)"
+#: The rows: the three routes with a Bearer token, then the protected ones with DPoP.
+ROWS = (*ROUTES, *(route + DPOP for route in ROUTES if route != "/api/public"))
+LUA = Path(__file__).resolve().parent / "dpop.lua"
+PROOF_MARGIN = 1.5  # proofs made per run: the fastest rate seen so far, times the duration, times this
 
 
 def ensure_wrk() -> str:
@@ -53,9 +67,13 @@ def _ms(text: str) -> float:
     return float(number) * UNITS[unit]
 
 
-def wrk(url: str, authorization: str, seconds: int) -> dict:
+def wrk(url: str, authorization: str, seconds: int, proofs: Path | None = None) -> dict:
+    """One wrk run; with ``proofs`` (a file of DPoP proofs, one a line), each request sends the next one."""
+    script = ["-s", str(LUA)] if proofs else []
+    extra = ["--", str(proofs)] if proofs else []
     out = subprocess.run(
-        ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", "-H", f"Authorization: {authorization}", url],
+        ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", "-H", f"Authorization: {authorization}",
+         *script, url, *extra],
         check=True, capture_output=True, text=True,
     ).stdout
     latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.M))
@@ -71,17 +89,40 @@ def wrk(url: str, authorization: str, seconds: int) -> dict:
     }
 
 
-def run_mode(name: str, settings: dict, provider: Provider, authorization: str) -> dict:
+class Runner:
+    """Runs wrk on one row: Bearer rows with the one token, DPoP rows with fresh proofs for each run."""
+
+    def __init__(self, server: Gunicorn, bearer: str, dpop: DPoPClient, workdir: Path):
+        self.server, self.bearer, self.dpop, self.workdir = server, bearer, dpop, workdir
+        self.fastest = 2000.0  # req/s: a first guess, raised by every run
+
+    def run(self, row: str, seconds: int) -> dict:
+        url = self.server.url + row.removesuffix(DPOP)
+        if not row.endswith(DPOP):
+            result = wrk(url, self.bearer, seconds)
+        else:
+            count = int(self.fastest * seconds * PROOF_MARGIN) + 1000
+            proofs = self.workdir / "proofs.txt"
+            proofs.write_text("\n".join(self.dpop.proofs(url, count)) + "\n")
+            result = wrk(url, self.dpop.authorization, seconds, proofs)
+            result["proofs"] = count
+        self.fastest = max(self.fastest, result["rps"])
+        return result
+
+
+def run_mode(name: str, settings: dict, provider: Provider, authorization: str, dpop: DPoPClient) -> dict:
     server = Gunicorn(provider, WORKERS, args=GUNICORN_ARGS, **settings)
     try:
-        for route in ROUTES:
-            wrk(server.url + route, authorization, WARMUP)
+        runner = Runner(server, authorization, dpop, server.workdir)
+        for row in ROWS:
+            runner.run(row, WARMUP)
         rounds = []
         for number in range(ROUNDS):
-            order = ROUTES[number % 3:] + ROUTES[:number % 3]
-            rounds.append({route: wrk(server.url + route, authorization, DURATION) for route in order})
+            shift = number % len(ROWS)
+            order = ROWS[shift:] + ROWS[:shift]
+            rounds.append({row: runner.run(row, DURATION) for row in order})
             print(f"  {name}, round {number + 1}/{ROUNDS}: "
-                  + ", ".join(f"{r} {rounds[-1][r]['rps']:.0f}/s" for r in ROUTES), file=sys.stderr, flush=True)
+                  + ", ".join(f"{r} {rounds[-1][r]['rps']:.0f}/s" for r in ROWS), file=sys.stderr, flush=True)
         pids = server.worker_pids()
         memory = {pid: server.memory_kib(pid) for pid in pids}
         fetches = server.key_fetches()
@@ -95,8 +136,8 @@ def summarize(name: str, result: dict) -> tuple[list[str], bool, bool]:
     lines = [f"### {name}", "",
              "| route | req/s | p50 ms | p99 ms | req/s ratio to public (IQR) | p50 ratio to public | non-2xx | errors |",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
-    met = True
-    for route in ROUTES:
+    met = dpop_met = True
+    for route in ROWS:
         runs = [r[route] for r in rounds]
         ratios = [r[route]["rps"] / r["/api/public"]["rps"] for r in rounds]
         ratio = median(ratios)
@@ -107,16 +148,19 @@ def summarize(name: str, result: dict) -> tuple[list[str], bool, bool]:
         lines.append(f"| {route} | {median([x['rps'] for x in runs]):.0f} | {median([x['p50'] for x in runs]):.2f} "
                      f"| {median([x['p99'] for x in runs]):.2f} | {ratio:.3f} ({low:.2f}-{high:.2f}) | {p50_ratio:.3f} "
                      f"| {bad} | {errors} |")
-        if route != "/api/public":
+        if route.endswith(DPOP):
+            dpop_met &= ratio >= DPOP_TARGET_RATIO and bad == 0 and errors == 0
+        elif route != "/api/public":
             met &= ratio >= TARGET_RATIO and p50_ratio <= TARGET_P50
-        met &= bad == 0 and errors == 0
+        if not route.endswith(DPOP):
+            met &= bad == 0 and errors == 0
     lines.append("")
     fetches = ", ".join(f"{result['fetches'].get(pid, 0)}" for pid in result["pids"])
     peaks = ", ".join(f"{result['memory'][pid]['VmHWM'] / 1024:.1f}" for pid in result["pids"])
     lines.append(f"Key-set fetches per worker: {fetches}. Peak RSS per worker (MiB): {peaks}.")
     lines.append("")
     fetch_ok = all(result["fetches"].get(pid, 0) <= 1 for pid in result["pids"])
-    return lines, met, fetch_ok
+    return lines, met, dpop_met, fetch_ok
 
 
 def main() -> int:
@@ -125,28 +169,31 @@ def main() -> int:
     key = rsa_key("bench-key")
     provider = Provider([key])
     authorization = "Bearer " + token(provider.issuer, key)
+    dpop = DPoPClient(provider.issuer, key)
     print(f"gunicorn (gunicorn.conf.py): {WORKERS} workers; wrk -t1 -c{CONNECTIONS}, {ROUNDS} rounds of {DURATION}s "
           f"per route and mode, after {WARMUP}s warm-up per route", file=sys.stderr)
     try:
-        results = {name: run_mode(name, settings, provider, authorization) for name, settings in MODES}
+        results = {name: run_mode(name, settings, provider, authorization, dpop) for name, settings in MODES}
     finally:
         provider.close()
     command = " ".join(("gunicorn -c gunicorn.conf.py", *GUNICORN_ARGS))
     report = ["## make bench", "", f"Machine: {machine}.", "",
               f"`{command}`, {WORKERS} workers, `wrk -t1 -c{CONNECTIONS} -d{DURATION}s --latency`, "
-              f"{ROUNDS} rounds, routes interleaved; medians over rounds; ratios taken within each round.", ""]
+              f"{ROUNDS} rounds, routes interleaved; medians over rounds; ratios taken within each round. DPoP rows: a "
+              "fresh ES256 proof per request, made before each run and sent by bench/dpop.lua.", ""]
     verdicts = {}
     for name, result in results.items():
-        lines, met, fetch_ok = summarize(name, result)
+        lines, met, dpop_met, fetch_ok = summarize(name, result)
         report += lines
-        verdicts[name] = (met, fetch_ok)
-    on_met, _ = verdicts["cache on"]
-    fetches_ok = all(ok for _, ok in verdicts.values())
+        verdicts[name] = (met, dpop_met, fetch_ok)
+    on_met, dpop_on_met, _ = verdicts["cache on"]
+    fetches_ok = all(ok for _, _, ok in verdicts.values())
     report.append(f"Target, cache on (protected >= {TARGET_RATIO} of public req/s, p50 within 10%): "
-                  f"{'met' if on_met else 'NOT met'}. At most one key-set fetch per worker: "
-                  f"{'yes' if fetches_ok else 'NO'}.")
+                  f"{'met' if on_met else 'NOT met'}. DPoP target, cache on (>= {DPOP_TARGET_RATIO} of public "
+                  f"req/s, no refusal): {'met' if dpop_on_met else 'NOT met'}. At most one key-set fetch per "
+                  f"worker: {'yes' if fetches_ok else 'NO'}.")
     print("\n".join(report))
-    return 0 if on_met and fetches_ok else 1
+    return 0 if on_met and dpop_on_met and fetches_ok else 1
 
 
 if __name__ == "__main__":

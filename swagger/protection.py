@@ -3,8 +3,11 @@
 ``protected`` enforces auth with Authlib's protector (``security.require_auth``) and documents it: the
 operation's ``security`` requirement and every error it can answer, each with the example the live API
 gives in that case (built from the same error classes that answer it). One decorator keeps them from
-drifting. The scope it names is declared with its description on the namespace, where ``api_scopes``
-collects the API's scope list for the docs, the local issuer and ``make token``.
+drifting. What a route answers depends on the schemes the app takes (``AUTH_DPOP``: the challenges, the
+DPoP refusals), so ``protected`` only marks the operation, and ``contract.complete`` documents each
+app's answers with ``auth_responses``. The scope it names is declared with its description on the
+namespace, where ``api_scopes`` collects the API's scope list for the docs, the local issuer and
+``make token``.
 """
 
 from __future__ import annotations
@@ -13,8 +16,11 @@ import json
 from dataclasses import dataclass
 from typing import Iterable
 
-from security import InsufficientScope, InvalidToken, MissingCredentials, SigningKeysUnavailable, require_auth
-from security.errors import AuthFailure
+from security import InsufficientScope, InvalidToken, SigningKeysUnavailable, require_auth
+from security.dpop import HTU_MISMATCH, INVALID_PROOF, INVALID_REQUEST, NONCE_MISSING, USE_NONCE
+from security.dpop_protection import PROOF_MISSING
+from security.errors import AuthFailure, ProofRefused, ReplayCheckUnavailable
+from security.schemes import BEARER, DPOP, Schemes
 from security.validator import EXPIRED
 
 from .auth_schemes import operation_security
@@ -23,10 +29,16 @@ from .models import error_model
 #: The operation's vendor field that carries its named examples, per status; ``contract.complete``
 #: moves them into the responses, so it never appears in a published document.
 EXAMPLES = "x-examples"
+#: The operation's vendor field naming the scope a protected route needs (None: any valid token);
+#: ``contract.complete`` turns it into the documented auth answers, so it never appears either.
+AUTH = "x-auth"
 SUCCESS = "success"  # the name of a route's 200 example
 #: The headers the error answers document: name -> (type, what it says).
-HEADERS = {"WWW-Authenticate": ("string", "The RFC 6750 challenge"),
-           "Retry-After": ("integer", "Seconds to wait before retrying")}
+HEADERS = {"WWW-Authenticate": ("string", "The challenge (RFC 6750 §3, RFC 9449 §7.1)"),
+           "Retry-After": ("integer", "Seconds to wait before retrying"),
+           "DPoP-Nonce": ("string", "The nonce the next DPoP proof must carry (RFC 9449 §9); it changes every "
+                                    "few minutes, so the value shown is only an example")}
+EXAMPLE_NONCE = "Tm9uY2UtZXhhbXBsZS0wMDAx"  # the shape of this API's nonces: 24 base64url characters
 
 
 @dataclass(frozen=True)
@@ -64,11 +76,21 @@ def documented_examples(ns, status: int, examples: dict[str, dict]):
     return ns.vendor({EXAMPLES: {str(status): examples}})
 
 
-def _failure_example(summary: str, failure: AuthFailure) -> tuple[str, dict]:
-    """The example named after the error code, from the same object that answers that case."""
-    headers = {name: int(value) if HEADERS[name][0] == "integer" else value
-               for name, value in failure.get_headers() if name in HEADERS}
-    return failure.error, example(summary, failure.body(), headers)
+@dataclass(frozen=True)
+class Case:
+    """One documented refusal: what the client sent (its scheme) and the error that answers it."""
+
+    summary: str
+    failure: AuthFailure
+    scheme: str | None = None  # the Authorization scheme the client used, lower case; None: no header
+    name: str = ""  # the example's name; default: the error code
+
+    def example(self, schemes: Schemes) -> tuple[str, dict]:
+        """Named example of this case, from the same objects that answer it: body, challenge, headers."""
+        headers = self.failure.get_headers(schemes.challenge(self.failure, self.scheme))
+        headers = {name: int(value) if HEADERS[name][0] == "integer" else value
+                   for name, value in headers if name in HEADERS}
+        return self.name or self.failure.error, example(self.summary, self.failure.body(), headers)
 
 
 def _headers(examples: dict[str, dict]) -> dict:
@@ -81,38 +103,67 @@ def _headers(examples: dict[str, dict]) -> dict:
     return documented
 
 
-def _auth_answers(scope: str | None) -> list[tuple[int, str, dict[str, dict]]]:
-    """(status, description, named examples) of every error a protected route answers."""
+def _auth_answers(scope: str | None, schemes: Schemes) -> list[tuple[int, str, list[Case]]]:
+    """(status, description, cases) of every error a protected route answers under these schemes."""
+    sent_as = BEARER if schemes.bearer else DPOP  # how the examples send a token
     invalid = InvalidToken(EXPIRED)
-    answers = [(401, "No access token, or an `Authorization` header that is not `Bearer <token>`: `unauthorized` "
-                f"(the example). A token that fails validation: `invalid_token`, e.g. `{json.dumps(invalid.body())}`.",
-                [("No access token", MissingCredentials()),
-                 ("An expired token (for any invalid one, the description says why)", invalid)])]
+    forms = " or ".join(f"`{form}`" for form in schemes.header_forms)
+    unauthorized = (f"No access token, or an `Authorization` header that is not {forms}: `unauthorized` (the example). "
+                    f"A token that fails validation: `invalid_token`, e.g. `{json.dumps(invalid.body())}`.")
+    cases = [Case("No access token", schemes.missing_credentials()),
+             Case("An expired token (for any invalid one, the description says why)", invalid, sent_as)]
+    answers = []
+    if schemes.dpop:
+        answers.append((400, "A DPoP request the API cannot take: `invalid_dpop_proof` when the proof fails a check "
+                             "(the description says which), `invalid_request` for the DPoP scheme without a DPoP "
+                             "header or a proof sent with the Bearer scheme.",
+                        [Case("A DPoP proof made for another URL (for any bad proof, the description says why)",
+                              ProofRefused(INVALID_PROOF, 400, HTU_MISMATCH), DPOP),
+                         Case("The DPoP scheme without a DPoP header", ProofRefused(INVALID_REQUEST, 400, PROOF_MISSING),
+                              DPOP)]))
+        unauthorized += (" With nonces on (`AUTH_DPOP_NONCE=on`), a DPoP proof without the current nonce: "
+                         "`use_dpop_nonce`, the nonce to use in `DPoP-Nonce`.")
+        cases.append(Case("Nonces on, and a DPoP proof without one",
+                          ProofRefused(USE_NONCE, 401, NONCE_MISSING, nonce=EXAMPLE_NONCE), DPOP))
+    answers.append((401, unauthorized, cases))
     if scope:
         answers.append((403, f"The token lacks the `{scope}` scope.",
-                        [(f"A valid token without {scope}", InsufficientScope([scope]))]))
-    answers.append((503, "The issuer's signing keys are unavailable; retry later.",
-                    [("The issuer is unreachable", SigningKeysUnavailable())]))
-    return [(status, text, dict(_failure_example(*case) for case in cases)) for status, text, cases in answers]
+                        [Case(f"A valid token without {scope}", InsufficientScope([scope]), sent_as)]))
+    unavailable = [Case("The issuer is unreachable", SigningKeysUnavailable())]
+    description = "The issuer's signing keys are unavailable; retry later."
+    if schemes.dpop:
+        unavailable.append(Case("The DPoP replay store is unreachable", ReplayCheckUnavailable(), DPOP,
+                                name=ReplayCheckUnavailable.reason))
+        description = ("The issuer's signing keys are unavailable, or (DPoP) the replay store cannot be reached and "
+                       "the proof is refused rather than accepted unchecked; retry later.")
+    answers.append((503, description, unavailable))
+    return answers
+
+
+def auth_responses(scope: str | None, schemes: Schemes) -> tuple[dict[str, dict], dict[str, dict]]:
+    """A protected route's error answers under these schemes: the Swagger 2.0 responses by status, and
+    their named examples by status (the first is the one Swagger 2.0 shows)."""
+    responses, named = {}, {}
+    for status, description, cases in _auth_answers(scope, schemes):
+        examples = dict(case.example(schemes) for case in cases)
+        responses[str(status)] = {"description": description, "schema": {"$ref": f"#/definitions/{error_model.name}"},
+                                  "headers": _headers(examples)}
+        named[str(status)] = examples
+    return responses, named
 
 
 def protected(ns, scope: Scope | None = None):
-    """Require a valid access token, and ``scope`` when given; document the 401, 403 and 503 answers."""
+    """Require a valid access token, and ``scope`` when given; document the auth answers (see ``auth_responses``)."""
     if scope is not None and not isinstance(scope, Scope):
         raise TypeError(f"declare the scope with its description: Scope({scope!r}, 'what it grants')")
     name = scope.name if scope else None
     if scope:
         _declared(ns)[name] = scope.description
-    ns.add_model(error_model.name, error_model)
-    answers = _auth_answers(name)
 
     def decorate(view):
         view = require_auth(name)(view)
         view = ns.doc(security=operation_security(name))(view)
-        for status, description, examples in answers:
-            view = ns.response(status, description, error_model, headers=_headers(examples))(view)
-            view = documented_examples(ns, status, examples)(view)
-        return view
+        return ns.vendor({AUTH: {"scope": name}})(view)
 
     return decorate
 

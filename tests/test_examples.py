@@ -11,13 +11,24 @@ from __future__ import annotations
 import re
 from fnmatch import fnmatch
 
-from tests.support import live, operations
+import pytest
+
+from security.dpop import access_token_hash
+from tests.dpop_proofs import Proofs
+from tests.support import free_port, live, operations
 
 JSON = "application/json"
-#: The cases a named example can be; `temporarily_unavailable` is asked of an app whose issuer is down.
-CASES = ("success", "unauthorized", "invalid_token", "insufficient_scope", "temporarily_unavailable")
+#: The cases a named example can be, and the settings of the app that can answer them (None: the app
+#: under test); `temporarily_unavailable` is asked of an app whose issuer is down.
+CASES = {"success": None, "unauthorized": None, "invalid_token": None, "insufficient_scope": None,
+         "invalid_dpop_proof": None, "invalid_request": None, "use_dpop_nonce": {"AUTH_DPOP_NONCE": "on"},
+         "replay_store_unavailable": {"AUTH_DPOP_REPLAY_URL": "redis://127.0.0.1:{closed_port}/0"},
+         "temporarily_unavailable": None}
+DPOP_CASES = {"invalid_dpop_proof", "invalid_request", "use_dpop_nonce", "replay_store_unavailable"}
 #: The headers whose documented examples must match the live ones, present or absent.
 CHECKED_HEADERS = ("WWW-Authenticate", "Retry-After")
+#: The headers that must be there when documented, and only then (their values change: a fresh nonce).
+PRESENT_HEADERS = ("DPoP-Nonce",)
 #: Where examples may appear; one anywhere else (e.g. in a model) would be shown without being checked.
 EXAMPLE_PLACES = {
     "swagger": ["paths/*/*/responses/*/examples"],
@@ -25,17 +36,26 @@ EXAMPLE_PLACES = {
 }
 
 
-def request_headers(case: str, operation, tokens) -> dict[str, str]:
-    """What to send to get the named case from this operation."""
+def request_headers(case: str, operation, tokens, url: str, mode: str) -> dict[str, str]:
+    """What to send to ``url`` to get the named case from this operation. A token goes as Bearer, unless
+    Bearer is not taken or the case is about DPoP: then it is bound, with a proof."""
     if case == "unauthorized" or (case == "success" and operation.public):
         return {}
     if case == "success":
-        token = tokens.make(scope=" ".join(operation.scopes) or None)
+        claims = {"scope": " ".join(operation.scopes) or None}
     elif case == "invalid_token":
-        token = tokens.make(exp=1)  # expired long ago
-    else:  # insufficient_scope: a valid token with no scope; temporarily_unavailable: the issuer is down
-        token = tokens.make()
-    return {"Authorization": f"Bearer {token}"}
+        claims = {"exp": 1}  # expired long ago
+    else:  # a valid token with no scope: insufficient_scope, or the issuer is down...
+        claims = {}
+    if mode != "required" and case not in DPOP_CASES:
+        return {"Authorization": f"Bearer {tokens.make(**claims)}"}
+    key = Proofs()
+    token = tokens.make(jkt=key.key.thumbprint(), **claims)
+    if case == "invalid_request":  # the DPoP scheme without a proof
+        return {"Authorization": f"DPoP {token}"}
+    htu = url + "/elsewhere" if case == "invalid_dpop_proof" else url  # use_dpop_nonce: a proof without a nonce
+    return {"Authorization": f"DPoP {token}",
+            "DPoP": key.make(htm=operation.method.upper(), htu=htu, ath=access_token_hash(token))}
 
 
 def example_places(node, path=()) -> list[str]:
@@ -57,7 +77,13 @@ def test_examples_appear_only_on_responses(server, http):
         assert stray == [], f"/{fmt}.json shows examples that are not checked: {stray}"
 
 
-def test_every_documented_example_is_the_live_answer(server, provider, make_app, tokens, http):
+@pytest.mark.parametrize("mode", ["allowed", "off", "required"])
+def test_every_documented_example_is_the_live_answer(provider, make_app, tokens, http, mode):
+    with live(make_app(AUTH_DPOP=mode)) as server:
+        check_every_example(server, provider, make_app, tokens, http, mode)
+
+
+def check_every_example(server, provider, make_app, tokens, http, mode):
     swagger = http.get(server.url + "/swagger.json").json()
     openapi = http.get(server.url + "/openapi.json").json()
     problems, to_ask = [], []  # to_ask: (operation, status, case, body, headers) to compare with the live answer
@@ -87,18 +113,29 @@ def test_every_documented_example_is_the_live_answer(server, provider, make_app,
                     problems.append(f"{where}: {name} is described with {quoted}, its examples are {values}")
 
     def compare(base_url, operation, status, case, body, headers):
-        answer = http.request(operation.method, base_url + operation.path,
-                              headers=request_headers(case, operation, tokens))
-        documented = (int(status), body, {name: headers.get(name) for name in CHECKED_HEADERS})
-        live_one = (answer.status_code, answer.json(), {name: answer.headers.get(name) for name in CHECKED_HEADERS})
+        url = base_url + operation.path
+        answer = http.request(operation.method, url, headers=request_headers(case, operation, tokens, url, mode))
+        documented = (int(status), body, {name: headers.get(name) for name in CHECKED_HEADERS},
+                      {name: name in headers for name in PRESENT_HEADERS})
+        live_one = (answer.status_code, answer.json(), {name: answer.headers.get(name) for name in CHECKED_HEADERS},
+                    {name: name in answer.headers for name in PRESENT_HEADERS})
         if live_one != documented:
             problems.append(f"{operation} {case}: documented {documented}, live {live_one}")
 
-    for asked in to_ask:
-        if asked[2] != "temporarily_unavailable":
-            compare(server.url, *asked)
+    for case, settings in CASES.items():
+        asked = [item for item in to_ask if item[2] == case]
+        if not asked or case == "temporarily_unavailable":
+            continue
+        if settings is None:
+            for item in asked:
+                compare(server.url, *item)
+            continue
+        settings = {k: v.format(closed_port=free_port()) for k, v in settings.items()}
+        with live(make_app(AUTH_DPOP=mode, **settings)) as other:
+            for item in asked:
+                compare(other.url, *item)
     provider.down = True  # a fresh app then holds no key and cannot fetch one
-    with live(make_app()) as down:
+    with live(make_app(AUTH_DPOP=mode)) as down:
         for asked in to_ask:
             if asked[2] == "temporarily_unavailable":
                 compare(down.url, *asked)
@@ -109,4 +146,5 @@ def test_every_documented_example_is_the_live_answer(server, provider, make_app,
         expected = {"success"} if operation.public else {"success", "unauthorized", "invalid_token",
                                                          "temporarily_unavailable"}
         expected |= {"insufficient_scope"} if operation.scopes else set()
+        expected |= DPOP_CASES if mode != "off" and not operation.public else set()
         assert {case for name, case in cases if name == str(operation)} == expected, operation
