@@ -41,7 +41,7 @@ class LocalIssuer:
         self.key = load_or_create_key(instance)
         secret = settings.local_client_secret or load_or_create_secret(instance)
         self.client = LocalClient(settings.local_client_id, secret, redirect_uri)
-        self.dpop = TokenRequestProofs(leeway=settings.leeway)
+        self.dpop = TokenRequestProofs.from_settings(settings)
         self.server = LocalAuthorizationServer(self.client, self.mint, self.scopes, self.dpop)
 
     def jwks(self) -> dict:

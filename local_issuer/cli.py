@@ -11,6 +11,8 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from security.schemes import OFF, REQUIRED
+
 from .dpop_client import load_or_create_client_key, proof
 from .routes import EXTENSION
 from .server import LOCAL_USER
@@ -38,6 +40,10 @@ def _mint(scope: str | None, subject: str, expires_in: int, jkt: str | None = No
         raise click.ClickException(
             "a token provider is configured (AUTH0_DOMAIN or AUTH_ISSUER): get tokens from it, not locally"
         )
+    if jkt is None and issuer.settings.dpop == REQUIRED:
+        raise click.ClickException("AUTH_DPOP=required: the API takes DPoP tokens only; use `make dpop-token`")
+    if jkt is not None and issuer.settings.dpop == OFF:
+        raise click.ClickException("AUTH_DPOP=off: the API takes Bearer tokens only; use `make token`")
     scopes = issuer.scopes if scope is None else scope.split()
     unknown = [s for s in scopes if s not in issuer.scopes]
     if unknown:

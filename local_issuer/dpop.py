@@ -19,6 +19,7 @@ from authlib.oauth2 import OAuth2Error
 
 from security.dpop import DEFAULT_ALGORITHMS, INVALID_PROOF, DPoPError, DPoPVerifier, VerifiedProof
 from security.replay import MemoryReplayStore, ReplayStoreUnavailable
+from security.schemes import OFF, REQUIRED
 
 #: Token requests are few on a laptop: room for this many proofs in the window, then 503s.
 REPLAY_STORE_SIZE = 10_000
@@ -54,6 +55,15 @@ class TokenRequestProofs:
         self.required = required
         self.verifier = DPoPVerifier(algorithms, replay_store=MemoryReplayStore(REPLAY_STORE_SIZE),
                                      iat_window=iat_window, leeway=leeway)
+
+    @classmethod
+    def from_settings(cls, settings) -> TokenRequestProofs | None:
+        """The API's AUTH_DPOP rules: ``off``, None (a proof is ignored, every token is a Bearer one, which is
+        all the API takes then); ``required``, every token request must carry a proof."""
+        if settings.dpop == OFF:
+            return None
+        return cls(settings.dpop_algorithms, required=settings.dpop == REQUIRED,
+                   iat_window=settings.dpop_iat_window, leeway=settings.leeway)
 
     @property
     def algorithms(self) -> list[str]:

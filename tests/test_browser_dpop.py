@@ -178,3 +178,27 @@ def test_a_pasted_bound_token_gets_the_note_when_sent(docs_server, page, scheme)
     status, _ = docs.try_route(SCOPED)
     assert status == 401
     assert page.locator("#dpop-note").is_visible()
+
+
+def test_with_dpop_off_the_page_signs_nothing(make_local_app, page):
+    """AUTH_DPOP=off: the API takes Bearer tokens only, so the login's token request carries no proof."""
+    with live_on_own_port(lambda port: make_local_app(port, AUTH_DPOP="off")) as server:
+        traffic = Traffic(page)
+        docs = DocsPage(page, server.url).open()
+        log_in(docs, "client_credentials")
+        assert docs.try_route(SCOPED)[0] == 200
+        (token_request,) = traffic.to("/oauth/token")
+        assert "dpop" not in traffic.headers(token_request)
+        assert token_request.response().json()["token_type"] == "Bearer"
+        (call,) = traffic.to(SCOPED)
+        assert traffic.headers(call)["authorization"].startswith("Bearer ") and "dpop" not in traffic.headers(call)
+
+
+def test_with_dpop_required_a_bound_token_pasted_in_the_dpop_field_gets_the_note(make_local_app, page):
+    with live_on_own_port(lambda port: make_local_app(port, AUTH_DPOP="required")) as server:
+        issuer = server.app.extensions["local_issuer"]
+        docs = DocsPage(page, server.url).open()
+        field = docs.scheme("dpop").locator("input").first
+        field.fill("DPoP " + issuer.mint(subject="b", scopes=issuer.scopes, jkt=ec_key().thumbprint()))
+        page.locator("#dpop-note").wait_for()
+        assert "does not hold" in page.locator("#dpop-note").inner_text()

@@ -112,6 +112,13 @@ def test_provider_mode_signs_proofs_but_mints_nothing(make_app):
     verify(signed.stdout.strip(), method="POST", url="https://tenant.example/oauth/token")
 
 
+def test_each_command_refuses_the_tokens_the_api_would_refuse(make_local_app):
+    required = run(make_local_app(AUTH_DPOP="required"), "token")
+    assert required.exit_code == 1 and required.stdout == "" and "make dpop-token" in required.stderr
+    off = run(make_local_app(AUTH_DPOP="off"), "dpop-token")
+    assert off.exit_code == 1 and off.stdout == "" and "make token" in off.stderr
+
+
 @pytest.fixture
 def repository(tmp_path, seeded_instance):
     """A copy of the repository to run make in: its own instance/ and no .env, sharing the virtualenv."""

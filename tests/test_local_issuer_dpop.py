@@ -16,7 +16,7 @@ from joserfc.jwk import RSAKey
 from security.dpop import DEFAULT_ALGORITHMS, MAX_PROOF_LENGTH
 from tests.dpop_proofs import Proofs
 from tests.oauth import client_of, exchange, get_code
-from tests.support import b64url, ec_key
+from tests.support import b64url, ec_key, live_on_own_port
 
 
 @pytest.fixture(scope="module")
@@ -195,3 +195,27 @@ def test_a_good_proof_does_not_excuse_a_bad_client(local_server, http, token_url
     response = http.post(token_url, data={"grant_type": "client_credentials"}, auth=(client.client_id, "wrong"),
                          headers={"DPoP": token_proof(proofs, token_url)})
     assert_refused(response, "invalid_client", 401)
+
+
+def test_the_issuer_follows_auth_dpop(make_local_app, http):
+    """off: proofs are ignored and tokens are Bearer ones (all the API takes then), and discovery names no
+    algorithm; required: a token request without a proof is refused; the algorithms are AUTH_DPOP_ALGORITHMS."""
+    def token_request(server, proofs=None):
+        headers = {"DPoP": token_proof(proofs, server.url + "/oauth/token")} if proofs else {}
+        return client_credentials(http, server, headers=headers)
+
+    def discovery(server):
+        return http.get(server.url + "/.well-known/openid-configuration").json()
+
+    with live_on_own_port(lambda port: make_local_app(port, AUTH_DPOP="off")) as server:
+        assert "dpop_signing_alg_values_supported" not in discovery(server)
+        response = token_request(server, Proofs())
+        assert response.json()["token_type"] == "Bearer"
+        assert "cnf" not in claims_of(server, response.json()["access_token"])
+    with live_on_own_port(lambda port: make_local_app(port, AUTH_DPOP="required", AUTH_DPOP_ALGORITHMS="ES256")) as server:
+        assert discovery(server)["dpop_signing_alg_values_supported"] == ["ES256"]
+        assert "send a DPoP proof" in assert_refused(token_request(server))
+        rsa = Proofs(RSAKey.generate_key(2048, parameters={"alg": "RS256"}), alg="RS256")
+        assert "alg must be one of: ES256" in assert_refused(token_request(server, rsa))
+        proofs = Proofs()
+        assert_bound(server, token_request(server, proofs), proofs.key.thumbprint())
