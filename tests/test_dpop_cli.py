@@ -15,12 +15,13 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import ECKey
 
+from app import create_app
 from local_issuer.dpop_client import KEY_FILE
 from namespaces.private import SCOPED_MESSAGE
 from security.dpop import DPoPError, DPoPVerifier
 from security.replay import MemoryReplayStore
 from tests.oauth import client_of
-from tests.support import ROOT, free_port, live_on_own_port, repository_copy, server_process
+from tests.support import AUDIENCE, ROOT, free_port, live_on_own_port, repository_copy, server_process
 
 SCOPED = "/api/private-scoped"
 README_BLOCK = re.compile(r"### From curl\n.*?```sh\n(.*?)```", re.DOTALL)
@@ -103,13 +104,14 @@ def test_a_damaged_key_file_is_named(make_local_app, instance):
         assert str(instance / KEY_FILE) in result.stderr and "delete it" in result.stderr
 
 
-def test_provider_mode_signs_proofs_but_mints_nothing(make_app):
-    app = make_app()
+def test_provider_mode_signs_proofs_but_mints_nothing(provider, instance):
+    app = create_app({"AUTH_ISSUER": provider.issuer, "AUTH0_AUDIENCE": AUDIENCE}, instance_path=instance)
     refused = run(app, "dpop-token")
     assert refused.exit_code == 1 and "provider is configured" in refused.stderr
     signed = run(app, "dpop-proof", "POST", "https://tenant.example/oauth/token")
     assert signed.exit_code == 0, signed.output
     verify(signed.stdout.strip(), method="POST", url="https://tenant.example/oauth/token")
+    assert (instance / KEY_FILE).exists()  # the test's instance folder, never the repository's
 
 
 def test_each_command_refuses_the_tokens_the_api_would_refuse(make_local_app):
