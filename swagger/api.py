@@ -110,4 +110,5 @@ def docs_settings(api: Api, settings, local_client) -> dict:
         # a path: the page makes it absolute against its own address, so the Host header cannot move it
         "oauth2RedirectUrl": url_for("restx_doc.static", filename="oauth2-redirect.html"),
         "oauth": oauth,
+        "dpop": settings.dpop,  # off: the page signs no proofs; required: it says when it cannot sign any
     }
