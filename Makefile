@@ -1,9 +1,10 @@
 # The two commands users need: `make run` (serves the API and its docs) and `make test`.
-# `make token` prints a local access token for curl, `make spec` refreshes the committed contract in
-# openapi/, `make sdk` generates clients from it into build/sdk/ (needs Java), `make serve` is the
-# production server (gunicorn), and `make bench`, `make soak`, `make slowloris`, `make profile` and
-# `make cache-memory` measure it (loopback only, a few minutes at most; not part of `make test`). All set
-# up .venv/ first when needed.
+# `make token` prints a local access token for curl, `make dpop-token` a DPoP-bound one and
+# `make dpop-proof ARGS="METHOD URL TOKEN"` the proof for one request with it; `make spec` refreshes
+# the committed contract in openapi/, `make sdk` generates clients from it into build/sdk/ (needs
+# Java), `make serve` is the production server (gunicorn), and `make bench`, `make soak`,
+# `make slowloris`, `make profile` and `make cache-memory` measure it (loopback only, a few minutes at
+# most; not part of `make test`). All set up .venv/ first when needed.
 
 VENV   := .venv
 PYTHON := $(VENV)/bin/python
@@ -11,7 +12,7 @@ STAMP  := $(VENV)/.installed
 # The app the snapshots describe: fixed settings, whatever the environment or .env says.
 SPEC_APP := 'app.snapshot:snapshot_app()'
 
-.PHONY: install run serve test token spec sdk bench soak slowloris profile cache-memory clean
+.PHONY: install run serve test token dpop-token dpop-proof spec sdk bench soak slowloris profile cache-memory clean
 
 install: $(STAMP)
 
@@ -33,6 +34,14 @@ test: install
 # Options go in ARGS, e.g. make token ARGS='--scope "" --sub robot --expires-in 600'
 token: install
 	@$(PYTHON) -m flask --app app token $(ARGS)
+
+# The same, bound to the DPoP key in instance/dpop-client-key.pem (created on first use).
+dpop-token: install
+	@$(PYTHON) -m flask --app app dpop-token $(ARGS)
+
+# A fresh DPoP proof for one request, signed with that key: ARGS="METHOD URL [TOKEN] [--nonce NONCE]".
+dpop-proof: install
+	@$(PYTHON) -m flask --app app dpop-proof $(ARGS)
 
 spec: install
 	mkdir -p openapi

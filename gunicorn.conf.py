@@ -18,6 +18,7 @@ from dotenv import load_dotenv
 from app import INSTANCE_PATH
 from app.database import migrate_database
 from app.settings import load_settings
+from security.dpop_protection import replay_scope_note
 from security.net import is_loopback_host
 
 load_dotenv(Path(__file__).resolve().parent / ".env")
@@ -66,10 +67,15 @@ control_socket_disable = True
 
 
 def on_starting(server):
-    """Before any worker starts. The database is migrated here, once: a failed migration stops gunicorn with
-    its one line (instead of every worker failing in turn, forever), and workers find nothing left to do.
-    And local mode trusts a development issuer: say so when it listens beyond this machine."""
+    """Once per server, in the master, before any worker starts. The database is migrated here, once: a
+    failed migration stops gunicorn with its one line (instead of every worker failing in turn, forever),
+    and workers find nothing left to do. Then what a worker alone cannot see: several workers without a
+    shared DPoP replay store each catch only the replays sent to them; and local mode trusts a development
+    issuer, so say so when it listens beyond this machine."""
     migrate_database(settings, INSTANCE_PATH)
+    note = replay_scope_note(settings, server.cfg.workers)
+    if note:
+        server.log.warning(note)
     if not settings.uses_local_issuer:
         return
     for address in server.cfg.address:

@@ -20,6 +20,7 @@ from swagger import (
     add_redirect_page_headers, api_scopes, build_api, json_error_response, oauth2_redirect_url,
     unexpected_error_response,
 )
+from security.dpop_protection import AuthorizationSchemes
 
 from .database import open_message_store
 from .json_body import ApiJSONProvider, ApiRequest
@@ -29,7 +30,7 @@ from .settings import ConfigError, Settings, load_settings
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_PATH = ROOT / "instance"  # the local issuer's key and the default SQLite database, unless told otherwise
 
-__all__ = ["INSTANCE_PATH", "ConfigError", "Settings", "build_key_set", "build_token_validator", "create_app",
+__all__ = ["INSTANCE_PATH", "ConfigError", "Settings", "build_key_sets", "build_token_validator", "create_app",
            "load_settings"]
 
 
@@ -50,8 +51,9 @@ def create_app(config: Mapping[str, str] | None = None, *, instance_path: str | 
     # With no provider configured, the embedded issuer signs tokens and hands its JWKS straight to
     # the key cache: one validation path, only the key source differs.
     local_issuer = _local_issuer(settings, app, scopes) if settings.uses_local_issuer else None
-    keys = build_key_set(settings, jwks_source=local_issuer.jwks if local_issuer else None)
-    require_auth.init_app(app, build_token_validator(settings, keys))
+    keys = build_key_sets(settings, jwks_source=local_issuer.jwks if local_issuer else None)
+    validator = build_token_validator(settings, keys)
+    require_auth.init_app(app, validator, AuthorizationSchemes.from_settings(settings, validator))
     if local_issuer:
         local_issuer.init_app(app)
     install_cli(app)
@@ -69,16 +71,19 @@ def create_app(config: Mapping[str, str] | None = None, *, instance_path: str | 
     return app
 
 
-def build_key_set(settings: Settings, jwks_source: Callable[[], dict] | None = None) -> KeySetCache:
-    """The issuer's signing keys, fetched over HTTP, or taken from ``jwks_source`` (the local issuer)."""
-    return KeySetCache(settings.issuer, jwks_url=settings.jwks_url, ttl=settings.jwks_cache_ttl,
-                       cooldown=settings.jwks_cooldown, timeout=settings.jwks_timeout, source=jwks_source)
+def build_key_sets(settings: Settings, jwks_source: Callable[[], dict] | None = None) -> list[KeySetCache]:
+    """Each issuer's signing keys, in the order of ``settings.issuers``, fetched over HTTP (each issuer its
+    own discovery, key set and fetch budget: their keys are never mixed), or taken from ``jwks_source``
+    (the local issuer)."""
+    return [KeySetCache(issuer, jwks_url=settings.jwks_url, ttl=settings.jwks_cache_ttl,
+                        cooldown=settings.jwks_cooldown, timeout=settings.jwks_timeout, source=jwks_source)
+            for issuer in settings.issuers]
 
 
-def build_token_validator(settings: Settings, keys: KeySetCache, *,
+def build_token_validator(settings: Settings, keys: list[KeySetCache], *,
                           clock: Callable[[], float] = time.time) -> AccessTokenValidator:
     """The access-token validator, with every value from the settings (``clock``: tests move time)."""
-    return AccessTokenValidator(keys, issuer=settings.issuer, audience=settings.audience,
+    return AccessTokenValidator(keys, issuer=settings.issuers, audience=settings.audiences,
                                 algorithms=settings.algorithms, leeway=settings.leeway,
                                 cache_size=settings.token_cache_size, cache_ttl=settings.token_cache_ttl, clock=clock)
 
@@ -151,8 +156,8 @@ def _allow_cors(app: Flask, settings: Settings) -> None:
     CORS(
         app,
         resources={r"/api/*": {"origins": list(settings.cors_origins)}},
-        allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match", "Idempotency-Key"],
-        expose_headers=["WWW-Authenticate", "Retry-After", "ETag", "Location"],
+        allow_headers=["Authorization", "Content-Type", "DPoP", "If-Match", "If-None-Match", "Idempotency-Key"],
+        expose_headers=["WWW-Authenticate", "Retry-After", "DPoP-Nonce", "ETag", "Location"],
         max_age=600,
         vary_header=False,  # added below, always
     )

@@ -7,11 +7,15 @@ naming the variable, instead of failing later on a request.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import MISSING, dataclass, fields
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Mapping
 from urllib.parse import urlsplit
 
+from security.dpop import DEFAULT_ALGORITHMS as DPOP_DEFAULT_ALGORITHMS
+from security.schemes import DPOP_MODES
 from security.net import is_loopback_host
+from security.nonce import MIN_SECRET_LENGTH as DPOP_MIN_NONCE_SECRET
+from security.proof_keys import SUPPORTED_ALGORITHMS as DPOP_ALGORITHMS
 from storage import DEFAULT_BUSY_TIMEOUT, check_url
 
 DEFAULT_PORT = 3010
@@ -22,6 +26,9 @@ LOCAL_CLIENT_ID = "local-swagger-ui"
 MAX_JWKS_TIMEOUT = 10.0
 # The longest a request may wait for another writer's SQLite lock (DATABASE_BUSY_TIMEOUT), for the same reason.
 MAX_DATABASE_BUSY_TIMEOUT = 10.0
+# The longest AUTH_DPOP_IAT_WINDOW: every proof is remembered that long (replays), and a longer window
+# only helps whoever captured a proof.
+MAX_DPOP_IAT_WINDOW = 3600
 
 # Asymmetric signature algorithms only: a key set holds public keys, so HS* and
 # "none" can never be accepted against it.
@@ -42,8 +49,8 @@ class ConfigError(SystemExit):
 class Settings:
     """Everything the app is configured with, already validated."""
 
-    issuer: str  # exact `iss` value; ends with "/" for Auth0
-    audience: str
+    issuer: str  # exact `iss` value; ends with "/" for Auth0. The first of ``issuers``: the docs' login uses it
+    audience: str  # the first of ``audiences``: the local issuer and the docs' login ask for it
     uses_local_issuer: bool  # no provider is configured: the embedded local issuer signs the tokens
     uses_auth0_paths: bool = False  # the issuer came from AUTH0_DOMAIN: Auth0's well-known endpoint paths apply
     jwks_url: str | None = None
@@ -65,6 +72,22 @@ class Settings:
     local_client_secret: str | None = None
     database_url: str | None = None  # None: the SQLite file in the instance folder (storage.default_url)
     database_busy_timeout: float = DEFAULT_BUSY_TIMEOUT
+    # Several issuers and audiences: a token's iss must be one of ``issuers``, its aud contain one of ``audiences``.
+    issuers: tuple[str, ...] = ()  # () means (issuer,)
+    audiences: tuple[str, ...] = ()  # () means (audience,)
+    # DPoP (RFC 9449): AUTH_DPOP_*
+    dpop: str = "allowed"  # one of DPOP_MODES
+    dpop_algorithms: tuple[str, ...] = DPOP_DEFAULT_ALGORITHMS
+    dpop_iat_window: int = 300
+    dpop_replay_url: str | None = field(default=None, repr=False)  # may hold a Redis password
+    dpop_nonce: bool = False
+    dpop_nonce_secret: str | None = field(default=None, repr=False)
+
+    def __post_init__(self):
+        if not self.issuers:
+            object.__setattr__(self, "issuers", (self.issuer,))
+        if not self.audiences:
+            object.__setattr__(self, "audiences", (self.audience,))
 
 
 #: Each setting's default, written once on its field above; load_settings falls back to these.
@@ -105,17 +128,27 @@ def _checked_url(name: str, url: str) -> str:
     return url
 
 
-def _issuer(env) -> str | None:
-    issuer = _text(env, "AUTH_ISSUER")
-    if issuer:
-        return _checked_url("AUTH_ISSUER", issuer)
-    domain = _text(env, "AUTH0_DOMAIN")
-    if not domain:
-        return None
-    domain = domain.removeprefix("https://").rstrip("/")
-    if not domain or "/" in domain or " " in domain:
-        raise ConfigError(f"AUTH0_DOMAIN must be a host name such as 'tenant.eu.auth0.com', got {domain!r}")
-    return _checked_url("AUTH0_DOMAIN", f"https://{domain}/")
+def _list(env, name: str) -> tuple[str, ...]:
+    """A comma-separated variable's items, stripped, duplicates dropped, in order."""
+    raw = _text(env, name)
+    if raw is None:
+        return ()
+    return tuple(dict.fromkeys(item.strip() for item in raw.split(",") if item.strip()))
+
+
+def _issuers(env) -> tuple[str, ...]:
+    """AUTH_ISSUER's URLs, or else one Auth0 issuer per AUTH0_DOMAIN host; () when neither is set."""
+    issuers = _list(env, "AUTH_ISSUER")
+    if issuers:
+        return tuple(_checked_url("AUTH_ISSUER", issuer) for issuer in issuers)
+    return tuple(_checked_url("AUTH0_DOMAIN", f"https://{_auth0_host(domain)}/") for domain in _list(env, "AUTH0_DOMAIN"))
+
+
+def _auth0_host(domain: str) -> str:
+    host = domain.removeprefix("https://").rstrip("/")
+    if not host or "/" in host or " " in host:
+        raise ConfigError(f"AUTH0_DOMAIN must list host names such as 'tenant.eu.auth0.com', got {host!r}")
+    return host
 
 
 def _algorithms(env) -> tuple[str, ...]:
@@ -196,24 +229,79 @@ def _trusted_proxy_headers(env, trusted_proxies: int) -> frozenset[str]:
     return names
 
 
+def _dpop_algorithms(env) -> tuple[str, ...]:
+    if _text(env, "AUTH_DPOP_ALGORITHMS") is None:
+        return DEFAULTS["dpop_algorithms"]
+    names = _list(env, "AUTH_DPOP_ALGORITHMS")
+    refused = [a for a in names if a not in DPOP_ALGORITHMS]
+    if not names or refused:
+        allowed = ", ".join(DPOP_ALGORITHMS)
+        raise ConfigError(f"AUTH_DPOP_ALGORITHMS accepts only asymmetric algorithms ({allowed}), "
+                          f"got {_text(env, 'AUTH_DPOP_ALGORITHMS')!r}")
+    return names
+
+
+def _dpop_replay_url(env) -> str | None:
+    """A redis:// (or rediss://) URL; the value itself is never echoed: it may hold a password."""
+    url = _text(env, "AUTH_DPOP_REPLAY_URL")
+    if url is None:
+        return None
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError unless the port is a number in range
+    except ValueError:
+        parts = None
+    database = parts.path.strip("/") if parts else ""
+    if parts is None or parts.scheme not in ("redis", "rediss") or not parts.hostname or not (
+            database == "" or database.isdigit()):
+        raise ConfigError("AUTH_DPOP_REPLAY_URL must be a Redis URL such as redis://host:6379/0")
+    return url
+
+
+def _dpop_nonce(env, mode: str) -> bool:
+    raw = (_text(env, "AUTH_DPOP_NONCE") or ("on" if DEFAULTS["dpop_nonce"] else "off")).lower()
+    if raw not in ("on", "off"):
+        raise ConfigError(f"AUTH_DPOP_NONCE must be on or off, got {raw!r}")
+    if raw == "on" and mode == "off":
+        raise ConfigError("AUTH_DPOP_NONCE=on needs AUTH_DPOP set to allowed or required")
+    return raw == "on"
+
+
+def _dpop_nonce_secret(env) -> str | None:
+    secret = _text(env, "AUTH_DPOP_NONCE_SECRET")
+    if secret is not None and len(secret) < DPOP_MIN_NONCE_SECRET:
+        raise ConfigError(f"AUTH_DPOP_NONCE_SECRET must be at least {DPOP_MIN_NONCE_SECRET} characters")
+    return secret
+
+
 def load_settings(env: Mapping[str, str]) -> Settings:
     """Build Settings from environment-like variables, or raise ConfigError naming the variable."""
     port = _number(env, "PORT", DEFAULTS["port"], kind=int, minimum=1)
     if port > 65535:
         raise ConfigError(f"PORT must be at most 65535, got {port}")
 
-    issuer = _issuer(env)
-    audience = _text(env, "AUTH0_AUDIENCE") or _text(env, "API_IDENTIFIER")
-    uses_local_issuer = issuer is None
+    issuers = _issuers(env)
+    audiences = _list(env, "AUTH0_AUDIENCE") or _list(env, "API_IDENTIFIER")
+    uses_local_issuer = not issuers
     if uses_local_issuer:
-        issuer = f"http://127.0.0.1:{port}/"
-        audience = audience or f"{issuer}api"
-    elif not audience:
+        issuers = (f"http://127.0.0.1:{port}/",)
+        audiences = audiences or (f"{issuers[0]}api",)
+    elif not audiences:
         raise ConfigError("AUTH0_AUDIENCE (or API_IDENTIFIER) must be set to the API identifier when a provider is configured")
 
     jwks_url = _text(env, "AUTH_JWKS_URL")
     if jwks_url:
         jwks_url = _checked_url("AUTH_JWKS_URL", jwks_url)
+        if len(issuers) > 1:
+            raise ConfigError("AUTH_JWKS_URL names one key set: with several issuers, leave it unset "
+                              "(each issuer's keys are found through its own discovery)")
+
+    dpop = (_text(env, "AUTH_DPOP") or DEFAULTS["dpop"]).lower()
+    if dpop not in DPOP_MODES:
+        raise ConfigError(f"AUTH_DPOP must be one of {', '.join(DPOP_MODES)}, got {dpop!r}")
+    dpop_iat_window = _number(env, "AUTH_DPOP_IAT_WINDOW", DEFAULTS["dpop_iat_window"], kind=int, minimum=1)
+    if dpop_iat_window > MAX_DPOP_IAT_WINDOW:
+        raise ConfigError(f"AUTH_DPOP_IAT_WINDOW must be at most {MAX_DPOP_IAT_WINDOW} seconds, got {dpop_iat_window}")
 
     trusted_proxies = _number(env, "TRUSTED_PROXIES", DEFAULTS["trusted_proxies"], kind=int)
     jwks_timeout = _number(env, "AUTH_JWKS_TIMEOUT", DEFAULTS["jwks_timeout"], minimum=0.1)
@@ -226,8 +314,10 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         raise ConfigError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {log_level!r}")
 
     return Settings(
-        issuer=issuer,
-        audience=audience,
+        issuer=issuers[0],
+        audience=audiences[0],
+        issuers=issuers,
+        audiences=audiences,
         uses_local_issuer=uses_local_issuer,
         uses_auth0_paths=not uses_local_issuer and not _text(env, "AUTH_ISSUER"),
         jwks_url=jwks_url,
@@ -249,4 +339,10 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         local_client_secret=_client_secret(env),
         database_url=_database_url(env),
         database_busy_timeout=_busy_timeout(env),
+        dpop=dpop,
+        dpop_algorithms=_dpop_algorithms(env),
+        dpop_iat_window=dpop_iat_window,
+        dpop_replay_url=_dpop_replay_url(env),
+        dpop_nonce=_dpop_nonce(env, dpop),
+        dpop_nonce_secret=_dpop_nonce_secret(env),
     )

@@ -1,11 +1,16 @@
-"""`make bench`: throughput and latency of the routes under gunicorn, token cache on and off, on SQLite and
-on PostgreSQL.
+"""`make bench`: throughput and latency of the three routes under gunicorn, token cache on and off, of the
+two protected routes called with DPoP, and of the messages routes on SQLite and on PostgreSQL.
 
 For each mode, one gunicorn (as `make serve` runs it, on loopback) against a loopback fake provider.
 wrk drives one route at a time; routes are interleaved and their order rotates every round, so slow
-drifts of a shared machine hit every route alike. Every request carries the same Authorization header
-(the public route ignores it). Ratios are taken within a round; the table shows their median and,
-beside it, their interquartile range.
+drifts of a shared machine hit every route alike. Every Bearer request carries the same Authorization
+header (the public route ignores it), so those requests differ only by path. Ratios are taken within a
+round; the table shows their median and, beside it, their interquartile range.
+
+DPoP rows: every request needs a proof of its own (a replayed one is refused), so the proofs are made
+before each run (bench.common.DPoPClient, ES256, about 50 µs each, outside the measured time) and a wrk
+Lua script (bench/dpop.lua) sends the next one with each request, with a token bound to their key. The
+proof is checked on every request; the token comes from the verified-token cache (cache on).
 
 The messages routes: `GET /api/messages/{id}` reads one message posted before the run; `POST /api/messages`
 posts a new one on each request, each answered only once its commit is durable (SQLite with
@@ -30,13 +35,12 @@ import shutil
 import subprocess
 import sys
 import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 from statistics import quantiles
 
 from tests.postgres import PostgresServer, postgres_bin
 
-from .common import ROUTES, Gunicorn, Provider, describe_machine, median, rsa_key, token
+from .common import ROUTES, DPoPClient, Gunicorn, Provider, describe_machine, median, rsa_key, token
 
 WORKERS = int(os.environ.get("BENCH_WORKERS", 2))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", 8))
@@ -44,21 +48,27 @@ DURATION = int(os.environ.get("BENCH_DURATION", 2))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", 24))
 WARMUP = int(os.environ.get("BENCH_WARMUP", 2))
 GUNICORN_ARGS = tuple(os.environ.get("BENCH_GUNICORN_ARGS", "").split())
+TARGET_RATIO, TARGET_P50 = 0.95, 1.10
+DPOP_TARGET_RATIO = 0.80
+UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+DPOP = " (DPoP)"
 PUBLIC = "/api/public"
 GET_MESSAGE, POST_MESSAGE = "GET /api/messages/{id}", "POST /api/messages"
+#: The rows: the three routes with a Bearer token, the protected ones with DPoP, the messages routes.
+ROWS = (*ROUTES, *(route + DPOP for route in ROUTES if route != PUBLIC), GET_MESSAGE, POST_MESSAGE)
 SQLITE, POSTGRESQL = "SQLite", "PostgreSQL"
-#: name, settings, database, routes; the verdict is the first mode's
-MODES = (("cache on", {"AUTH_TOKEN_CACHE_SIZE": 10_000}, SQLITE, (*ROUTES, GET_MESSAGE, POST_MESSAGE)),
-         ("cache off", {"AUTH_TOKEN_CACHE_SIZE": 0}, SQLITE, (*ROUTES, GET_MESSAGE, POST_MESSAGE)),
+#: name, settings, database, rows; the verdict is the cache-on modes'
+MODES = (("cache on", {"AUTH_TOKEN_CACHE_SIZE": 10_000}, SQLITE, ROWS),
+         ("cache off", {"AUTH_TOKEN_CACHE_SIZE": 0}, SQLITE, ROWS),
          ("cache on, PostgreSQL", {"AUTH_TOKEN_CACHE_SIZE": 10_000}, POSTGRESQL, (PUBLIC, GET_MESSAGE, POST_MESSAGE)))
-TARGET_RATIO, TARGET_P50 = 0.95, 1.10  # the protected quickstart routes
 #: cache on: route -> (least req/s ratio to public, databases it applies to)
 MESSAGE_TARGETS = {GET_MESSAGE: (0.80, (SQLITE, POSTGRESQL)), POST_MESSAGE: (0.50, (SQLITE,))}
+LUA = Path(__file__).resolve().parent / "dpop.lua"
 POST_SCRIPT = """wrk.method = "POST"
 wrk.body = '{"text": "A message from make bench"}'
 wrk.headers["Content-Type"] = "application/json"
 """
-UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+PROOF_MARGIN = 1.5  # proofs made per run: the fastest rate seen so far, times the duration, times this
 
 
 def ensure_wrk() -> str:
@@ -77,19 +87,14 @@ def _ms(text: str) -> float:
     return float(number) * UNITS[unit]
 
 
-@dataclass(frozen=True)
-class Target:
-    """What wrk sends for one route: a URL, and the Lua script that makes it a POST, if any."""
-
-    url: str
-    script: str | None = None
-
-
-def wrk(target: Target, authorization: str, seconds: int) -> dict:
-    script = ["-s", target.script] if target.script else []
+def wrk(url: str, authorization: str, seconds: int, proofs: Path | None = None, script: Path | None = None) -> dict:
+    """One wrk run; with ``proofs`` (a file of DPoP proofs, one a line), each request sends the next one;
+    ``script``: another wrk Lua script (the POST's)."""
+    script = ["-s", str(LUA)] if proofs else (["-s", str(script)] if script else [])
+    extra = ["--", str(proofs)] if proofs else []
     out = subprocess.run(
         ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", "-H", f"Authorization: {authorization}",
-         *script, target.url],
+         *script, url, *extra],
         check=True, capture_output=True, text=True,
     ).stdout
     latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.M))
@@ -105,52 +110,73 @@ def wrk(target: Target, authorization: str, seconds: int) -> dict:
     }
 
 
-def targets(url: str, routes: tuple[str, ...], authorization: str, workdir: Path) -> dict[str, Target]:
-    """Each route as wrk drives it; the message GET reads one posted here, the POST posts with a script."""
-    found = {}
-    for route in routes:
-        if route == GET_MESSAGE:
+class Runner:
+    """Runs wrk on one row: Bearer rows with the one token, DPoP rows with fresh proofs for each run."""
+
+    def __init__(self, server: Gunicorn, bearer: str, dpop: DPoPClient, workdir: Path):
+        self.server, self.bearer, self.dpop, self.workdir = server, bearer, dpop, workdir
+        self.fastest = 2000.0  # req/s: a first guess, raised by every run
+        self.post_script = workdir / "post.lua"
+        self.post_script.write_text(POST_SCRIPT)
+        self._message_url: str | None = None
+
+    def message_url(self) -> str:
+        """The URL of a message posted for the GET row, once."""
+        if self._message_url is None:
             request = urllib.request.Request(
-                url + "/api/messages", data=json.dumps({"text": "Read by make bench"}).encode(),
-                headers={"Authorization": authorization, "Content-Type": "application/json"})
+                self.server.url + "/api/messages", data=json.dumps({"text": "Read by make bench"}).encode(),
+                headers={"Authorization": self.bearer, "Content-Type": "application/json"})
             with urllib.request.urlopen(request, timeout=30) as answer:
-                found[route] = Target(url + answer.headers["Location"])
-        elif route == POST_MESSAGE:
-            script = workdir / "post.lua"
-            script.write_text(POST_SCRIPT)
-            found[route] = Target(url + "/api/messages", str(script))
+                self._message_url = self.server.url + answer.headers["Location"]
+        return self._message_url
+
+    def run(self, row: str, seconds: int) -> dict:
+        url = self.server.url + row.removesuffix(DPOP)
+        if row == GET_MESSAGE:
+            result = wrk(self.message_url(), self.bearer, seconds)
+        elif row == POST_MESSAGE:
+            result = wrk(self.server.url + "/api/messages", self.bearer, seconds, script=self.post_script)
+        elif not row.endswith(DPOP):
+            result = wrk(url, self.bearer, seconds)
         else:
-            found[route] = Target(url + route)
-    return found
+            count = int(self.fastest * seconds * PROOF_MARGIN) + 1000
+            proofs = self.workdir / "proofs.txt"
+            proofs.write_text("\n".join(self.dpop.proofs(url, count)) + "\n")
+            result = wrk(url, self.dpop.authorization, seconds, proofs)
+            result["proofs"] = count
+        self.fastest = max(self.fastest, result["rps"])
+        return result
 
 
-def run_mode(name: str, settings: dict, routes: tuple[str, ...], provider: Provider, authorization: str) -> dict:
+def run_mode(name: str, settings: dict, rows: tuple[str, ...], provider: Provider, authorization: str,
+             dpop: DPoPClient) -> dict:
     server = Gunicorn(provider, WORKERS, args=GUNICORN_ARGS, **settings)
     try:
-        driven = targets(server.url, routes, authorization, server.workdir)
-        for route in routes:
-            wrk(driven[route], authorization, WARMUP)
+        runner = Runner(server, authorization, dpop, server.workdir)
+        for row in rows:
+            runner.run(row, WARMUP)
         rounds = []
         for number in range(ROUNDS):
-            order = routes[number % len(routes):] + routes[:number % len(routes)]
-            rounds.append({route: wrk(driven[route], authorization, DURATION) for route in order})
+            shift = number % len(rows)
+            order = rows[shift:] + rows[:shift]
+            rounds.append({row: runner.run(row, DURATION) for row in order})
             print(f"  {name}, round {number + 1}/{ROUNDS}: "
-                  + ", ".join(f"{r} {rounds[-1][r]['rps']:.0f}/s" for r in routes), file=sys.stderr, flush=True)
+                  + ", ".join(f"{r} {rounds[-1][r]['rps']:.0f}/s" for r in rows), file=sys.stderr, flush=True)
         pids = server.worker_pids()
         memory = {pid: server.memory_kib(pid) for pid in pids}
         fetches = server.key_fetches()
     finally:
         server.stop()
-    return {"routes": routes, "rounds": rounds, "pids": pids, "memory": memory, "fetches": fetches}
+    return {"rows": rows, "rounds": rounds, "pids": pids, "memory": memory, "fetches": fetches}
 
 
-def summarize(name: str, database: str, result: dict) -> tuple[list[str], bool, bool]:
+def summarize(name: str, database: str, result: dict) -> tuple[list[str], bool, bool, bool]:
     rounds = result["rounds"]
     lines = [f"### {name}", "",
              "| route | req/s | p50 ms | p99 ms | req/s ratio to public (IQR) | p50 ratio to public | non-2xx | errors |",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
-    met = True
-    for route in result["routes"]:
+    met = dpop_met = True
+    for route in result["rows"]:
         runs = [r[route] for r in rounds]
         ratios = [r[route]["rps"] / r["/api/public"]["rps"] for r in rounds]
         ratio = median(ratios)
@@ -161,19 +187,22 @@ def summarize(name: str, database: str, result: dict) -> tuple[list[str], bool, 
         lines.append(f"| {route} | {median([x['rps'] for x in runs]):.0f} | {median([x['p50'] for x in runs]):.2f} "
                      f"| {median([x['p99'] for x in runs]):.2f} | {ratio:.3f} ({low:.2f}-{high:.2f}) | {p50_ratio:.3f} "
                      f"| {bad} | {errors} |")
-        if route in MESSAGE_TARGETS:
+        if route.endswith(DPOP):
+            dpop_met &= ratio >= DPOP_TARGET_RATIO and bad == 0 and errors == 0
+        elif route in MESSAGE_TARGETS:
             least, databases = MESSAGE_TARGETS[route]
             met &= database not in databases or ratio >= least
         elif route != PUBLIC:
             met &= ratio >= TARGET_RATIO and p50_ratio <= TARGET_P50
-        met &= bad == 0 and errors == 0
+        if not route.endswith(DPOP):
+            met &= bad == 0 and errors == 0
     lines.append("")
     fetches = ", ".join(f"{result['fetches'].get(pid, 0)}" for pid in result["pids"])
     peaks = ", ".join(f"{result['memory'][pid]['VmHWM'] / 1024:.1f}" for pid in result["pids"])
     lines.append(f"Key-set fetches per worker: {fetches}. Peak RSS per worker (MiB): {peaks}.")
     lines.append("")
     fetch_ok = all(result["fetches"].get(pid, 0) <= 1 for pid in result["pids"])
-    return lines, met, fetch_ok
+    return lines, met, dpop_met, fetch_ok
 
 
 def main() -> int:
@@ -182,11 +211,12 @@ def main() -> int:
     key = rsa_key("bench-key")
     provider = Provider([key])
     authorization = "Bearer " + token(provider.issuer, key, scope="openid read:messages write:messages")
+    dpop = DPoPClient(provider.issuer, key)
     print(f"gunicorn (gunicorn.conf.py): {WORKERS} workers; wrk -t1 -c{CONNECTIONS}, {ROUNDS} rounds of {DURATION}s "
           f"per route and mode, after {WARMUP}s warm-up per route", file=sys.stderr)
     postgres, results, databases = None, {}, {}
     try:
-        for name, settings, database, routes in MODES:
+        for name, settings, database, rows in MODES:
             if database == POSTGRESQL:
                 try:
                     postgres = postgres or start_postgres()
@@ -194,7 +224,7 @@ def main() -> int:
                     print(f"{name}: skipped ({missing})", file=sys.stderr)
                     continue
                 settings = {**settings, "DATABASE_URL": postgres.new_database()}
-            results[name] = run_mode(name, settings, routes, provider, authorization)
+            results[name] = run_mode(name, settings, rows, provider, authorization, dpop)
             databases[name] = database
     finally:
         provider.close()
@@ -203,20 +233,24 @@ def main() -> int:
     command = " ".join(("gunicorn -c gunicorn.conf.py", *GUNICORN_ARGS))
     report = ["## make bench", "", f"Machine: {machine}.", "",
               f"`{command}`, {WORKERS} workers, `wrk -t1 -c{CONNECTIONS} -d{DURATION}s --latency`, "
-              f"{ROUNDS} rounds, routes interleaved; medians over rounds; ratios taken within each round.", ""]
+              f"{ROUNDS} rounds, routes interleaved; medians over rounds; ratios taken within each round. DPoP rows: a "
+              "fresh ES256 proof per request, made before each run and sent by bench/dpop.lua.", ""]
     verdicts = {}
     for name, result in results.items():
-        lines, met, fetch_ok = summarize(name, databases[name], result)
+        lines, met, dpop_met, fetch_ok = summarize(name, databases[name], result)
         report += lines
-        verdicts[name] = (met, fetch_ok)
-    on_met = all(met for name, (met, _) in verdicts.items() if name.startswith("cache on"))
-    fetches_ok = all(ok for _, ok in verdicts.values())
+        verdicts[name] = (met, dpop_met, fetch_ok)
+    on_met = all(met for name, (met, _, _) in verdicts.items() if name.startswith("cache on"))
+    dpop_on_met = verdicts["cache on"][1]
+    fetches_ok = all(ok for _, _, ok in verdicts.values())
     report.append(f"Targets, cache on (protected quickstart routes >= {TARGET_RATIO} of public req/s, p50 within "
                   f"10%; {GET_MESSAGE} >= {MESSAGE_TARGETS[GET_MESSAGE][0]} on each database; {POST_MESSAGE} >= "
-                  f"{MESSAGE_TARGETS[POST_MESSAGE][0]} on SQLite): {'met' if on_met else 'NOT met'}. At most one "
-                  f"key-set fetch per worker: {'yes' if fetches_ok else 'NO'}.")
+                  f"{MESSAGE_TARGETS[POST_MESSAGE][0]} on SQLite): "
+                  f"{'met' if on_met else 'NOT met'}. DPoP target, cache on (>= {DPOP_TARGET_RATIO} of public "
+                  f"req/s, no refusal): {'met' if dpop_on_met else 'NOT met'}. At most one key-set fetch per "
+                  f"worker: {'yes' if fetches_ok else 'NO'}.")
     print("\n".join(report))
-    return 0 if on_met and fetches_ok else 1
+    return 0 if on_met and dpop_on_met and fetches_ok else 1
 
 
 def start_postgres() -> PostgresServer:

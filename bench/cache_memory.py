@@ -19,7 +19,7 @@ from joserfc import jwt
 from joserfc.jwk import ECKey
 
 from app.settings import load_settings
-from app import build_key_set, build_token_validator
+from app import build_key_sets, build_token_validator
 from security.validator import MAX_TOKEN_LENGTH
 
 from .common import AUDIENCE, describe_machine
@@ -75,7 +75,7 @@ def measure(key: ECKey, make, most: int) -> tuple[int, int, float, float]:
     default-sized cache once full: tokens go through until ``most`` did, or twice as many as it holds
     (it has been evicting for a while)."""
     settings = load_settings({"AUTH_ISSUER": ISSUER, "AUTH0_AUDIENCE": AUDIENCE, "AUTH_ALGORITHMS": "ES256"})
-    keys = build_key_set(settings, jwks_source=lambda: {"keys": [key.as_dict(private=False)]})
+    keys = build_key_sets(settings, jwks_source=lambda: {"keys": [key.as_dict(private=False)]})
     validator = build_token_validator(settings, keys)
     keys.get(key.kid)  # the key set is loaded outside the measurement
     gc.collect()

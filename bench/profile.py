@@ -1,5 +1,6 @@
 """`make profile`: what an uncached token check costs, step by step, and a pyinstrument profile of it;
-then what a whole request costs in-process, public against protected, cache on and off.
+then what a whole request costs in-process, public against protected (Bearer, and DPoP with a fresh
+proof per request, made beforehand), cache on and off.
 
 The validator is built as the app builds it, against the loopback fake provider, with the token cache
 off; the key set is fetched once before measuring.
@@ -20,9 +21,11 @@ import timeit
 
 from pyinstrument import Profiler
 
-from app import build_key_set, build_token_validator, create_app, load_settings
+from app import build_key_sets, build_token_validator, create_app, load_settings
 
-from .common import AUDIENCE, ROUTES, Provider, rsa_key, token
+from .common import AUDIENCE, ROUTES, DPoPClient, Provider, rsa_key, token
+
+DPOP_ROUTE = "/api/private (DPoP)"
 
 ROUNDS, NUMBER = 7, 2000
 REQUESTS_PER_ROUTE = 20_000
@@ -37,7 +40,7 @@ def main() -> int:
     provider = Provider([key])
     try:
         settings = load_settings(provider_config(provider))
-        keys = build_key_set(settings)
+        keys = build_key_sets(settings)
         cold = build_token_validator(load_settings({**provider_config(provider), "AUTH_TOKEN_CACHE_SIZE": "0"}), keys)
         warm = build_token_validator(settings, keys)
         value = token(provider.issuer, key)
@@ -47,14 +50,16 @@ def main() -> int:
         obj = cold._parse(value)
         header = obj.headers()
         kid = cold._check_header(header)
-        public = cold._key_for(kid, header["alg"])
         claims = cold._claims(obj.payload, kid)
+        issuer_keys = cold._key_set_for(claims, kid)
+        public = cold._key_for(issuer_keys, kid, header["alg"])
         steps = [
             ("parse (regex, base64, header JSON)", lambda: cold._parse(value)),
             ("header checks", lambda: cold._check_header(header)),
-            ("key lookup", lambda: cold._key_for(kid, header["alg"])),
-            ("RS256 signature (joserfc + cryptography)", lambda: cold._verify_signature(obj, public, kid)),
             ("claims JSON", lambda: cold._claims(obj.payload, kid)),
+            ("the issuer's key set (iss)", lambda: cold._key_set_for(claims, kid)),
+            ("key lookup", lambda: cold._key_for(issuer_keys, kid, header["alg"])),
+            ("RS256 signature (joserfc + cryptography)", lambda: cold._verify_signature(obj, public, kid)),
             ("registered claims (JWTClaimsRegistry)", lambda: cold.check_time_and_audience(claims, kid)),
             ("whole check, cache off", lambda: cold.authenticate_token(value)),
             ("whole check, cache hit", lambda: warm.authenticate_token(value)),
@@ -92,12 +97,18 @@ def whole_requests(provider: Provider, key, cache_size: str) -> None:
             "wsgi.url_scheme": "http", "wsgi.errors": sys.stderr, "wsgi.multithread": False,
             "wsgi.multiprocess": True, "wsgi.run_once": False}
     statuses = []
+    client = DPoPClient(provider.issuer, key)
+    dpop = dict(base, HTTP_AUTHORIZATION=client.authorization)
+    proofs = iter(client.proofs("http://127.0.0.1:3010/api/private", REQUESTS_PER_ROUTE))
 
     def start_response(status, headers, exc_info=None):
         statuses.append(status)
 
     def one(route: str) -> int:
-        environ = dict(base, PATH_INFO=route)
+        if route == DPOP_ROUTE:
+            environ = dict(dpop, PATH_INFO="/api/private", HTTP_DPOP=next(proofs))
+        else:
+            environ = dict(base, PATH_INFO=route)
         environ["wsgi.input"] = io.BytesIO()
         started = time.perf_counter_ns()
         body = app(environ, start_response)
@@ -105,16 +116,17 @@ def whole_requests(provider: Provider, key, cache_size: str) -> None:
         body.close()
         return time.perf_counter_ns() - started
 
-    samples = {route: [] for route in ROUTES}
+    routes = (*ROUTES, DPOP_ROUTE)
+    samples = {route: [] for route in routes}
     for _ in range(REQUESTS_PER_ROUTE):
-        for route in ROUTES:
+        for route in routes:
             samples[route].append(one(route))
     assert set(statuses) == {"200 OK"}, set(statuses)
     public = statistics.median(samples["/api/public"]) / 1000
     print(f"\nWhole request in-process, token cache {'on' if cache_size != '0' else 'off'} "
           f"(median of {REQUESTS_PER_ROUTE:,} per route, routes alternating):\n")
     print("| route | µs per request | µs over public | ratio of public's cost |\n|---|---:|---:|---:|")
-    for route in ROUTES:
+    for route in routes:
         cost = statistics.median(samples[route]) / 1000
         print(f"| {route} | {cost:.1f} | {cost - public:.1f} | {public / cost:.3f} |")
 

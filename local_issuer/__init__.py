@@ -13,8 +13,9 @@ from typing import Callable
 
 from flask import Flask
 
-from .cli import token_command
+from .cli import dpop_proof_command, dpop_token_command, token_command
 from .clients import LocalClient
+from .dpop import TokenRequestProofs
 from .routes import EXTENSION, blueprint
 from .server import LocalAuthorizationServer
 from .signing_key import UnusableFile, load_or_create_key, load_or_create_secret
@@ -40,15 +41,16 @@ class LocalIssuer:
         self.key = load_or_create_key(instance)
         secret = settings.local_client_secret or load_or_create_secret(instance)
         self.client = LocalClient(settings.local_client_id, secret, redirect_uri)
-        self.server = LocalAuthorizationServer(self.client, self.mint, self.scopes)
+        self.dpop = TokenRequestProofs.from_settings(settings)
+        self.server = LocalAuthorizationServer(self.client, self.mint, self.scopes, self.dpop)
 
     def jwks(self) -> dict:
         """The public JWKS: what /.well-known/jwks.json serves and what the API's key cache loads."""
         return {"keys": [self.key.as_dict(private=False)]}
 
-    def mint(self, *, subject: str, scopes=(), expires_in: int = DEFAULT_LIFETIME) -> str:
+    def mint(self, *, subject: str, scopes=(), expires_in: int = DEFAULT_LIFETIME, jkt: str | None = None) -> str:
         return mint(self.key, issuer=self.settings.issuer, audience=self.settings.audience, subject=subject,
-                    client_id=self.client.client_id, scopes=list(scopes), expires_in=expires_in)
+                    client_id=self.client.client_id, scopes=list(scopes), expires_in=expires_in, jkt=jkt)
 
     def init_app(self, app: Flask) -> None:
         app.extensions[EXTENSION] = self
@@ -64,5 +66,7 @@ class LocalIssuer:
 
 
 def install_cli(app: Flask) -> None:
-    """The ``token`` command exists in both modes, so that in provider mode it can say why it refuses."""
-    app.cli.add_command(token_command)
+    """The commands exist in both modes: ``token`` and ``dpop-token`` say why they refuse in provider mode, and
+    ``dpop-proof`` signs proofs for any issuer's tokens bound to the curl key."""
+    for command in (token_command, dpop_token_command, dpop_proof_command):
+        app.cli.add_command(command)

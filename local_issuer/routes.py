@@ -85,6 +85,7 @@ def only_our_audience():
 @blueprint.get("/.well-known/openid-configuration")
 def discovery():
     issuer = _issuer().settings.issuer
+    dpop = _issuer().dpop
     return jsonify(
         issuer=issuer,
         authorization_endpoint=f"{issuer}authorize",
@@ -97,6 +98,7 @@ def discovery():
         token_endpoint_auth_methods_supported=["client_secret_basic", "client_secret_post", "none"],
         id_token_signing_alg_values_supported=["RS256"],
         subject_types_supported=["public"],
+        **({"dpop_signing_alg_values_supported": dpop.algorithms} if dpop else {}),
     )
 
 

@@ -2,6 +2,7 @@
 
 Grants: authorization code with mandatory S256 PKCE (Swagger UI's login), and client credentials.
 Access tokens are the JWTs from ``LocalIssuer.mint``; requested scopes must be the API's declared ones.
+A token request with a DPoP proof gets a token bound to the proof's key (dpop.py).
 Codes live in memory for ``CodeStore.lifetime`` seconds and are single-use (one process, local work).
 """
 
@@ -17,12 +18,12 @@ from typing import Callable
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Request
 from authlib.oauth2.rfc6749 import AuthorizationCodeMixin, InvalidRequestError, OAuth2Payload, grants
-from authlib.oauth2.rfc6750 import BearerTokenGenerator
 from authlib.oauth2.rfc7636 import CodeChallenge
 from flask import request as flask_request
 from werkzeug.datastructures import MultiDict
 
 from .clients import LocalClient
+from .dpop import BindsToProofKey, DPoPProofError, TokenRequestProofs
 from .tokens import DEFAULT_LIFETIME
 
 CODE_LIFETIME = 60  # seconds; RFC 6749 recommends at most 10 minutes
@@ -38,6 +39,7 @@ class AuthorizationCode(AuthorizationCodeMixin):
     subject: str
     code_challenge: str
     code_challenge_method: str
+    dpop_jkt: str | None  # RFC 9449 §10: the code is bound to this DPoP key
     expires_at: float
 
     def get_redirect_uri(self) -> str:
@@ -84,7 +86,7 @@ class S256Only(CodeChallenge):
         super().validate_code_challenge(grant, redirect_uri)
 
 
-class CodeGrant(grants.AuthorizationCodeGrant):
+class CodeGrant(BindsToProofKey, grants.AuthorizationCodeGrant):
     # "none": Swagger UI is a public client; PKCE stands in for its secret
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 
@@ -98,7 +100,14 @@ class CodeGrant(grants.AuthorizationCodeGrant):
             subject=request.user,
             code_challenge=data.get("code_challenge"),
             code_challenge_method=data.get("code_challenge_method"),
+            dpop_jkt=data.get("dpop_jkt"),
         )
+
+    def validate_token_request(self):
+        super().validate_token_request()
+        bound_to = self.request.authorization_code.dpop_jkt
+        if bound_to and self.server.dpop is not None and (self.proof is None or self.proof.jkt != bound_to):
+            raise DPoPProofError.because("The authorization code is bound to another DPoP key (dpop_jkt).")
 
     def query_authorization_code(self, code, client):
         return self.server.codes.take(code, client.get_client_id())
@@ -110,7 +119,7 @@ class CodeGrant(grants.AuthorizationCodeGrant):
         return authorization_code.subject
 
 
-class ClientCredentialsGrant(grants.ClientCredentialsGrant):
+class ClientCredentialsGrant(BindsToProofKey, grants.ClientCredentialsGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 
 
@@ -153,17 +162,17 @@ DESCRIPTIONS = {
 
 
 class LocalAuthorizationServer(AuthorizationServer):
-    def __init__(self, client: LocalClient, mint: Callable[..., str], scopes: list[str]):
-        """``mint(subject=..., scopes=...)`` signs the access tokens (LocalIssuer.mint); ``scopes`` are the
-        only ones a client may request (others get ``invalid_scope``)."""
+    def __init__(self, client: LocalClient, mint: Callable[..., str], scopes: list[str],
+                 dpop: TokenRequestProofs | None = None):
+        """``mint(subject=..., scopes=..., jkt=...)`` signs the access tokens (LocalIssuer.mint); ``scopes`` are
+        the only ones a client may request (others get ``invalid_scope``); ``dpop`` checks the proofs token
+        requests carry (None: DPoP is off, a proof is ignored and every token is a Bearer one)."""
         super().__init__()
         self.client = client
         self.mint = mint
+        self.dpop = dpop
         self.codes = CodeStore()
         self.scopes_supported = list(scopes)
-        self.register_token_generator(
-            "default", BearerTokenGenerator(self._access_token, expires_generator=DEFAULT_LIFETIME)
-        )
         self.register_grant(CodeGrant, [S256Only(required=True)])
         self.register_grant(ClientCredentialsGrant)
 
@@ -181,6 +190,16 @@ class LocalAuthorizationServer(AuthorizationServer):
             error.description = DESCRIPTIONS.get(error.error, "The request was refused.")
         return super().handle_error_response(request, error)
 
-    def _access_token(self, client, grant_type, user, scope):
+    def generate_token(self, grant_type, client, user=None, scope=None, expires_in=None, include_refresh_token=True,
+                       jkt=None):
+        """RFC 6749 §5.1's answer; with ``jkt`` (a checked proof's key), a token bound to it (RFC 9449 §5)."""
         subject = user if grant_type == "authorization_code" else f"{client.get_client_id()}@clients"
-        return self.mint(subject=subject, scopes=(scope or "").split())
+        scope = client.get_allowed_scope(scope)
+        token = {
+            "access_token": self.mint(subject=subject, scopes=(scope or "").split(), jkt=jkt),
+            "token_type": "DPoP" if jkt else "Bearer",
+            "expires_in": DEFAULT_LIFETIME,
+        }
+        if scope:
+            token["scope"] = scope
+        return token

@@ -20,8 +20,10 @@ def mint(
     client_id: str,
     scopes: list[str] | tuple[str, ...] = (),
     expires_in: int = DEFAULT_LIFETIME,
+    jkt: str | None = None,
 ) -> str:
-    """A signed access token. No ``scope`` claim when no scope is granted (``""`` is not a valid one)."""
+    """A signed access token. No ``scope`` claim when no scope is granted (``""`` is not a valid one).
+    ``jkt``: the thumbprint of the client's DPoP key, which the token is then bound to (``cnf``, RFC 9449 §6)."""
     now = int(time.time())
     claims = {
         "iss": issuer,
@@ -34,5 +36,7 @@ def mint(
     }
     if scopes:
         claims["scope"] = " ".join(scopes)
+    if jkt:
+        claims["cnf"] = {"jkt": jkt}
     header = {"alg": "RS256", "typ": "at+jwt", "kid": key.kid}
     return jwt.encode(header, claims, key, algorithms=["RS256"])

@@ -43,6 +43,10 @@ KEY_CACHE_SIZE = 1024
 PROOF_TYPES = frozenset({"dpop+jwt", "application/dpop+jwt"})
 COMPACT_JWS = re.compile(r"([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)")
 
+HTU_MISMATCH = "The DPoP proof's htu does not match the request URL."
+NONCE_MISSING = "The DPoP proof lacks a nonce. Use the one in the DPoP-Nonce header."
+NONCE_INVALID = "The DPoP proof's nonce is not valid. Use the one in the DPoP-Nonce header."
+
 INVALID_PROOF, USE_NONCE, INVALID_TOKEN, INVALID_REQUEST = (
     "invalid_dpop_proof", "use_dpop_nonce", "invalid_token", "invalid_request")
 STATUS = {INVALID_PROOF: 400, USE_NONCE: 401, INVALID_TOKEN: 401, INVALID_REQUEST: 400}
@@ -246,15 +250,14 @@ class DPoPVerifier:
         except (NotAnHttpUrl, UnicodeError):
             raise _refuse("The DPoP proof's htu is not an http(s) URL without query and fragment.") from None
         if not matches:
-            raise _refuse("The DPoP proof's htu does not match the request URL.")
+            raise _refuse(HTU_MISMATCH)
 
     def _check_nonce(self, nonce: object) -> str | None:
         if self.nonces is None:
             return None
         current = self.nonces.current()
         if not self.nonces.accepts(nonce):
-            description = "The DPoP proof lacks a nonce." if nonce is None else "The DPoP proof's nonce is not valid."
-            raise DPoPError(USE_NONCE, f"{description} Use the one in the DPoP-Nonce header.", nonce=current)
+            raise DPoPError(USE_NONCE, NONCE_MISSING if nonce is None else NONCE_INVALID, nonce=current)
         return None if nonce == current else current
 
     def _check_replay(self, jkt: str, jti: str, iat: float) -> None:

@@ -1,8 +1,11 @@
-"""The errors a protected route can answer, shaped as RFC 6750 says.
+"""The errors a protected route can answer, shaped as RFC 6750 and RFC 9449 (DPoP) say.
 
 Each is an Authlib ``OAuth2Error`` carrying a short ``reason`` for logs; the protector
 turns it into an HTTP response whose body is ``{"error", "error_description"}`` and
-whose ``WWW-Authenticate`` challenge matches it.
+whose ``WWW-Authenticate`` challenge matches it. Each error gives the parameters of its challenge
+(``challenge_params``); which schemes the challenge names, and which of them carries the error,
+depends on the schemes the API takes (``security.schemes``). ``get_headers`` renders the Bearer-only
+challenge.
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ from werkzeug.exceptions import HTTPException
 REALM = "api"
 
 
-def _challenge(**params: str) -> str:
+def bearer_challenge(params: dict[str, str]) -> str:
+    """``Bearer realm="api"`` with the error's parameters (RFC 6750 §3)."""
     parts = [f'realm="{REALM}"'] + [f'{k}="{v}"' for k, v in params.items() if v]
     return "Bearer " + ", ".join(parts)
 
@@ -34,8 +38,24 @@ class AuthFailure(OAuth2Error):
     def body(self) -> dict[str, str]:
         return {"error": self.error, "error_description": self.get_error_description()}
 
-    def get_headers(self):
-        return [("Content-Type", "application/json"), ("Cache-Control", "no-store")]
+    def challenge_params(self) -> dict[str, str] | None:
+        """The parameters of the ``WWW-Authenticate`` challenge ({} for a bare one); None: no challenge."""
+        return None
+
+    def extra_headers(self) -> list[tuple[str, str]]:
+        """Headers this answer carries besides the challenge (``Retry-After``, ``DPoP-Nonce``)."""
+        return []
+
+    def get_headers(self, challenge: str | None = None):
+        """The answer's headers, with ``challenge`` as ``WWW-Authenticate`` (default: the Bearer one)."""
+        headers = [("Content-Type", "application/json"), ("Cache-Control", "no-store")]
+        params = self.challenge_params()
+        if params is not None:
+            headers.append(("WWW-Authenticate", challenge or bearer_challenge(params)))
+        return headers + self.extra_headers()
+
+    def _error_params(self, **more: str) -> dict[str, str]:
+        return {"error": self.error, "error_description": self.get_error_description(), **more}
 
 
 class MissingCredentials(AuthFailure):
@@ -46,8 +66,8 @@ class MissingCredentials(AuthFailure):
     reason = "no_credentials"
     description = "Authentication required: send an access token as 'Authorization: Bearer <token>'."
 
-    def get_headers(self):
-        return super().get_headers() + [("WWW-Authenticate", _challenge())]
+    def challenge_params(self):
+        return {}
 
 
 class InvalidToken(AuthFailure):
@@ -58,9 +78,8 @@ class InvalidToken(AuthFailure):
     reason = "invalid_token"
     description = "The access token is invalid."
 
-    def get_headers(self):
-        challenge = _challenge(error=self.error, error_description=self.get_error_description())
-        return super().get_headers() + [("WWW-Authenticate", challenge)]
+    def challenge_params(self):
+        return self._error_params()
 
 
 class InsufficientScope(AuthFailure):
@@ -79,22 +98,51 @@ class InsufficientScope(AuthFailure):
             needs = f"the scope this route needs: {self.scope}"
         super().__init__(f"The access token does not grant {needs}.", **kwargs)
 
-    def get_headers(self):
-        challenge = _challenge(error=self.error, error_description=self.get_error_description(), scope=self.scope)
-        return super().get_headers() + [("WWW-Authenticate", challenge)]
+    def challenge_params(self):
+        return self._error_params(scope=self.scope)
 
 
-class SigningKeysUnavailable(AuthFailure):
-    """No signing key could be had from the issuer: the caller should retry, not re-authenticate."""
+class TemporarilyUnavailable(AuthFailure):
+    """The request cannot be checked right now: the caller should retry, not re-authenticate."""
 
     error = "temporarily_unavailable"
     status_code = 503
-    reason = "keys_unavailable"
-    description = "The token issuer's signing keys could not be fetched; retry shortly."
     retry_after = 5
 
-    def get_headers(self):
-        return super().get_headers() + [("Retry-After", str(self.retry_after))]
+    def extra_headers(self):
+        return [("Retry-After", str(self.retry_after))]
+
+
+class SigningKeysUnavailable(TemporarilyUnavailable):
+    """No signing key could be had from the issuer."""
+
+    reason = "keys_unavailable"
+    description = "The token issuer's signing keys could not be fetched; retry shortly."
+
+
+class ProofRefused(AuthFailure):
+    """A refused DPoP request (RFC 9449 §7.1, §9): ``invalid_dpop_proof`` or ``invalid_request`` (400), or
+    ``use_dpop_nonce`` (401) with the nonce to use next in ``DPoP-Nonce``."""
+
+    def __init__(self, error: str, status_code: int, description: str, *, nonce: str | None = None, **kwargs):
+        self.error = error
+        self.status_code = status_code
+        self.nonce = nonce
+        kwargs.setdefault("reason", error)
+        super().__init__(description, **kwargs)
+
+    def challenge_params(self):
+        return self._error_params()
+
+    def extra_headers(self):
+        return [("DPoP-Nonce", self.nonce)] if self.nonce else []
+
+
+class ReplayCheckUnavailable(TemporarilyUnavailable):
+    """The DPoP replay store cannot answer: the proof is refused (fail closed), never accepted unchecked."""
+
+    reason = "replay_store_unavailable"
+    description = "The DPoP replay check is unavailable; retry shortly."
 
 
 class AuthErrorResponse(HTTPException):
@@ -104,14 +152,16 @@ class AuthErrorResponse(HTTPException):
     routes use ``get_body``; both give the same response.
     """
 
-    def __init__(self, failure: AuthFailure):
+    def __init__(self, failure: AuthFailure, challenge: str | None = None):
+        """``challenge``: the ``WWW-Authenticate`` value for the schemes the API takes (default: Bearer's)."""
         super().__init__(description=failure.get_error_description())
         self.code = failure.status_code
         self.failure = failure
+        self.challenge = challenge
         self.data = failure.body()
 
     def get_body(self, environ=None, scope=None) -> str:
         return json.dumps(self.data)
 
     def get_headers(self, environ=None, scope=None):
-        return list(self.failure.get_headers())
+        return list(self.failure.get_headers(self.challenge))

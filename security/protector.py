@@ -1,8 +1,9 @@
-"""Authlib's Flask ResourceProtector with RFC 6750 header parsing and JSON error responses.
+"""Authlib's Flask ResourceProtector with RFC 6750 / RFC 9449 header parsing and JSON error responses.
 
 The validator is looked up on the current app, so one module-level ``require_auth`` decorator
-serves every app the factory builds (tests build many). Answers of protected views carry
-``Cache-Control: no-store``.
+serves every app the factory builds (tests build many). Which schemes (Bearer, DPoP) a request may
+use, and the challenges refusals carry, are the app's ``AuthorizationSchemes`` (dpop_protection.py).
+Answers of protected views carry ``Cache-Control: no-store``.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import re
 
 from authlib.integrations.flask_oauth2 import ResourceProtector, token_authenticated
 from authlib.oauth2 import OAuth2Error
@@ -19,15 +19,14 @@ from flask.globals import app_ctx, request_ctx
 from werkzeug.datastructures import Headers
 from werkzeug.wrappers import Response
 
+from .dpop_protection import NEXT_NONCE, AuthorizationSchemes
 from .errors import AuthErrorResponse, AuthFailure, MissingCredentials
 from .validator import AccessToken, AccessTokenValidator, required_scopes
 
 logger = logging.getLogger("security.refused")
 
 EXTENSION = "access_token_validator"
-# RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token; the scheme name is case-insensitive. Spelled
-# out rather than re.IGNORECASE, which makes the token's character class five times slower to match.
-BEARER = re.compile(r"[Bb][Ee][Aa][Rr][Ee][Rr] +([A-Za-z0-9\-._~+/]+=*)")
+SCHEMES = "authorization_schemes"
 
 
 def _field(value) -> str:
@@ -35,16 +34,18 @@ def _field(value) -> str:
     return "-" if value is None else json.dumps(str(value)[:200])
 
 
-def no_store(answer):
-    """A view's answer with ``Cache-Control: no-store``: computed for one caller, it must not be kept by
-    any cache (RFC 9111 §5.2.2.5). Done on the answer rather than by an after-request hook, which would
-    cost a protected request about as much again as its cached token check. Takes every form a Flask
-    or Flask-RESTX view may return: a body, a Response, or a tuple with a status and/or headers."""
+def no_store(answer, extra: dict[str, str] | None = None):
+    """A view's answer with ``Cache-Control: no-store`` (and the ``extra`` headers): computed for one
+    caller, it must not be kept by any cache (RFC 9111 §5.2.2.5). Done on the answer rather than by an
+    after-request hook, which would cost a protected request about as much again as its cached token
+    check. Takes every form a Flask or Flask-RESTX view may return: a body, a Response, or a tuple with a
+    status and/or headers."""
+    added = {"Cache-Control": "no-store", **(extra or {})}
     if isinstance(answer, Response):
-        answer.headers["Cache-Control"] = "no-store"
+        answer.headers.update(added)
         return answer
     if not isinstance(answer, tuple):
-        return answer, 200, {"Cache-Control": "no-store"}
+        return answer, 200, added
     body, *rest = answer
     status, headers = 200, None
     if len(rest) == 2:
@@ -54,7 +55,7 @@ def no_store(answer):
     elif rest:
         status = rest[0]
     headers = Headers(headers)
-    headers["Cache-Control"] = "no-store"
+    headers.update(added)
     return body, status, headers
 
 
@@ -87,9 +88,9 @@ class BearerProtector(ResourceProtector):
                 # (current_app, request) makes its own, and on this path that costs more than the
                 # cache lookup itself.
                 context = request_ctx._get_current_object()
-                validator = context.app.extensions[EXTENSION]
-                header = context.request.environ.get("HTTP_AUTHORIZATION", "")
-                token = validator.cached(header[7:]) if header.startswith("Bearer ") else None
+                environ = context.request.environ
+                token = context.app.extensions[SCHEMES].cached_bearer(environ.get("HTTP_AUTHORIZATION", ""), environ)
+                next_nonce = None
                 if token is not None and token.scopes.issuperset(required):
                     self._accept(token, app_ctx._get_current_object().g)  # g without a proxy lookup of its own
                 else:
@@ -100,7 +101,10 @@ class BearerProtector(ResourceProtector):
                             self.raise_error_response(error)
                     except OAuth2Error as error:
                         self.raise_error_response(error)
+                    next_nonce = environ.get(NEXT_NONCE)
                 answer = view(*args, **view_kwargs)
+                if next_nonce:  # RFC 9449 §8.2: the next nonce rides on a successful answer
+                    return no_store(answer, {"DPoP-Nonce": next_nonce})
                 if type(answer) is dict:  # what our views return: the quick way to no-store
                     return answer, 200, {"Cache-Control": "no-store"}
                 return no_store(answer)
@@ -109,17 +113,13 @@ class BearerProtector(ResourceProtector):
 
         return decorator
 
-    def init_app(self, app, validator: AccessTokenValidator) -> None:
+    def init_app(self, app, validator: AccessTokenValidator, schemes: AuthorizationSchemes | None = None) -> None:
+        """``schemes``: which schemes the app takes (default: Bearer only)."""
         app.extensions[EXTENSION] = validator
+        app.extensions[SCHEMES] = schemes or AuthorizationSchemes(validator)
 
     def parse_request_authorization(self, req):
-        header = req.environ.get("HTTP_AUTHORIZATION", "").strip()  # what req.headers reads, minus its lookup
-        match = BEARER.fullmatch(header)
-        if match is None:
-            if header:
-                raise MissingCredentials("The Authorization header must be 'Bearer <token>'.", reason="malformed_header")
-            raise MissingCredentials()
-        return current_app.extensions[EXTENSION], match.group(1)
+        return current_app.extensions[SCHEMES].parse(req)
 
     def acquire_token(self, scopes=None, **kwargs):
         """Authlib's ``acquire_token``, minus its per-request ``FlaskJsonRequest`` wrapper.
@@ -149,4 +149,4 @@ class BearerProtector(ResourceProtector):
             _field(request.path), error.status_code, error.reason,
             _field(context.get("kid")), _field(context.get("iss")),
         )
-        raise AuthErrorResponse(error)
+        raise AuthErrorResponse(error, current_app.extensions[SCHEMES].challenge(error, request))

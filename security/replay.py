@@ -14,10 +14,6 @@ import threading
 import time
 from typing import Callable, Protocol
 
-import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
-
 
 class ReplayStoreUnavailable(Exception):
     """The store cannot say whether a proof is new; the caller must refuse it and ask for a retry."""
@@ -86,6 +82,12 @@ class RedisReplayStore:
     """Replay records in Redis, shared by every process that uses the same URL and prefix."""
 
     def __init__(self, url: str, *, prefix: str = "dpop:jti:", timeout: float = 1.0):
+        # Imported here: redis-py costs a worker about 8 MB, for nothing when no Redis is configured.
+        import redis  # noqa: PLC0415
+        from redis.backoff import NoBackoff  # noqa: PLC0415
+        from redis.retry import Retry  # noqa: PLC0415
+
+        self._unavailable = redis.RedisError
         # One quick retry (a pooled connection may have gone stale), then give up: a request waits at
         # most about two timeouts before it gets its 503.
         self._redis = redis.Redis.from_url(
@@ -96,7 +98,7 @@ class RedisReplayStore:
     def mark_once(self, key: str, ttl: float) -> bool:
         try:
             return bool(self._redis.set(self.prefix + key, b"1", nx=True, ex=max(1, math.ceil(ttl))))
-        except redis.RedisError as error:
+        except self._unavailable as error:
             reason = type(error).__name__
             raise ReplayStoreUnavailable(f"the DPoP replay store (Redis) is unavailable: {reason}") from None
 

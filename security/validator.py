@@ -13,7 +13,7 @@ import math
 import re
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Sequence
 
 from authlib.oauth2.rfc6750 import BearerTokenValidator
 from joserfc import jws
@@ -94,14 +94,20 @@ def required_scopes(scopes) -> tuple[str, ...]:
 
 
 class AccessTokenValidator(BearerTokenValidator):
-    """Validates a bearer JWT against one issuer's key set, audience and algorithms."""
+    """Validates a bearer JWT against its issuer's key set, the audiences and the algorithms.
+
+    Several issuers: ``issuer`` lists them and ``keys`` gives each its own key set, in the same order.
+    The token's (still unverified) ``iss`` picks the key set, so an issuer's keys only ever verify tokens
+    claiming that issuer, and a token naming another issuer is refused before any key is looked up or
+    fetched; the verified claims must then name that same issuer.
+    """
 
     def __init__(
         self,
-        keys: KeySetCache,
+        keys: KeySetCache | Sequence[KeySetCache],
         *,
-        issuer: str,
-        audience: str,
+        issuer: str | Sequence[str],
+        audience: str | Sequence[str],
         algorithms: tuple[str, ...],
         leeway: int,
         cache_size: int,
@@ -115,9 +121,16 @@ class AccessTokenValidator(BearerTokenValidator):
         pass their own to move time without waiting.
         """
         super().__init__()
-        self.keys = keys
-        self.issuer = issuer
-        self.audience = audience
+        issuers = (issuer,) if isinstance(issuer, str) else tuple(issuer)
+        key_sets = (keys,) if isinstance(keys, KeySetCache) else tuple(keys)
+        if not issuers or len(issuers) != len(key_sets):
+            raise ValueError("give one key set per issuer")
+        self.key_sets: dict[str, KeySetCache] = dict(zip(issuers, key_sets))
+        self.keys = key_sets[0]  # the first issuer's
+        self._sole_keys = self.keys if len(key_sets) == 1 else None  # the cache's check, without a lookup
+        self.issuer = issuers[0]
+        self.audiences = (audience,) if isinstance(audience, str) else tuple(audience)
+        self.audience = self.audiences[0]
         self.algorithms = tuple(algorithms)
         self.leeway = leeway
         self._clock = clock
@@ -128,14 +141,15 @@ class AccessTokenValidator(BearerTokenValidator):
         self._claims_registry = JWTClaimsRegistry(
             now=clock,
             leeway=self.leeway,
-            iss={"essential": True, "value": self.issuer},
-            aud={"essential": True, "value": self.audience},
+            iss={"essential": True, "values": list(self.key_sets)},
+            aud={"essential": True, "values": list(self.audiences)},  # one of them in aud is enough
             exp={"essential": True},
         )
         self.cache: VerifiedTokenCache | None = None
         if cache_size > 0 and cache_ttl > 0:
             self.cache = VerifiedTokenCache(cache_size, cache_ttl, clock=clock)
-            keys.on_change = self.cache.forget_kids
+            for key_set in key_sets:
+                key_set.on_change = self.cache.forget_kids
 
     # -- Authlib's BearerTokenValidator interface -----------------------------------------------
 
@@ -154,17 +168,19 @@ class AccessTokenValidator(BearerTokenValidator):
         if self.cache is None:
             return None
         entry = self.cache.get(token_string)
-        if entry is None or entry.key_set is not self.keys.key_set:
+        if entry is None:
             return None
-        return entry.token
+        keys = self._sole_keys or self.key_sets[entry.token.claims["iss"]]  # a verified iss is one of ours
+        return entry.token if entry.key_set is keys.key_set else None
 
     def _remember(self, token_string: str, token: AccessToken, key: Key) -> None:
-        key_set = self.keys.key_set
+        keys = self.key_sets[token.claims["iss"]]
+        key_set = keys.key_set
         if key_set is None or not any(held is key for held in key_set.keys):
             return  # the set changed while we were verifying: nothing to vouch for
         claims, leeway = token.claims, self.leeway
         not_before = max(claims.get("nbf", float("-inf")), claims.get("iat", float("-inf"))) - leeway
-        deadline = min(claims["exp"] + leeway, self._clock() + self.keys.fresh_for())
+        deadline = min(claims["exp"] + leeway, self._clock() + keys.fresh_for())
         self.cache.put(token_string, Verified(token, key_set, not_before, deadline))
 
     def _validate(self, token_string: str) -> tuple[AccessToken, Key]:
@@ -172,9 +188,10 @@ class AccessTokenValidator(BearerTokenValidator):
         obj = self._parse(token_string)
         header = obj.headers()
         kid = self._check_header(header)
-        key = self._key_for(kid, header["alg"])
+        claims = self._claims(obj.payload, kid)  # read before the signature check: its iss picks the keys
+        keys = self._key_set_for(claims, kid)
+        key = self._key_for(keys, kid, header["alg"])
         self._verify_signature(obj, key, kid)
-        claims = self._claims(obj.payload, kid)
         self.check_time_and_audience(claims, kid)
         token = AccessToken(claims=claims, scopes=granted_scopes(claims), kid=kid)
         return token, key
@@ -221,8 +238,20 @@ class AccessTokenValidator(BearerTokenValidator):
         # jku, x5u, x5c and jwk are ignored on purpose: keys come from the configured set only.
         return kid
 
-    def _key_for(self, kid: str | None, alg: str) -> Key:
-        key = self.keys.get(kid)
+    def _key_set_for(self, claims: dict, kid: str | None) -> KeySetCache:
+        """The key set of the issuer the token names; refused, with nothing fetched, for any other issuer."""
+        iss = claims.get("iss")
+        keys = self.key_sets.get(iss) if isinstance(iss, str) else None
+        if keys is not None:
+            return keys
+        context = self._log_context(kid, claims)
+        if iss is None:
+            raise InvalidToken("The token has no iss claim.", reason="missing_iss", context=context)
+        description = CLAIM_PROBLEMS["iss"] if isinstance(iss, str) else "The token's iss claim is malformed."
+        raise InvalidToken(description, reason="bad_iss", context=context)
+
+    def _key_for(self, keys: KeySetCache, kid: str | None, alg: str) -> Key:
+        key = keys.get(kid)
         if key is None:
             if kid is None:
                 raise InvalidToken("The token names no key (kid) and the issuer has several.", reason="unknown_kid")

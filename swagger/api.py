@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException
 
 from security.discovery import Endpoints, ProviderEndpoints
 from security.net import is_direct_loopback
+from security.schemes import Schemes
 
 from . import info
 from .auth_schemes import BEARER, drop_undefined_requirements, local_endpoints, security_definitions
@@ -46,14 +47,16 @@ def build_api(settings, scopes: dict[str, str], local_client=None) -> DocsApi:
     def endpoints() -> Endpoints:
         return local_endpoints(settings.issuer) if settings.uses_local_issuer else provider.get()
 
+    schemes = Schemes.from_settings(settings)
+
     def definitions() -> dict:
-        return security_definitions(endpoints(), local=settings.uses_local_issuer, scopes=scopes)
+        return security_definitions(endpoints(), local=settings.uses_local_issuer, scopes=scopes, schemes=schemes)
 
     api = DocsApi(
         title=info.TITLE,
         version=info.VERSION,
-        description=info.description(issuer=settings.issuer, audience=settings.audience,
-                                     local=settings.uses_local_issuer, scopes=scopes),
+        description=info.description(issuers=settings.issuers, audiences=settings.audiences,
+                                     local=settings.uses_local_issuer, scopes=scopes, dpop=settings.dpop),
         contact=info.CONTACT.get("name"),
         contact_email=info.CONTACT.get("email"),
         license=info.LICENSE["name"],
@@ -61,6 +64,7 @@ def build_api(settings, scopes: dict[str, str], local_client=None) -> DocsApi:
         doc="/docs",
         authorizations={BEARER: security_definitions(provider.fallback, local=False, scopes=scopes)[BEARER]},
         definitions=definitions,
+        schemes=schemes,
         validate=True,
         ordered=True,
     )
@@ -106,4 +110,5 @@ def docs_settings(api: Api, settings, local_client) -> dict:
         # a path: the page makes it absolute against its own address, so the Host header cannot move it
         "oauth2RedirectUrl": url_for("restx_doc.static", filename="oauth2-redirect.html"),
         "oauth": oauth,
+        "dpop": settings.dpop,  # off: the page signs no proofs; required: it says when it cannot sign any
     }

@@ -15,10 +15,15 @@ import click
 from flask import current_app, jsonify
 from flask.cli import with_appcontext
 from flask_restx import Api
+from werkzeug.exceptions import HTTPException
 from werkzeug.utils import cached_property
 
+from security.schemes import BEARER_ONLY, Schemes
+
+from .errors import json_error_response
+from .models import error_model
 from .openapi3 import add_named_examples, to_openapi3
-from .protection import EXAMPLES, LINKS
+from .protection import AUTH, EXAMPLES, LINKS, auth_responses, merge_answers
 
 FORMATS = ("swagger", "openapi")
 
@@ -28,10 +33,11 @@ def render(document: dict) -> str:
     return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def complete(document: dict) -> tuple[dict, dict]:
-    """flask-restx's document, minus its noise, with `produces` on every operation, an example on every
-    response with a body that declares some, and each response's links as `x-links`; and the named
-    examples by (path, method, status).
+def complete(document: dict, schemes: Schemes = BEARER_ONLY) -> tuple[dict, dict]:
+    """flask-restx's document, minus its noise, with `produces` on every operation, the auth answers of
+    every protected one (as ``schemes`` make them) beside its own, an example on every response with a
+    body that declares some, and each response's links as `x-links`; and the named examples by (path,
+    method, status).
 
     Swagger 2.0 holds one example per media type: the first named one (the most common case).
     """
@@ -49,7 +55,12 @@ def complete(document: dict) -> tuple[dict, dict]:
             if method == "parameters":
                 continue
             operation.setdefault("produces", produces)
-            for status, examples in operation.pop(EXAMPLES, {}).items():
+            named_examples = operation.pop(EXAMPLES, {})
+            if AUTH in operation:
+                responses, examples = auth_responses(operation.pop(AUTH)["scopes"], schemes)
+                merge_answers(operation["responses"], named_examples, responses, examples)
+                document.setdefault("definitions", {}).setdefault(error_model.name, dict(error_model.__schema__))
+            for status, examples in named_examples.items():
                 response = operation["responses"][status]
                 if "schema" in response:  # a body-less answer's examples hold only headers
                     first = next(iter(examples.values()))["value"]
@@ -61,13 +72,26 @@ def complete(document: dict) -> tuple[dict, dict]:
 
 
 class ContractApi(Api):
-    """An ``Api`` whose documents are complete and valid in both OpenAPI versions."""
+    """An ``Api`` whose documents are complete and valid in both OpenAPI versions; ``schemes``: the
+    Authorization schemes the app takes, which decide what its protected routes answer."""
+
+    def __init__(self, *args, schemes: Schemes = BEARER_ONLY, **kwargs):
+        self.schemes = schemes
+        super().__init__(*args, **kwargs)
+
+    def handle_error(self, e):
+        """Our own 5xx answers (a 503 with ``Retry-After`` while the issuer's keys, the replay store or the
+        database are out of reach) are outcomes, logged in one line where they arise; flask-restx would
+        add a traceback for each request. Anything else goes its usual way."""
+        if isinstance(e, HTTPException) and (e.code or 500) >= 500 and isinstance(getattr(e, "data", None), dict):
+            return json_error_response(e)
+        return super().handle_error(e)
 
     @cached_property
     def _contract(self) -> tuple[dict, dict]:
         """The completed Swagger 2.0 document, and the named examples that only OpenAPI 3 can hold."""
         document = super().__schema__
-        return (document, {}) if "error" in document else complete(document)
+        return (document, {}) if "error" in document else complete(document, self.schemes)
 
     @property
     def __schema__(self):

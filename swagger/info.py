@@ -8,16 +8,27 @@ LICENSE = {"name": "MIT", "url": "https://opensource.org/licenses/MIT"}
 ERROR_FORMAT = """\
 ## Errors
 Every error is JSON `{"error": "...", "error_description": "..."}`.
-- **401** `unauthorized`: no token, or an `Authorization` header that is not `Bearer <token>`
-  (challenge: `WWW-Authenticate: Bearer realm="api"`).
+- **401** `unauthorized`: no token, or an `Authorization` header in a form this API does not take
+  (challenge: `WWW-Authenticate: Bearer realm="api"` and/or `DPoP algs="..."`, the schemes it takes).
 - **401** `invalid_token`: the token failed validation; `error_description` says why
-  (expired, wrong audience, unknown key...). The challenge repeats both.
+  (expired, wrong audience, unknown key, DPoP binding...). The challenge repeats both, on the scheme used.
 - **403** `insufficient_scope`: the token is valid but lacks the scope; the challenge names it.
-- **503** `temporarily_unavailable`: the issuer's signing keys could not be fetched, or the database is
-  unavailable; retry after `Retry-After` seconds.
+- **400** `invalid_dpop_proof`, `invalid_request`: a DPoP proof that fails a check, or a DPoP request
+  in the wrong form. **401** `use_dpop_nonce`: nonces are on and the proof lacks the current one, given in
+  the `DPoP-Nonce` header.
+- **503** `temporarily_unavailable`: the issuer's signing keys could not be fetched (or the DPoP replay
+  store, or the database, cannot be reached); retry after `Retry-After` seconds.
 - The messages routes answer more (`invalid_request`, `not_author`, `precondition_failed`...): each
   operation lists its answers, with an example of each.
 """
+
+DPOP = {
+    "off": "Tokens are sent as `Authorization: Bearer <token>`; DPoP is off.",
+    "allowed": ("Tokens are sent as `Authorization: Bearer <token>`, or, DPoP-bound (RFC 9449), as "
+                "`Authorization: DPoP <token>` with a fresh proof in a `DPoP` header on every request."),
+    "required": ("Tokens must be DPoP-bound (RFC 9449): `Authorization: DPoP <token>` with a fresh proof in a "
+                 "`DPoP` header on every request."),
+}
 
 
 TOKENS = """\
@@ -41,18 +52,22 @@ def scopes_section(scopes: dict[str, str]) -> str:
     )
 
 
-def description(*, issuer: str, audience: str, local: bool, scopes: dict[str, str]) -> str:
+def _any_of(values) -> str:
+    return " or ".join(f"`{value}`" for value in values)
+
+
+def description(*, issuers, audiences, local: bool, scopes: dict[str, str], dpop: str) -> str:
     """The `info.description`: the mode in force, then how to get a token, the scopes and the error format."""
     if local:
         mode = (
             "**Development mode: this API trusts a local development issuer** "
-            f"(`{issuer}`), built in, for trying the API without an identity provider. "
+            f"({_any_of(issuers)}), built in, for trying the API without an identity provider. "
             "Set `AUTH0_DOMAIN` and `AUTH0_AUDIENCE` (or `AUTH_ISSUER`) to trust Auth0 or another "
             "OpenID Connect provider instead."
         )
     else:
-        mode = f"Tokens are issued by `{issuer}` for the audience `{audience}`."
+        mode = f"Tokens are issued by {_any_of(issuers)} for the audience {_any_of(audiences)}."
     return (
         "The reference Flask-RESTX API protected by Auth0 (or any OpenID Connect provider).\n\n"
-        f"{mode}\n\n{TOKENS}\n{scopes_section(scopes)}\n{ERROR_FORMAT}"
+        f"{mode} {DPOP[dpop]}\n\n{TOKENS}\n{scopes_section(scopes)}\n{ERROR_FORMAT}"
     )

@@ -4,15 +4,18 @@ No maintained converter runs in-process in Python (openapi-generator's needs Jav
 document must follow the live settings (issuer URLs), so this small one serves /openapi.json. A test
 holds its output against openapi-generator's ``-g openapi`` conversion of the same document.
 
-One deliberate difference: an ``apiKey`` scheme for the ``Authorization`` header is how 2.0 spells a
-Bearer token, so it becomes ``type: http, scheme: bearer, bearerFormat: JWT``. And two additions: a
-response's ``x-links`` become its ``links``, and ``add_named_examples`` puts in what 2.0 cannot hold
-(several named examples per response, header examples).
+One deliberate difference: an ``apiKey`` scheme for the ``Authorization`` header is how 2.0 spells an
+HTTP authentication scheme, so it becomes ``type: http``: ``scheme: bearer, bearerFormat: JWT``, or the
+scheme its ``x-auth-scheme`` names (``DPoP``). And two additions: a response's ``x-links`` become its
+``links``, and ``add_named_examples`` puts in what 2.0 cannot hold (several named examples per response,
+header examples).
 """
 
 from __future__ import annotations
 
 import copy
+
+from .auth_schemes import HTTP_SCHEME
 
 OPENAPI_VERSION = "3.0.3"
 OAUTH2_FLOWS = {  # Swagger 2.0 `flow` -> OpenAPI 3 `flows` key
@@ -51,12 +54,14 @@ def to_openapi3(swagger: dict) -> dict:
 
 def security_scheme(scheme: dict) -> dict:
     """One `securityDefinitions` entry as an OpenAPI 3 security scheme."""
-    extra = {k: v for k, v in scheme.items() if k == "description" or k.startswith("x-")}
+    extra = {k: v for k, v in scheme.items() if k == "description" or (k.startswith("x-") and k != HTTP_SCHEME)}
     kind = scheme["type"]
     if kind == "basic":
         return {"type": "http", "scheme": "basic", **extra}
     if kind == "apiKey":
         if scheme["in"] == "header" and scheme["name"].lower() == "authorization":
+            if HTTP_SCHEME in scheme:
+                return {"type": "http", "scheme": scheme[HTTP_SCHEME], **extra}
             return {"type": "http", "scheme": "bearer", "bearerFormat": "JWT", **extra}
         return {"type": "apiKey", "in": scheme["in"], "name": scheme["name"], **extra}
     if kind == "oauth2":

@@ -4,11 +4,15 @@ needs and answers, in one place.
 ``protected`` enforces auth with Authlib's protector (``security.require_auth``) and documents it: the
 operation's ``security`` requirement and every error it can answer, each with the example the live API
 gives in that case (built from the same error classes that answer it). One decorator keeps them from
-drifting. The scopes it names are declared with their descriptions on the namespace, where ``api_scopes``
-collects the API's scope list for the docs, the local issuer and ``make token``.
+drifting. What a route answers depends on the schemes the app takes (``AUTH_DPOP``: the challenges, the
+DPoP refusals), so ``protected`` only marks the operation, and ``contract.complete`` documents each
+app's answers with ``auth_responses``. The scope it names is declared with its description on the
+namespace, where ``api_scopes`` collects the API's scope list for the docs, the local issuer and
+``make token``.
 
-``answers`` documents one case of one status (its description, body model, named example and headers);
-several cases of one status add up, e.g. a 403 for a missing scope and another for someone else's message.
+``answers`` documents one case of one status of the route's own (its description, body model, named
+example and headers); several cases of one status add up, and ``merge_answers`` puts the auth answers
+beside them, e.g. a 403 for a missing scope and another for someone else's message.
 """
 
 from __future__ import annotations
@@ -18,9 +22,11 @@ import json
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from security import (InsufficientScope, InvalidToken, MissingCredentials, SigningKeysUnavailable, current_token,
-                      require_auth)
-from security.errors import AuthFailure
+from security import InsufficientScope, InvalidToken, SigningKeysUnavailable, current_token, require_auth
+from security.dpop import HTU_MISMATCH, INVALID_PROOF, INVALID_REQUEST, NONCE_MISSING, USE_NONCE
+from security.dpop_protection import PROOF_MISSING
+from security.errors import AuthFailure, ProofRefused, ReplayCheckUnavailable
+from security.schemes import BEARER, DPOP, Schemes
 from security.validator import EXPIRED
 
 from .auth_schemes import operation_security
@@ -29,15 +35,21 @@ from .models import error_model
 #: The operation's vendor field that carries its named examples, per status; ``contract.complete``
 #: moves them into the responses, so it never appears in a published document.
 EXAMPLES = "x-examples"
+#: The operation's vendor field naming the scopes a protected route needs, any one of them (none: any
+#: valid token); ``contract.complete`` turns it into the documented auth answers, so it never appears either.
+AUTH = "x-auth"
 #: The operation's vendor field that carries its links, per status; ``contract.complete`` moves them into
 #: the responses as ``x-links`` (Swagger 2.0's spelling, which schemathesis reads), OpenAPI 3's ``links``.
 LINKS = "x-response-links"
 SUCCESS = "success"  # the name of a route's success example
 #: The headers answers document: name -> (type, what it says).
-HEADERS = {"WWW-Authenticate": ("string", "The RFC 6750 challenge"),
+HEADERS = {"WWW-Authenticate": ("string", "The challenge (RFC 6750 §3, RFC 9449 §7.1)"),
            "Retry-After": ("integer", "Seconds to wait before retrying"),
+           "DPoP-Nonce": ("string", "The nonce the next DPoP proof must carry (RFC 9449 §9); it changes every "
+                                    "few minutes, so the value shown is only an example"),
            "ETag": ("string", "The message's entity tag (its version), for If-Match and If-None-Match"),
            "Location": ("string", "The new message's URL")}
+EXAMPLE_NONCE = "Tm9uY2UtZXhhbXBsZS0wMDAx"  # the shape of this API's nonces: 24 base64url characters
 
 
 @dataclass(frozen=True)
@@ -75,6 +87,23 @@ def documented_examples(ns, status: int, examples: dict[str, dict]):
     return ns.vendor({EXAMPLES: {str(status): examples}})
 
 
+@dataclass(frozen=True)
+class Case:
+    """One documented refusal: what the client sent (its scheme) and the error that answers it."""
+
+    summary: str
+    failure: AuthFailure
+    scheme: str | None = None  # the Authorization scheme the client used, lower case; None: no header
+    name: str = ""  # the example's name; default: the error code
+
+    def example(self, schemes: Schemes) -> tuple[str, dict]:
+        """Named example of this case, from the same objects that answer it: body, challenge, headers."""
+        headers = self.failure.get_headers(schemes.challenge(self.failure, self.scheme))
+        headers = {name: int(value) if HEADERS[name][0] == "integer" else value
+                   for name, value in headers if name in HEADERS}
+        return self.name or self.failure.error, example(self.summary, self.failure.body(), headers)
+
+
 def links(ns, status: int, named: dict[str, dict]):
     """Links from one response of the operation to others (OpenAPI 3 link objects, by name): how a client
     (or schemathesis, testing statefully) gets from this answer to the next call."""
@@ -82,8 +111,8 @@ def links(ns, status: int, named: dict[str, dict]):
 
 
 def failure_example(summary: str, failure) -> tuple[str, dict]:
-    """The example named after the error code, from the same object that answers that case (anything with
-    ``error``, ``body()`` and ``get_headers()``: an auth failure, an API error)."""
+    """The example named after the error code, from the same object that answers that case (an ApiError:
+    ``error``, ``body()`` and ``get_headers()``)."""
     headers = {name: int(value) if HEADERS[name][0] == "integer" else value
                for name, value in failure.get_headers() if name in HEADERS}
     return failure.error, example(summary, failure.body(), headers)
@@ -130,25 +159,78 @@ def answers(ns, status: int, description: str, model=None, examples: dict[str, d
     return decorate
 
 
-def _auth_answers(scopes: list[str]) -> list[tuple[int, str, dict[str, dict]]]:
-    """(status, description, named examples) of every error a protected route answers."""
+def merge_answers(responses: dict, named: dict, auth: dict, auth_named: dict) -> None:
+    """Put a protected route's auth answers (``auth_responses``) beside its own ``responses`` and ``named``
+    examples, by status. Where both document one (a 403 for a missing scope, and one for someone else's
+    message), the descriptions join, the auth examples come first (the one Swagger 2.0 shows) and the
+    headers describe every case."""
+    for status, response in auth.items():
+        examples = {**auth_named.get(status, {}), **named.get(status, {})}
+        own = responses.get(status)
+        merged = dict(response)
+        if own is not None:
+            merged["description"] = f"{response['description']} {own['description']}"
+        merged.pop("headers", None)
+        if _headers(examples):
+            merged["headers"] = _headers(examples)
+        responses[status], named[status] = merged, examples
+
+
+def _auth_answers(scopes: list[str], schemes: Schemes) -> list[tuple[int, str, list[Case]]]:
+    """(status, description, cases) of every error a protected route answers under these schemes."""
+    sent_as = BEARER if schemes.bearer else DPOP  # how the examples send a token
     invalid = InvalidToken(EXPIRED)
-    answers = [(401, "No access token, or an `Authorization` header that is not `Bearer <token>`: `unauthorized` "
-                f"(the example). A token that fails validation: `invalid_token`, e.g. `{json.dumps(invalid.body())}`.",
-                [("No access token", MissingCredentials()),
-                 ("An expired token (for any invalid one, the description says why)", invalid)])]
+    forms = " or ".join(f"`{form}`" for form in schemes.header_forms)
+    unauthorized = (f"No access token, or an `Authorization` header that is not {forms}: `unauthorized` (the example). "
+                    f"A token that fails validation: `invalid_token`, e.g. `{json.dumps(invalid.body())}`.")
+    cases = [Case("No access token", schemes.missing_credentials()),
+             Case("An expired token (for any invalid one, the description says why)", invalid, sent_as)]
+    answers = []
+    if schemes.dpop:
+        answers.append((400, "A DPoP request the API cannot take: `invalid_dpop_proof` when the proof fails a check "
+                             "(the description says which), `invalid_request` for the DPoP scheme without a DPoP "
+                             "header or a proof sent with the Bearer scheme.",
+                        [Case("A DPoP proof made for another URL (for any bad proof, the description says why)",
+                              ProofRefused(INVALID_PROOF, 400, HTU_MISMATCH), DPOP),
+                         Case("The DPoP scheme without a DPoP header", ProofRefused(INVALID_REQUEST, 400, PROOF_MISSING),
+                              DPOP)]))
+        unauthorized += (" With nonces on (`AUTH_DPOP_NONCE=on`), a DPoP proof without the current nonce: "
+                         "`use_dpop_nonce`, the nonce to use in `DPoP-Nonce`.")
+        cases.append(Case("Nonces on, and a DPoP proof without one",
+                          ProofRefused(USE_NONCE, 401, NONCE_MISSING, nonce=EXAMPLE_NONCE), DPOP))
+    answers.append((401, unauthorized, cases))
     if scopes:
         named = " or ".join(f"`{scope}`" for scope in scopes)
         answers.append((403, f"The token lacks the {named} scope.",
-                        [(f"A valid token without {' or '.join(scopes)}", InsufficientScope(scopes, any_of=True))]))
-    answers.append((503, "The issuer's signing keys are unavailable; retry later.",
-                    [("The issuer is unreachable", SigningKeysUnavailable())]))
-    return [(status, text, dict(failure_example(*case) for case in cases)) for status, text, cases in answers]
+                        [Case(f"A valid token without {' or '.join(scopes)}", InsufficientScope(scopes, any_of=True),
+                              sent_as)]))
+    unavailable = [Case("The issuer is unreachable", SigningKeysUnavailable())]
+    description = "The issuer's signing keys are unavailable; retry later."
+    if schemes.dpop:
+        unavailable.append(Case("The DPoP replay store is unreachable", ReplayCheckUnavailable(), DPOP,
+                                name=ReplayCheckUnavailable.reason))
+        description = ("The issuer's signing keys are unavailable, or (DPoP) the replay store cannot be reached and "
+                       "the proof is refused rather than accepted unchecked; retry later.")
+    answers.append((503, description, unavailable))
+    return answers
+
+
+def auth_responses(scopes: list[str], schemes: Schemes) -> tuple[dict[str, dict], dict[str, dict]]:
+    """A protected route's error answers under these schemes (``scopes``: any one of them opens it): the
+    Swagger 2.0 responses by status, and their named examples by status (the first is the one Swagger 2.0
+    shows)."""
+    responses, named = {}, {}
+    for status, description, cases in _auth_answers(scopes, schemes):
+        examples = dict(case.example(schemes) for case in cases)
+        responses[str(status)] = {"description": description, "schema": {"$ref": f"#/definitions/{error_model.name}"},
+                                  "headers": _headers(examples)}
+        named[str(status)] = examples
+    return responses, named
 
 
 def protected(ns, *scopes: Scope):
-    """Require a valid access token and, when scopes are given, any one of them; document the 401, 403 and
-    503 answers.
+    """Require a valid access token and, when scopes are given, any one of them; document the auth answers
+    (see ``auth_responses``).
 
     ``protected(ns, WRITE, MODERATE)`` lets in a token with either scope (the view tells which from
     ``current_token.scopes``); the document lists one security alternative per scope, which OAuth2
@@ -158,8 +240,6 @@ def protected(ns, *scopes: Scope):
             raise TypeError(f"declare the scope with its description: Scope({scope!r}, 'what it grants')")
         _declared(ns)[scope.name] = scope.description
     names = [scope.name for scope in scopes]
-    ns.add_model(error_model.name, error_model)
-    auth_answers = _auth_answers(names)
 
     def decorate(view):
         if len(names) > 1:
@@ -167,9 +247,7 @@ def protected(ns, *scopes: Scope):
         else:
             view = require_auth(names[0] if names else None)(view)
         view = ns.doc(security=operation_security(*names))(view)
-        for status, description, examples in auth_answers:
-            view = answers(ns, status, description, error_model, examples)(view)
-        return view
+        return ns.vendor({AUTH: {"scopes": names}})(view)
 
     return decorate
 

@@ -12,12 +12,14 @@ the links would. A test sends the call as it is (the success case) or changed in
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Callable
+from typing import Callable, Union
 from urllib.parse import quote, urlencode
 
 from tests.support import Operation, operations
 
 JSON = "application/json"
+#: Signs one request: (method, URL) -> the headers that authorize it (a DPoP proof is good for one request only).
+Signer = Callable[[str, str], dict]
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,7 @@ class Call:
     headers: dict[str, str] = field(default_factory=dict)
     body: object = None  # a JSON value, sent as application/json; None: no body
     data: bytes | None = None  # raw bytes instead of ``body``, sent with the headers as they are
+    signer: Signer | None = None  # when set, each send adds the headers it makes for that request
 
     @property
     def url(self) -> str:
@@ -39,30 +42,38 @@ class Call:
         return replace(self, base_url=base_url)
 
     def with_headers(self, **changes: str | None) -> "Call":
-        """Headers set (or removed, with None); names use ``_`` for ``-`` (``If_Match``)."""
+        """Headers set (or removed, with None); names use ``_`` for ``-`` (``If_Match``). Setting or removing
+        Authorization drops the signer: the call is then authorized by these headers alone."""
         headers = dict(self.headers)
         for name, value in changes.items():
             headers.pop(name.replace("_", "-"), None)
             if value is not None:
                 headers[name.replace("_", "-")] = value
-        return replace(self, headers=headers)
+        return replace(self, headers=headers, signer=None if "Authorization" in changes else self.signer)
+
+    def signed_by(self, signer: Signer | None) -> "Call":
+        """The call authorized by ``signer`` instead (None: not at all)."""
+        headers = {name: value for name, value in self.headers.items() if name not in ("Authorization", "DPoP")}
+        return replace(self, headers=headers, signer=signer)
 
     def with_query(self, **query: str) -> "Call":
         return replace(self, path=self.path + ("&" if "?" in self.path else "?") + urlencode(query))
 
     def send(self, http):
+        headers = {**self.headers, **(self.signer(self.method, self.url) if self.signer else {})}
         if self.data is not None:
-            return http.request(self.method, self.url, headers=self.headers, data=self.data, timeout=30)
+            return http.request(self.method, self.url, headers=headers, data=self.data, timeout=30)
         if self.body is not None:
-            return http.request(self.method, self.url, headers=self.headers, json=self.body, timeout=30)
-        return http.request(self.method, self.url, headers=self.headers, timeout=30)
+            return http.request(self.method, self.url, headers=headers, json=self.body, timeout=30)
+        return http.request(self.method, self.url, headers=headers, timeout=30)
 
 
 class Caller:
     """Makes a Call for each operation of ``document``, served at ``base_url``. ``authorization(operation)``
-    gives the headers that let a request in (prerequisite calls use it too)."""
+    gives what lets a request in (prerequisite calls use it too): headers, or a Signer."""
 
-    def __init__(self, document: dict, base_url: str, http, authorization: Callable[[Operation], dict[str, str]]):
+    def __init__(self, document: dict, base_url: str, http,
+                 authorization: Callable[[Operation], Union[dict[str, str], Signer]]):
         self.document = document
         self.base_url = base_url
         self.http = http
@@ -78,10 +89,12 @@ class Caller:
         path = operation.path.format(**{name: quote(str(value), safe="") for (where, name), value in values.items()
                                         if where == "path"})
         query = {name: value for (where, name), value in values.items() if where == "query"}
-        headers = {**self.authorization(operation),
+        authorization = self.authorization(operation)
+        signer = authorization if callable(authorization) else None
+        headers = {**({} if signer else authorization),
                    **{name: value for (where, name), value in values.items() if where == "header"}}
         return Call(operation.method.upper(), self.base_url, path + (f"?{urlencode(query)}" if query else ""),
-                    headers, self._body(operation))
+                    headers, self._body(operation), signer=signer)
 
     def _body(self, operation: Operation):
         """The body made of each required property's documented example; None when the operation takes none."""

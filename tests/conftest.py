@@ -15,6 +15,7 @@ from storage import MessageStore, migrate
 from swagger import api_scopes
 from tests.browser import CHROMIUM_ARGS, chromium_executable, csp_violations
 from tests.postgres import PostgresServer, postgres_bin_or_skip
+from tests.redis_server import redis_server
 from tests.support import AUDIENCE, Provider, SocketIssuer, Tokens, live, live_on_own_port, rsa_key
 
 
@@ -70,6 +71,13 @@ def hanging_issuer():
 @pytest.fixture
 def tokens(provider, signing_key) -> Tokens:
     return Tokens(provider.issuer, signing_key)
+
+
+@pytest.fixture(scope="module")
+def redis_url():
+    """One real Redis (Debian's redis-server on a loopback port) for a module's tests, each using keys of its own."""
+    with redis_server() as (url, _):
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -31,13 +31,13 @@ def location_params(response) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(response.headers["Location"]).query).items()}
 
 
-def get_code(http, server, scope="read:messages", challenge=None):
-    """Run /authorize as Swagger UI does; returns (code, verifier)."""
+def get_code(http, server, scope="read:messages", challenge=None, **extra):
+    """Run /authorize as Swagger UI does (``extra``: more parameters); returns (code, verifier)."""
     verifier, made = pkce_pair()
     response = authorize(
         http, server, response_type="code", client_id=client_of(server).client_id,
         redirect_uri=redirect_uri(server), scope=scope, state="xyz",
-        code_challenge=challenge or made, code_challenge_method="S256",
+        code_challenge=challenge or made, code_challenge_method="S256", **extra,
     )
     assert response.status_code == 302, response.text
     params = location_params(response)
@@ -45,7 +45,8 @@ def get_code(http, server, scope="read:messages", challenge=None):
     return params["code"], verifier
 
 
-def exchange(http, server, code, verifier, **extra):
+def exchange(http, server, code, verifier, headers=None, **extra):
     data = {"grant_type": "authorization_code", "code": code, "code_verifier": verifier,
             "client_id": client_of(server).client_id, "redirect_uri": redirect_uri(server), **extra}
-    return http.post(server.url + "/oauth/token", data={k: v for k, v in data.items() if v is not None})
+    return http.post(server.url + "/oauth/token", data={k: v for k, v in data.items() if v is not None},
+                     headers=headers)

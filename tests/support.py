@@ -142,8 +142,11 @@ class Tokens:
         header.update(overrides)
         return {k: v for k, v in header.items() if v is not None}
 
-    def make(self, key=None, header: dict | None = None, **claims) -> str:
+    def make(self, key=None, header: dict | None = None, *, jkt: str | None = None, **claims) -> str:
+        """``jkt``: bind the token to the DPoP key with this RFC 7638 thumbprint (``cnf.jkt``)."""
         key = key or self.key
+        if jkt is not None:
+            claims["cnf"] = {"jkt": jkt}
         return sign(self.header(key, **(header or {})), self.claims(**claims), key)
 
     def raw(self, header: dict, payload: str, key=None) -> str:

@@ -88,6 +88,25 @@ def test_tuning_values():
         ({"DATABASE_URL": "not a url"}, "DATABASE_URL"),
         ({"DATABASE_BUSY_TIMEOUT": "11"}, "DATABASE_BUSY_TIMEOUT"),
         ({"DATABASE_BUSY_TIMEOUT": "-1"}, "DATABASE_BUSY_TIMEOUT"),
+        ({"AUTH_ISSUER": "https://a.example/, http://b.example/"}, "AUTH_ISSUER"),
+        ({"AUTH0_DOMAIN": "tenant.auth0.com, login.example.com/x"}, "AUTH0_DOMAIN"),
+        ({"AUTH_ISSUER": "https://a.example/,https://b.example/", "AUTH_JWKS_URL": "https://a.example/jwks"},
+         "AUTH_JWKS_URL"),
+        ({"AUTH_DPOP": "sometimes"}, "AUTH_DPOP"),
+        ({"AUTH_DPOP_ALGORITHMS": "none"}, "AUTH_DPOP_ALGORITHMS"),
+        ({"AUTH_DPOP_ALGORITHMS": "ES256,HS256"}, "AUTH_DPOP_ALGORITHMS"),
+        ({"AUTH_DPOP_ALGORITHMS": "ES256K"}, "AUTH_DPOP_ALGORITHMS"),
+        ({"AUTH_DPOP_ALGORITHMS": " , "}, "AUTH_DPOP_ALGORITHMS"),
+        ({"AUTH_DPOP_IAT_WINDOW": "0"}, "AUTH_DPOP_IAT_WINDOW"),
+        ({"AUTH_DPOP_IAT_WINDOW": "5 minutes"}, "AUTH_DPOP_IAT_WINDOW"),
+        ({"AUTH_DPOP_IAT_WINDOW": "86400"}, "AUTH_DPOP_IAT_WINDOW"),
+        ({"AUTH_DPOP_REPLAY_URL": "http://127.0.0.1:6379/0"}, "AUTH_DPOP_REPLAY_URL"),
+        ({"AUTH_DPOP_REPLAY_URL": "redis://127.0.0.1:99999/0"}, "AUTH_DPOP_REPLAY_URL"),
+        ({"AUTH_DPOP_REPLAY_URL": "redis://127.0.0.1:6379/zero"}, "AUTH_DPOP_REPLAY_URL"),
+        ({"AUTH_DPOP_REPLAY_URL": "redis:///0"}, "AUTH_DPOP_REPLAY_URL"),
+        ({"AUTH_DPOP_NONCE": "yes"}, "AUTH_DPOP_NONCE"),
+        ({"AUTH_DPOP": "off", "AUTH_DPOP_NONCE": "on"}, "AUTH_DPOP_NONCE"),
+        ({"AUTH_DPOP_NONCE_SECRET": "too-short"}, "AUTH_DPOP_NONCE_SECRET"),
     ],
 )
 def test_bad_values_name_the_variable(overrides, variable):
@@ -105,6 +124,43 @@ def test_database_settings():
     settings = load_settings({**AUTH0, "DATABASE_URL": "postgresql+psycopg://app:pw@db:5432/messages",
                               "DATABASE_BUSY_TIMEOUT": "0.5"})
     assert (settings.database_url, settings.database_busy_timeout) == ("postgresql+psycopg://app:pw@db:5432/messages", 0.5)
+
+
+def test_several_issuers_and_audiences():
+    settings = load_settings({"AUTH_ISSUER": "https://a.example/, https://b.example/realms/x,https://a.example/",
+                              "AUTH0_AUDIENCE": "https://api-1, https://api-2"})
+    assert settings.issuers == ("https://a.example/", "https://b.example/realms/x")  # in order, once each
+    assert settings.issuer == "https://a.example/"  # the first: the docs' login uses it
+    assert settings.audiences == ("https://api-1", "https://api-2")
+    assert settings.audience == "https://api-1"
+    auth0 = load_settings({"AUTH0_DOMAIN": "tenant.eu.auth0.com, https://login.example.com/", **{
+        "AUTH0_AUDIENCE": "https://messages-api"}})
+    assert auth0.issuers == ("https://tenant.eu.auth0.com/", "https://login.example.com/")
+    assert load_settings(AUTH0).issuers == ("https://tenant.eu.auth0.com/",)
+
+
+def test_dpop_defaults_and_values():
+    settings = load_settings(AUTH0)
+    assert (settings.dpop, settings.dpop_algorithms, settings.dpop_iat_window) == (
+        "allowed", ("ES256", "PS256", "EdDSA", "RS256"), 300)
+    assert (settings.dpop_replay_url, settings.dpop_nonce, settings.dpop_nonce_secret) == (None, False, None)
+    secret = "s" * 32
+    url = "redis://:hunter2-password@cache.internal:6380/3"
+    settings = load_settings({**AUTH0, "AUTH_DPOP": "Required", "AUTH_DPOP_ALGORITHMS": "ES384, Ed25519",
+                              "AUTH_DPOP_IAT_WINDOW": "60", "AUTH_DPOP_REPLAY_URL": url,
+                              "AUTH_DPOP_NONCE": "on", "AUTH_DPOP_NONCE_SECRET": secret})
+    assert (settings.dpop, settings.dpop_algorithms, settings.dpop_iat_window) == ("required", ("ES384", "Ed25519"), 60)
+    assert (settings.dpop_replay_url, settings.dpop_nonce, settings.dpop_nonce_secret) == (url, True, secret)
+    assert "hunter2" not in repr(settings) and secret not in repr(settings)
+    assert load_settings({**AUTH0, "AUTH_DPOP": "off"}).dpop == "off"
+
+
+def test_dpop_refusals_never_echo_secrets():
+    for variable, value in (("AUTH_DPOP_REPLAY_URL", "redis://:hunter2@cache.internal:99999/0"),
+                            ("AUTH_DPOP_NONCE_SECRET", "hunter2-but-short")):
+        with pytest.raises(ConfigError) as raised:
+            load_settings({**AUTH0, variable: value})
+        assert "hunter2" not in str(raised.value)
 
 
 def test_trusted_proxy_headers():

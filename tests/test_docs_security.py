@@ -13,8 +13,10 @@ def test_local_mode_spec_and_page_follow_the_host(local_server, http, scopes, ho
     base = f"http://{host}:{local_server.port}"
     spec = http.get(base + "/swagger.json").json()
     schemes = spec["securityDefinitions"]
-    assert list(schemes) == ["bearer", "authorization_code", "client_credentials"]
+    assert list(schemes) == ["bearer", "dpop", "authorization_code", "client_credentials"]
     assert schemes["bearer"] == {**schemes["bearer"], "type": "apiKey", "in": "header", "name": "Authorization"}
+    assert schemes["dpop"] == {**schemes["dpop"], "type": "apiKey", "in": "header", "name": "Authorization",
+                               "x-auth-scheme": "DPoP"}
     assert schemes["authorization_code"]["flow"] == "accessCode"
     assert schemes["authorization_code"]["authorizationUrl"] == base + "/authorize"
     assert schemes["authorization_code"]["tokenUrl"] == base + "/oauth/token"
@@ -33,10 +35,11 @@ def test_local_mode_spec_and_page_follow_the_host(local_server, http, scopes, ho
     assert "local development issuer" in spec["info"]["description"]
 
 
-def requirement(options: list[list[str]], flows=("authorization_code", "client_credentials")) -> list[dict]:
-    """What an operation opened by any one of ``options`` (scope sets) lists: a pasted token, or any OAuth2
-    flow with any one of them."""
-    return [{"bearer": []}] + [{flow: option} for flow in flows for option in options]
+def requirement(options: list[list[str]], flows=("authorization_code", "client_credentials"),
+                tokens=("bearer", "dpop")) -> list[dict]:
+    """What an operation opened by any one of ``options`` (scope sets) lists: a pasted token (Bearer or
+    DPoP), or any OAuth2 flow with any one of them."""
+    return [{scheme: []} for scheme in tokens] + [{flow: option} for flow in flows for option in options]
 
 
 def test_per_operation_security(local_server, http, scopes):
@@ -70,7 +73,7 @@ def test_auth0_mode(http, namespaces, scopes, tmp_path):
     build = lambda port: create_app({**config, "PORT": str(port)}, instance_path=tmp_path, namespaces=namespaces)
     with live_on_own_port(build) as server:
         spec = http.get(server.url + "/swagger.json").json()
-        assert list(spec["securityDefinitions"]) == ["bearer", "authorization_code"]
+        assert list(spec["securityDefinitions"]) == ["bearer", "dpop", "authorization_code"]
         code = spec["securityDefinitions"]["authorization_code"]
         assert code["authorizationUrl"] == "https://tenant.eu.auth0.com/authorize"
         assert code["tokenUrl"] == "https://tenant.eu.auth0.com/oauth/token"
@@ -104,3 +107,18 @@ def test_oidc_issuer_without_discovery_falls_back_to_well_known_paths(provider, 
         code = response.json()["securityDefinitions"]["authorization_code"]
         assert code["authorizationUrl"] == provider.issuer + "authorize"
         assert code["tokenUrl"] == provider.issuer + "oauth/token"
+
+
+@pytest.mark.parametrize("mode, tokens", [("off", ["bearer"]), ("allowed", ["bearer", "dpop"]), ("required", ["dpop"])])
+def test_the_token_schemes_follow_auth_dpop(make_app, http, mode, tokens):
+    with live_on_own_port(lambda port: make_app(AUTH_DPOP=mode)) as server:
+        swagger = http.get(server.url + "/swagger.json").json()
+        openapi = http.get(server.url + "/openapi.json").json()
+    assert [name for name in swagger["securityDefinitions"] if name != "authorization_code"] == tokens
+    for operation in operations(swagger):
+        if not operation.public:
+            assert operation.spec["security"] == requirement(operation.scope_options, ["authorization_code"], tokens)
+    if "dpop" in tokens:
+        assert openapi["components"]["securitySchemes"]["dpop"] == {
+            "type": "http", "scheme": "DPoP", "description": swagger["securityDefinitions"]["dpop"]["description"]}
+        assert "DPoP <token>" in swagger["securityDefinitions"]["dpop"]["description"]

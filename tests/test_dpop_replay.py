@@ -23,11 +23,6 @@ from tests.support import ManualClock
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(scope="module")
-def redis_url():
-    """One Redis for these tests (each uses keys of its own)."""
-    with redis_server() as (url, _):
-        yield url
 
 
 def race(attempts, threads: int = 16) -> list:

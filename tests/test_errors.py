@@ -6,8 +6,12 @@ import re
 
 import pytest
 
-CHALLENGE_ITEM = r'(realm|error|error_description|scope)="[^"\\]*"'
-CHALLENGE = re.compile(rf"Bearer {CHALLENGE_ITEM}(, {CHALLENGE_ITEM})*")
+from security.dpop import DEFAULT_ALGORITHMS
+
+CHALLENGE_ITEM = r'(realm|error|error_description|scope|algs)="[^"\\]*"'
+CHALLENGE = re.compile(rf"Bearer {CHALLENGE_ITEM}(, {CHALLENGE_ITEM})*, DPoP {CHALLENGE_ITEM}(, {CHALLENGE_ITEM})*")
+#: By default (AUTH_DPOP=allowed) every challenge offers DPoP beside Bearer; the error goes on Bearer's.
+DPOP = f'DPoP algs="{" ".join(DEFAULT_ALGORITHMS)}"'
 
 
 def _get(server, http, path, authorization=None):
@@ -34,7 +38,7 @@ def test_no_usable_credentials_get_a_bare_challenge(server, http, authorization)
         authorization = authorization.encode("utf-8").decode("latin-1")
     response = _get(server, http, "/api/private", authorization)
     assert_error(response, 401, "unauthorized")
-    assert response.headers["WWW-Authenticate"] == 'Bearer realm="api"'
+    assert response.headers["WWW-Authenticate"] == f'Bearer realm="api", {DPOP}'
 
 
 def test_invalid_token_challenge_names_the_reason(server, http, tokens):
@@ -42,7 +46,7 @@ def test_invalid_token_challenge_names_the_reason(server, http, tokens):
     body = assert_error(response, 401, "invalid_token")
     assert body["error_description"] == "The token has expired."
     assert response.headers["WWW-Authenticate"] == (
-        'Bearer realm="api", error="invalid_token", error_description="The token has expired."'
+        f'Bearer realm="api", error="invalid_token", error_description="The token has expired.", {DPOP}'
     )
 
 
@@ -51,7 +55,7 @@ def test_insufficient_scope_challenge_names_the_scope(server, http, tokens):
     assert_error(response, 403, "insufficient_scope")
     challenge = response.headers["WWW-Authenticate"]
     assert challenge.startswith('Bearer realm="api", error="insufficient_scope", error_description="')
-    assert challenge.endswith(', scope="read:messages"')
+    assert challenge.endswith(f', scope="read:messages", {DPOP}')
 
 
 def test_error_description_never_echoes_the_token(server, http, tokens, attacker_key):
@@ -63,7 +67,7 @@ def test_error_description_never_echoes_the_token(server, http, tokens, attacker
         assert sig not in response.text
 
 
-def test_keys_unavailable_is_503_with_retry_after(provider, make_app, tokens, http):
+def test_keys_unavailable_is_503_with_retry_after(provider, make_app, tokens, http, caplog):
     from tests.support import live
 
     provider.down = True
@@ -72,6 +76,8 @@ def test_keys_unavailable_is_503_with_retry_after(provider, make_app, tokens, ht
     assert_error(response, 503, "temporarily_unavailable", challenge=False)
     assert int(response.headers["Retry-After"]) > 0
     assert "WWW-Authenticate" not in response.headers
+    # an outcome, logged in one line where it arises: no traceback per request
+    assert not [record for record in caplog.records if record.exc_info], caplog.text
 
 
 def test_http_errors_use_the_same_shape(server, http):

@@ -9,22 +9,31 @@ A case is a request the operation accepts (tests/calls.py: its body from the doc
 its required parameters from the answers that link to it), sent as it is (``success``) or changed in one
 way. Each case starts from the same stored state: one message, the one the list's example shows. Values
 the API makes up anew each time (ids, timestamps) must have the documented form; the rest must be equal.
+The whole runs once per AUTH_DPOP mode: the auth answers differ, and with DPoP required every request
+carries a proof of its own.
 """
 
 from __future__ import annotations
 
 import re
 import sqlite3
+from dataclasses import dataclass
 from datetime import datetime
 from fnmatch import fnmatch
 
+import pytest
+
 from namespaces.messages import EXAMPLE_AUTHOR, EXAMPLE_TEXT, STORE
-from tests.calls import Call, Caller
-from tests.support import live, operations
+from security.dpop import access_token_hash
+from tests.calls import Call, Caller, Signer
+from tests.dpop_proofs import Proofs
+from tests.support import free_port, live, operations
 
 JSON = "application/json"
 #: The headers whose documented examples must match the live ones, present or absent.
 CHECKED_HEADERS = ("WWW-Authenticate", "Retry-After", "ETag", "Location")
+#: The headers that must be there when documented, and only then (their values change: a fresh nonce).
+PRESENT_HEADERS = ("DPoP-Nonce",)
 #: Where examples may appear; one anywhere else (e.g. in a response model) would be shown without being
 #: checked. A request body's property examples are checked by sending them: every case's body is made of them.
 EXAMPLE_PLACES = {
@@ -38,12 +47,35 @@ OTHER_USER = "bob"
 UNKNOWN_ID = "0" * 32
 
 
-def token_headers(tokens, sub: str = EXAMPLE_AUTHOR, scopes=(), **claims) -> dict[str, str]:
-    return {"Authorization": f"Bearer {tokens.make(sub=sub, scope=' '.join(scopes) or None, **claims)}"}
+@dataclass(frozen=True)
+class Auth:
+    """How the requests of one run are authorized: Bearer tokens, or DPoP-bound ones with a fresh proof for
+    each request (``required``, and the DPoP cases)."""
+
+    tokens: object
+    mode: str
+
+    def signer(self, sub: str = EXAMPLE_AUTHOR, scopes=(), dpop: str | None = None, **claims) -> Signer:
+        """``dpop``: "proof" (a good one), "wrong_url" (a proof for another URL), "no_proof" (the scheme alone)."""
+        claims = {"sub": sub, "scope": " ".join(scopes) or None, **claims}
+        dpop = dpop or ("proof" if self.mode == "required" else None)
+        if dpop is None:
+            token = self.tokens.make(**claims)
+            return lambda method, url: {"Authorization": f"Bearer {token}"}
+        key = Proofs()
+        token = self.tokens.make(jkt=key.key.thumbprint(), **claims)
+
+        def sign(method: str, url: str) -> dict[str, str]:
+            if dpop == "no_proof":
+                return {"Authorization": f"DPoP {token}"}
+            htu = url.split("?", 1)[0] + ("/elsewhere" if dpop == "wrong_url" else "")
+            return {"Authorization": f"DPoP {token}", "DPoP": key.make(htm=method, htu=htu, ath=access_token_hash(token))}
+
+        return sign
 
 
 def replaced_body(call: Call, **fields) -> Call:
-    return Call(call.method, call.base_url, call.path, call.headers, {**call.body, **fields})
+    return Call(call.method, call.base_url, call.path, call.headers, {**call.body, **fields}, signer=call.signer)
 
 
 def twice(call: Call, http, second: Call | None = None):
@@ -53,38 +85,51 @@ def twice(call: Call, http, second: Call | None = None):
     return (second or call).send(http)
 
 
-#: Each case: how to get it from an operation's accepted call (``call``, sent as the example author).
+def raw(call: Call, content_type: str, data: bytes) -> Call:
+    return Call(call.method, call.base_url, call.path, {**call.headers, "Content-Type": content_type}, data=data,
+                signer=call.signer)
+
+
+#: Each case: how to get it from an operation's accepted call (``call``, made as the example author).
 CASES = {
-    "success": lambda call, op, t, http: call.send(http),
-    "unauthorized": lambda call, op, t, http: call.with_headers(Authorization=None).send(http),
-    "invalid_token": lambda call, op, t, http: call.with_headers(**token_headers(t, exp=1)).send(http),
-    "insufficient_scope": lambda call, op, t, http: call.with_headers(**token_headers(t)).send(http),
-    "not_author": lambda call, op, t, http: call.with_headers(
-        **token_headers(t, OTHER_USER, op.scope_options[0])).send(http),
-    "not_found": lambda call, op, t, http: Call(call.method, call.base_url,
-                                                re.sub(r"[0-9a-f]{32}", UNKNOWN_ID, call.path),
-                                                call.headers, call.body).send(http),
-    "not_modified": lambda call, op, t, http: call.with_headers(
+    "success": lambda call, op, auth, http: call.send(http),
+    "unauthorized": lambda call, op, auth, http: call.signed_by(None).send(http),
+    "invalid_token": lambda call, op, auth, http: call.signed_by(auth.signer(exp=1)).send(http),
+    "insufficient_scope": lambda call, op, auth, http: call.signed_by(auth.signer()).send(http),
+    "invalid_dpop_proof": lambda call, op, auth, http: call.signed_by(
+        auth.signer(scopes=op.scopes, dpop="wrong_url")).send(http),
+    "invalid_request": lambda call, op, auth, http: call.signed_by(
+        auth.signer(scopes=op.scopes, dpop="no_proof")).send(http),
+    "use_dpop_nonce": lambda call, op, auth, http: call.signed_by(auth.signer(scopes=op.scopes, dpop="proof")).send(http),
+    "replay_store_unavailable": lambda call, op, auth, http: call.signed_by(
+        auth.signer(scopes=op.scopes, dpop="proof")).send(http),
+    "not_author": lambda call, op, auth, http: call.signed_by(
+        auth.signer(OTHER_USER, op.scope_options[0])).send(http),
+    "not_found": lambda call, op, auth, http: Call(call.method, call.base_url,
+                                                   re.sub(r"[0-9a-f]{32}", UNKNOWN_ID, call.path),
+                                                   call.headers, call.body, signer=call.signer).send(http),
+    "not_modified": lambda call, op, auth, http: call.with_headers(
         If_None_Match=call.send(http).headers["ETag"]).send(http),
-    "precondition_required": lambda call, op, t, http: call.with_headers(If_Match=None).send(http),
-    "precondition_failed": lambda call, op, t, http: twice(call, http),  # the second If-Match is stale
-    "malformed_json": lambda call, op, t, http: Call(
-        call.method, call.base_url, call.path, {**call.headers, "Content-Type": JSON}, data=b'{"text": ').send(http),
-    "unknown_field": lambda call, op, t, http: replaced_body(call, colour="red").send(http),
-    "missing_field": lambda call, op, t, http: Call(call.method, call.base_url, call.path, call.headers, {}).send(http),
-    "request_entity_too_large": lambda call, op, t, http: replaced_body(call, padding="x" * 17_000).send(http),
-    "unsupported_media_type": lambda call, op, t, http: Call(
-        call.method, call.base_url, call.path, {**call.headers, "Content-Type": "text/plain"},
-        data=b"Hello").send(http),
-    "invalid_text": lambda call, op, t, http: replaced_body(call, text="   ").send(http),
-    "invalid_idempotency_key": lambda call, op, t, http: call.with_headers(Idempotency_Key="has space").send(http),
-    "idempotency_key_reused": lambda call, op, t, http: twice(
+    "precondition_required": lambda call, op, auth, http: call.with_headers(If_Match=None).send(http),
+    "precondition_failed": lambda call, op, auth, http: twice(call, http),  # the second If-Match is stale
+    "malformed_json": lambda call, op, auth, http: raw(call, JSON, b'{"text": ').send(http),
+    "unknown_field": lambda call, op, auth, http: replaced_body(call, colour="red").send(http),
+    "missing_field": lambda call, op, auth, http: Call(call.method, call.base_url, call.path, call.headers, {},
+                                                       signer=call.signer).send(http),
+    "request_entity_too_large": lambda call, op, auth, http: replaced_body(call, padding="x" * 17_000).send(http),
+    "unsupported_media_type": lambda call, op, auth, http: raw(call, "text/plain", b"Hello").send(http),
+    "invalid_text": lambda call, op, auth, http: replaced_body(call, text="   ").send(http),
+    "invalid_idempotency_key": lambda call, op, auth, http: call.with_headers(Idempotency_Key="has space").send(http),
+    "idempotency_key_reused": lambda call, op, auth, http: twice(
         call.with_headers(Idempotency_Key="retry-1"), http,
         replaced_body(call.with_headers(Idempotency_Key="retry-1"), text="Another text")),
-    "invalid_limit": lambda call, op, t, http: call.with_query(limit="0").send(http),
-    "invalid_cursor": lambda call, op, t, http: call.with_query(cursor="not-one-of-ours").send(http),
+    "invalid_limit": lambda call, op, auth, http: call.with_query(limit="0").send(http),
+    "invalid_cursor": lambda call, op, auth, http: call.with_query(cursor="not-one-of-ours").send(http),
 }
-#: Cases asked of another app: one whose issuer is down, one whose database is locked.
+DPOP_CASES = {"invalid_dpop_proof", "invalid_request", "use_dpop_nonce", "replay_store_unavailable"}
+#: Cases asked of another app, by the settings it takes on top (the issuer down: see the test).
+OTHER_APPS = {"use_dpop_nonce": {"AUTH_DPOP_NONCE": "on"},
+              "replay_store_unavailable": {"AUTH_DPOP_REPLAY_URL": "redis://127.0.0.1:{closed_port}/0"}}
 UNAVAILABLE = ("temporarily_unavailable", "storage_unavailable")
 
 
@@ -167,7 +212,13 @@ def documented_cases(operation, openapi) -> list[tuple[str, str, object, dict]]:
     return found
 
 
-def test_every_documented_example_is_the_live_answer(server, provider, make_app, tokens, http, tmp_path):
+@pytest.mark.parametrize("mode", ["allowed", "off", "required"])
+def test_every_documented_example_is_the_live_answer(provider, make_app, tokens, http, tmp_path, mode):
+    with live(make_app(AUTH_DPOP=mode)) as server:
+        check_every_example(server, provider, make_app, Auth(tokens, mode), http, tmp_path)
+
+
+def check_every_example(server, provider, make_app, auth: Auth, http, tmp_path):
     swagger = http.get(server.url + "/swagger.json").json()
     openapi = http.get(server.url + "/openapi.json").json()
     problems, to_ask = [], []  # to_ask: (operation, status, case, body, headers) to compare with the live answer
@@ -194,36 +245,49 @@ def test_every_documented_example_is_the_live_answer(server, provider, make_app,
             else:
                 to_ask.append((operation, status, case, body, headers))
 
-    def caller(app, base_url):
-        return Caller(swagger, base_url, http, lambda op: {} if op.public else token_headers(tokens, scopes=op.scopes))
+    def caller(base_url):
+        return Caller(swagger, base_url, http, lambda op: {} if op.public else auth.signer(scopes=op.scopes))
 
     def compare(answer, operation, status, case, body, headers):
-        documented = (int(status), body, {name: headers.get(name) for name in CHECKED_HEADERS})
+        documented = (int(status), body, {name: headers.get(name) for name in CHECKED_HEADERS},
+                      {name: name in headers for name in PRESENT_HEADERS})
         ids = {}
         live_body = masked(body, answer.json(), ids) if answer.content else None
         live_headers = {name: answer.headers.get(name) for name in CHECKED_HEADERS}
         for live_id, documented_id in ids.items():
             if live_headers["Location"]:
                 live_headers["Location"] = live_headers["Location"].replace(live_id, documented_id)
-        live_one = (answer.status_code, live_body, live_headers)
+        live_one = (answer.status_code, live_body, live_headers,
+                    {name: name in answer.headers for name in PRESENT_HEADERS})
         if live_one != documented:
             problems.append(f"{operation} {case}: documented {documented}, live {live_one}")
 
-    ready = caller(server.app, server.url)
+    ready = caller(server.url)
     for operation, status, case, body, headers in to_ask:
-        if case not in UNAVAILABLE:
+        if case not in UNAVAILABLE and case not in OTHER_APPS:
             reset(server.app)
-            call = ready.call(operation)
-            compare(CASES[case](call, operation, tokens, http), operation, status, case, body, headers)
+            compare(CASES[case](ready.call(operation), operation, auth, http), operation, status, case, body, headers)
+
+    # refusals before the route runs, from apps with other settings: the calls are made on the live one
+    for case, settings in OTHER_APPS.items():
+        asked = [item for item in to_ask if item[2] == case]
+        if asked:
+            settings = {name: value.format(closed_port=free_port()) for name, value in settings.items()}
+            with live(make_app(AUTH_DPOP=auth.mode, **settings)) as other:
+                for operation, *rest in asked:
+                    reset(server.app)
+                    call = ready.call(operation).at(other.url)
+                    compare(CASES[case](call, operation, auth, http), operation, *rest)
 
     # storage_unavailable: the database locked even for readers, past a short busy timeout
-    locked = make_app(DATABASE_URL=f"sqlite:///{tmp_path / 'locked.db'}", DATABASE_BUSY_TIMEOUT="0.1")
+    locked = make_app(AUTH_DPOP=auth.mode, DATABASE_URL=f"sqlite:///{tmp_path / 'locked.db'}",
+                      DATABASE_BUSY_TIMEOUT="0.1")
     with live(locked) as server_of_locked:
         calls = []
         for asked in to_ask:
             if asked[2] == "storage_unavailable":
                 reset(locked)
-                calls.append((caller(locked, server_of_locked.url).call(asked[0]), asked))
+                calls.append((caller(server_of_locked.url).call(asked[0]), asked))
         locked.extensions[STORE].engine.dispose()  # no connection of the app's left open: the holder takes the file
         holder = sqlite3.connect(tmp_path / "locked.db", isolation_level=None)
         try:
@@ -237,7 +301,7 @@ def test_every_documented_example_is_the_live_answer(server, provider, make_app,
 
     # temporarily_unavailable: a fresh app holds no key and cannot fetch one (the call is made on the live one)
     provider.down = True
-    with live(make_app()) as down:
+    with live(make_app(AUTH_DPOP=auth.mode)) as down:
         for asked in to_ask:
             if asked[2] == "temporarily_unavailable":
                 reset(server.app)
@@ -249,4 +313,5 @@ def test_every_documented_example_is_the_live_answer(server, provider, make_app,
         expected = {"success"} if operation.public else {"success", "unauthorized", "invalid_token",
                                                          "temporarily_unavailable"}
         expected |= {"insufficient_scope"} if operation.scopes else set()
+        expected |= DPOP_CASES if auth.mode != "off" and not operation.public else set()
         assert expected <= {case for name, case in cases if name == str(operation)}, operation

@@ -27,12 +27,16 @@ import requests
 from app.snapshot import snapshot_app
 from namespaces.private import SCOPED_MESSAGE
 from namespaces.public import PUBLIC_MESSAGE
+from security.dpop import DEFAULT_ALGORITHMS
 from swagger import BEARER
+from swagger.auth_schemes import DPOP
 from swagger.openapi3 import to_openapi3
 from tests.generators import (OPC_PACKAGE, SDK_PACKAGE, importable, openapi_generator, openapi_python_client,
                               typescript_compiler)
 from tests.support import Operation, live, operations
 
+#: What a protected route answers without a token, by default (AUTH_DPOP=allowed: both schemes offered).
+UNAUTHORIZED_CHALLENGE = f'Bearer realm="api", DPoP algs="{" ".join(DEFAULT_ALGORITHMS)}"'
 #: Our document plus every other Swagger 2.0 scheme type, so the converter is held to
 #: openapi-generator's on all of them, whichever ones the app declares today.
 EVERY_SCHEME = {
@@ -119,7 +123,7 @@ def opc(contract_server, tmp_path_factory):
 
 def _comparable(theirs: dict, ours: dict) -> tuple[dict, dict]:
     """Both conversions minus what is expected to differ: the 3.0 patch version, their provenance
-    marker, the Authorization apiKey that ours (on purpose) turns into an http bearer scheme, the
+    marker, the Authorization apiKeys that ours (on purpose) turns into http bearer and DPoP schemes, the
     named examples ours adds where theirs has 2.0's one example (which must be one of ours), and the
     links ours makes of the 2.0 `x-links` that theirs copies as they are."""
     theirs, ours = json.loads(json.dumps(theirs)), json.loads(json.dumps(ours))
@@ -132,6 +136,12 @@ def _comparable(theirs: dict, ours: dict) -> tuple[dict, dict]:
         "description": theirs["components"]["securitySchemes"][BEARER]["description"],
     }
     ours["components"]["securitySchemes"][BEARER] = theirs["components"]["securitySchemes"][BEARER]
+    if DPOP in ours["components"]["securitySchemes"]:  # the same, for the DPoP scheme (marked x-auth-scheme)
+        assert theirs["components"]["securitySchemes"][DPOP]["type"] == "apiKey"
+        assert ours["components"]["securitySchemes"][DPOP] == {
+            "type": "http", "scheme": "DPoP", "description": theirs["components"]["securitySchemes"][DPOP]["description"],
+        }
+        ours["components"]["securitySchemes"][DPOP] = theirs["components"]["securitySchemes"][DPOP]
     for url, item in ours["paths"].items():
         for method, operation in item.items():
             if method == "parameters":
@@ -225,7 +235,7 @@ def test_sdk_without_a_token_raises_its_401_exception(sdk, server, routes):
             else:
                 error = sdk_refusal(sdk, client, operation, 401, sdk.exceptions.UnauthorizedException)
                 assert error.data.error == "unauthorized"
-                assert error.headers["WWW-Authenticate"] == 'Bearer realm="api"'
+                assert error.headers["WWW-Authenticate"] == UNAUTHORIZED_CHALLENGE
 
 
 def test_sdk_without_the_scope_raises_its_403_exception(sdk, server, tokens, routes):
@@ -303,7 +313,7 @@ def test_opc_without_a_token_gets_a_parsed_401_error(opc, server, routes):
             assert isinstance(response.parsed, opc_models().Error)
             assert response.parsed.error == "unauthorized"
             assert response.parsed.error_description
-            assert response.headers["WWW-Authenticate"] == 'Bearer realm="api"'
+            assert response.headers["WWW-Authenticate"] == UNAUTHORIZED_CHALLENGE
 
 
 def test_opc_without_the_scope_gets_a_parsed_403_error(opc, server, tokens, routes):

@@ -222,7 +222,7 @@ def test_one_acquisition_from_a_hanging_issuer_ends_within_the_timeout(hanging_i
 def test_a_hanging_issuer_holds_one_request_for_one_timeout_and_no_other(make_app, hanging_issuer, tokens,
                                                                          attacker_key):
     timeout = 2
-    forged = tokens.make(key=attacker_key)
+    forged = tokens.make(key=attacker_key, iss=hanging_issuer.url)  # a token for that issuer: its keys are fetched
     with live(make_app(AUTH_ISSUER=hanging_issuer.url, AUTH_JWKS_TIMEOUT=str(timeout))) as server:
         first = _Call(server.url + "/api/private", forged)
         assert eventually(lambda: hanging_issuer.connections == 1)

@@ -12,11 +12,12 @@ from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 
 from app.snapshot import snapshot_app
 from swagger import BEARER, info
+from swagger.auth_schemes import DPOP
 from swagger.contract import render
 from tests.support import live, operations
 
 SNAPSHOTS = Path(__file__).resolve().parent.parent / "openapi"
-AUTH_ERRORS = {"401", "403", "503"}
+AUTH_ERRORS = {"400", "401", "403", "503"}  # 400: DPoP refusals (AUTH_DPOP is `allowed` by default)
 
 
 @pytest.fixture
@@ -87,8 +88,10 @@ def test_swagger_operations(documents, namespaces):
             assert response["description"], (operation, status)
             if status in AUTH_ERRORS:
                 assert response["schema"] == {"$ref": "#/definitions/Error"}, (operation, status)
-        for status in {"401", "403"} & set(responses):
+        for status in {"400", "401", "403"} & set(responses):
             assert responses[status]["headers"]["WWW-Authenticate"]["type"] == "string"
+        if "401" in responses:
+            assert responses["401"]["headers"]["DPoP-Nonce"]["type"] == "string"
         if "503" in responses:
             assert responses["503"]["headers"]["Retry-After"]["type"] == "integer"
 
@@ -111,6 +114,8 @@ def test_openapi3_twin(documents):
     assert schemes[BEARER]["type"] == "http"
     assert schemes[BEARER]["scheme"] == "bearer"
     assert schemes[BEARER]["bearerFormat"] == "JWT"
+    assert (schemes[DPOP]["type"], schemes[DPOP]["scheme"]) == ("http", "DPoP")
+    assert "x-auth-scheme" not in schemes[DPOP]
     for name, scheme in swagger["securityDefinitions"].items():
         if scheme["type"] == "oauth2":
             flow = {"accessCode": "authorizationCode", "application": "clientCredentials"}[scheme["flow"]]

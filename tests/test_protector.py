@@ -8,7 +8,7 @@ from authlib.integrations.flask_oauth2 import current_token as authlib_current_t
 from authlib.integrations.flask_oauth2 import token_authenticated
 from flask import Flask, Response
 
-from app import build_key_set, build_token_validator, load_settings
+from app import build_key_sets, build_token_validator, load_settings
 from security import BearerProtector, current_token
 from tests.support import AUDIENCE, live
 
@@ -43,7 +43,7 @@ EXPECTED = {"dict": (200, None), "text": (200, None), "response": (202, "yes"), 
 def server(provider):
     app = Flask(__name__)
     settings = load_settings({"AUTH_ISSUER": provider.issuer, "AUTH0_AUDIENCE": AUDIENCE, "AUTH_JWKS_TIMEOUT": "1"})
-    protect.init_app(app, build_token_validator(settings, build_key_set(settings)))
+    protect.init_app(app, build_token_validator(settings, build_key_sets(settings)))
     for name, answer in ANSWERS.items():
         app.add_url_rule(f"/answer/{name}", name, protect()(answer))
 

@@ -1,6 +1,14 @@
 // Starts Swagger UI with the settings the server put in the page's JSON block (#docs-settings).
 // A file rather than an inline script, so the page's Content-Security-Policy can refuse inline code.
+//
+// DPoP (RFC 9449): the page holds one P-256 key, made by WebCrypto when it loads, whose private half
+// cannot be exported (not even by this script). Every request goes through requestInterceptor, which
+// Swagger UI 4.19 awaits: the login's token request gets a proof, so the issuer binds the token to this
+// key (token_type DPoP), and every call with such a token (Swagger UI then sends "Authorization: DPoP")
+// gets a fresh proof with the token's hash. The key lives as long as the page: after a reload, log in again.
 "use strict";
+
+const encoder = new TextEncoder();
 
 // A pasted token without a scheme gets "Bearer "; "Bearer x", "Basic x"... are left alone.
 function addBearerScheme(request) {
@@ -11,13 +19,188 @@ function addBearerScheme(request) {
     return request;
 }
 
+function base64url(bytes) {
+    let binary = "";
+    for (const byte of new Uint8Array(bytes)) {
+        binary += String.fromCharCode(byte);
+    }
+    return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+function base64urlJson(value) {
+    return base64url(encoder.encode(JSON.stringify(value)));
+}
+
+// The claims of a JWT, or null for anything else (an opaque token, garbage).
+function jwtClaims(token) {
+    try {
+        const payload = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+        const claims = JSON.parse(atob(payload));
+        return claims && typeof claims === "object" ? claims : null;
+    } catch (error) {
+        return null;
+    }
+}
+
+function isDPoPBound(token) {
+    const claims = jwtClaims(token);
+    return Boolean(claims && claims.cnf && claims.cnf.jkt);
+}
+
+// RFC 6749 §4.1.3, §4.4.2: a token request is a form POST with a grant_type.
+function isTokenRequest(request) {
+    return /^post$/i.test(request.method || "") && typeof request.body === "string" &&
+        /(^|&)grant_type=/.test(request.body);
+}
+
+// The Authorization header's name as Swagger UI spelled it: "Authorization" (apiKey) or "authorization" (oauth2).
+function authorizationHeader(headers) {
+    return Object.keys(headers).find((name) => name.toLowerCase() === "authorization");
+}
+
+const NOTE_BOUND_TOKEN = "This token is DPoP-bound: it works only with proofs signed by the private key of " +
+    "the client that obtained it, and this page does not hold that key, so the API refuses it. " +
+    "Log in with authorization_code or client_credentials instead: this page then binds the token to its own key.";
+const NOTE_NO_WEBCRYPTO = "This page cannot sign DPoP proofs here: WebCrypto needs https (or http on " +
+    "127.0.0.1 or localhost). Logins get Bearer tokens, which this API refuses: it requires DPoP.";
+
+function showNote(text) {
+    const note = document.getElementById("dpop-note");
+    note.textContent = text;
+    note.hidden = false;
+}
+
+function hideNote(text) {
+    const note = document.getElementById("dpop-note");
+    if (note.textContent === text) {
+        note.hidden = true;
+    }
+}
+
+class DPoPSigner {
+    constructor() {
+        this.nonces = new Map(); // origin -> the last DPoP-Nonce it sent (RFC 9449 §8, §9)
+        this.key = crypto.subtle.generateKey({name: "ECDSA", namedCurve: "P-256"}, false, ["sign", "verify"])
+            .then(async (pair) => {
+                const {kty, crv, x, y} = await crypto.subtle.exportKey("jwk", pair.publicKey);
+                // RFC 7638: the thumbprint a token bound to this key names in cnf.jkt
+                const canonical = JSON.stringify({crv, kty, x, y});
+                const jkt = base64url(await crypto.subtle.digest("SHA-256", encoder.encode(canonical)));
+                return {privateKey: pair.privateKey, jwk: {kty, crv, x, y}, jkt};
+            });
+    }
+
+    // A proof for one request (RFC 9449 §4.2): htu without query and fragment, ath when a token goes with it.
+    async proof(method, url, accessToken) {
+        const key = await this.key;
+        const target = new URL(url, window.location.href);
+        const claims = {
+            jti: crypto.randomUUID(),
+            htm: method.toUpperCase(),
+            htu: target.origin + target.pathname,
+            iat: Math.floor(Date.now() / 1000),
+        };
+        if (accessToken) {
+            claims.ath = base64url(await crypto.subtle.digest("SHA-256", encoder.encode(accessToken)));
+        }
+        if (this.nonces.has(target.origin)) {
+            claims.nonce = this.nonces.get(target.origin);
+        }
+        const input = base64urlJson({typ: "dpop+jwt", alg: "ES256", jwk: key.jwk}) + "." + base64urlJson(claims);
+        const signature = await crypto.subtle.sign({name: "ECDSA", hash: "SHA-256"}, key.privateKey, encoder.encode(input));
+        return input + "." + base64url(signature);
+    }
+
+    // Adds the proof, and a fetch that answers a nonce demand (use_dpop_nonce) by retrying once with the nonce.
+    async sign(request, accessToken) {
+        const origin = new URL(request.url, window.location.href).origin;
+        request.headers.DPoP = await this.proof(request.method, request.url, accessToken);
+        request.userFetch = async (url, init) => {
+            const sent = this.nonces.get(origin);
+            let response = await fetch(url, init);
+            const nonce = response.headers.get("DPoP-Nonce");
+            if (nonce) {
+                this.nonces.set(origin, nonce);
+            }
+            if (nonce && nonce !== sent && await asksForNonce(response)) {
+                init.headers.DPoP = await this.proof(request.method, request.url, accessToken);
+                response = await fetch(url, init);
+                const next = response.headers.get("DPoP-Nonce");
+                if (next) {
+                    this.nonces.set(origin, next);
+                }
+            }
+            return response;
+        };
+        return request;
+    }
+}
+
+// A resource server asks in its challenge (401), an authorization server in its JSON error (400).
+async function asksForNonce(response) {
+    if (response.status === 401) {
+        return /error="use_dpop_nonce"/.test(response.headers.get("WWW-Authenticate") || "");
+    }
+    if (response.status === 400) {
+        const body = await response.clone().json().catch(() => null);
+        return Boolean(body && body.error === "use_dpop_nonce");
+    }
+    return false;
+}
+
+function requestInterceptor(signer) {
+    return async function (request) {
+        addBearerScheme(request);
+        const headers = request.headers || (request.headers = {});
+        if (isTokenRequest(request)) {
+            return signer ? signer.sign(request) : request;
+        }
+        const name = authorizationHeader(headers);
+        const [scheme, token] = name ? String(headers[name]).trim().split(/\s+/, 2) : [];
+        if (/^dpop$/i.test(scheme || "") && token && signer) {
+            const claims = jwtClaims(token);
+            if (claims && claims.cnf && claims.cnf.jkt !== (await signer.key).jkt) {
+                showNote(NOTE_BOUND_TOKEN); // bound to another client's key: pasted, not from this page's login
+            }
+            return signer.sign(request, token);
+        }
+        if (/^bearer$/i.test(scheme || "") && token && isDPoPBound(token)) {
+            showNote(NOTE_BOUND_TOKEN);
+        }
+        return request;
+    };
+}
+
+// Pasting a bound token in a field of the Authorize dialog shows the note at once.
+function watchPastedTokens() {
+    document.addEventListener("input", (event) => {
+        const field = event.target;
+        if (!(field instanceof HTMLInputElement) || !field.closest(".auth-container")) {
+            return;
+        }
+        const token = field.value.trim().replace(/^(bearer|dpop)\s+/i, "");
+        if (isDPoPBound(token)) {
+            showNote(NOTE_BOUND_TOKEN);
+        } else {
+            hideNote(NOTE_BOUND_TOKEN);
+        }
+    });
+}
+
 window.addEventListener("load", function () {
     const docs = JSON.parse(document.getElementById("docs-settings").textContent);
+    const dpop = docs.dpop !== "off";
+    const canSign = Boolean(window.isSecureContext && window.crypto && crypto.subtle);
+    const signer = window.dpopSigner = dpop && canSign ? new DPoPSigner() : null;
+    if (docs.dpop === "required" && !canSign) {
+        showNote(NOTE_NO_WEBCRYPTO);
+    }
+    watchPastedTokens();
     const ui = window.ui = SwaggerUIBundle({
         url: docs.specsUrl,
         // a path, made absolute against the address the browser is at: no request header decides it
         oauth2RedirectUrl: new URL(docs.oauth2RedirectUrl, window.location.href).href,
-        requestInterceptor: addBearerScheme,
+        requestInterceptor: requestInterceptor(signer),
         validatorUrl: null,
         dom_id: "#swagger-ui",
         presets: [
