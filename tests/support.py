@@ -205,6 +205,13 @@ class Operation:
         return f"{self.method.upper()} {self.path}"
 
 
+def opened_as_they_are(operation: Operation, scopes: set[str]) -> bool:
+    """Whether a token with ``scopes`` gets the operation's success answer with nothing else to send (no
+    required parameter or body): the routes a transport test can call as they are."""
+    opens = operation.public or any(set(option) <= scopes for option in operation.scope_options)
+    return opens and not any(p.get("required") for p in operation.parameters)
+
+
 def operations(document: dict) -> list[Operation]:
     """Every operation the document describes: the routes under test come from here, never from a list."""
     return [Operation(path, method, operation, tuple(item.get("parameters", [])))
