@@ -82,7 +82,7 @@ def test_only_the_author_edits_and_only_the_author_or_a_moderator_deletes(http, 
     assert refused.json()["error_description"] == "Only the message's author, or a moderator, may delete it."
     scopeless = http.delete(url, headers=as_user("carol", READ))
     assert is_error(scopeless, 403, "insufficient_scope")
-    assert scopeless.headers["WWW-Authenticate"].endswith(f'scope="{WRITE} {DELETE}"')
+    assert f'scope="{WRITE} {DELETE}"' in scopeless.headers["WWW-Authenticate"]
     assert http.get(url, headers=alice).json()["version"] == 1  # nothing changed
 
     assert http.patch(url, json={"text": "mine"}, headers={**alice, "If-Match": '"1"'}).status_code == 200
