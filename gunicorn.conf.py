@@ -15,6 +15,8 @@ from dotenv import load_dotenv
 # Importing app.settings loads the app's modules in the master, before workers fork: they start faster,
 # and gevent's patching in each worker still applies, as nothing in them makes a lock, a thread or a
 # socket at import.
+from app import INSTANCE_PATH
+from app.database import migrate_database
 from app.settings import load_settings
 from security.dpop_protection import replay_scope_note
 from security.net import is_loopback_host
@@ -65,9 +67,12 @@ control_socket_disable = True
 
 
 def on_starting(server):
-    """Once per server, in the master: what a worker alone cannot see. Several workers without a shared
-    DPoP replay store each catch only the replays sent to them; and local mode trusts a development
+    """Once per server, in the master, before any worker starts. The database is migrated here, once: a
+    failed migration stops gunicorn with its one line (instead of every worker failing in turn, forever),
+    and workers find nothing left to do. Then what a worker alone cannot see: several workers without a
+    shared DPoP replay store each catch only the replays sent to them; and local mode trusts a development
     issuer, so say so when it listens beyond this machine."""
+    migrate_database(settings, INSTANCE_PATH)
     note = replay_scope_note(settings, server.cfg.workers)
     if note:
         server.log.warning(note)

@@ -22,25 +22,30 @@ from swagger import (
 )
 from security.dpop_protection import AuthorizationSchemes
 
+from .database import open_message_store
 from .json_body import ApiJSONProvider, ApiRequest
 from .proxies import redirect_with_paths, trust_proxies
 from .settings import ConfigError, Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
+INSTANCE_PATH = ROOT / "instance"  # the local issuer's key and the default SQLite database, unless told otherwise
 
-__all__ = ["ConfigError", "Settings", "build_key_sets", "build_token_validator", "create_app", "load_settings"]
+__all__ = ["INSTANCE_PATH", "ConfigError", "Settings", "build_key_sets", "build_token_validator", "create_app",
+           "load_settings"]
 
 
 def create_app(config: Mapping[str, str] | None = None, *, instance_path: str | Path | None = None,
                namespaces=NAMESPACES) -> Flask:
     """Build the app from the environment (and ``.env``), or from ``config`` alone when given (tests).
 
-    ``instance_path`` is where the local issuer keeps its key (default: ``instance/`` in the repo);
+    ``instance_path`` is where the local issuer keeps its key and SQLite its default database (default:
+    ``instance/`` in the repo);
     ``namespaces`` are the (namespace, URL prefix) pairs served, whose routes declare the API's scopes.
     """
     settings = load_settings(_environment() if config is None else config)
     app = _flask_app(settings, instance_path)
     _configure_logging(settings)
+    open_message_store(app, settings)  # migrations first: a failed one stops start-up
     scopes = api_scopes(namespace for namespace, _ in namespaces)
 
     # With no provider configured, the embedded issuer signs tokens and hands its JWKS straight to
@@ -93,7 +98,7 @@ def _flask_app(settings: Settings, instance_path: str | Path | None) -> Flask:
     """The bare Flask app: our templates and static files, request-shape rules and Flask-RESTX options."""
     app = Flask(
         __name__,
-        instance_path=str(instance_path or ROOT / "instance"),
+        instance_path=str(instance_path or INSTANCE_PATH),
         template_folder=str(ROOT / "swagger" / "templates"),  # our swagger-ui.html overrides flask-restx's
         static_folder=str(ROOT / "swagger" / "static"),  # the docs page's own script and styles
     )
@@ -151,8 +156,8 @@ def _allow_cors(app: Flask, settings: Settings) -> None:
     CORS(
         app,
         resources={r"/api/*": {"origins": list(settings.cors_origins)}},
-        allow_headers=["Authorization", "Content-Type", "DPoP"],
-        expose_headers=["WWW-Authenticate", "Retry-After", "DPoP-Nonce"],
+        allow_headers=["Authorization", "Content-Type", "DPoP", "If-Match", "If-None-Match", "Idempotency-Key"],
+        expose_headers=["WWW-Authenticate", "Retry-After", "DPoP-Nonce", "ETag", "Location"],
         max_age=600,
         vary_header=False,  # added below, always
     )

@@ -16,6 +16,7 @@ from security.schemes import DPOP_MODES
 from security.net import is_loopback_host
 from security.nonce import MIN_SECRET_LENGTH as DPOP_MIN_NONCE_SECRET
 from security.proof_keys import SUPPORTED_ALGORITHMS as DPOP_ALGORITHMS
+from storage import DEFAULT_BUSY_TIMEOUT, check_url
 
 DEFAULT_PORT = 3010
 LOOPBACK = "127.0.0.1"
@@ -23,6 +24,8 @@ LOCAL_CLIENT_ID = "local-swagger-ui"
 # The longest a request may wait on the issuer for keys (AUTH_JWKS_TIMEOUT): well below the worker
 # timeout (30 s in gunicorn.conf.py), so a hanging issuer costs a slow 503, never a killed worker.
 MAX_JWKS_TIMEOUT = 10.0
+# The longest a request may wait for another writer's SQLite lock (DATABASE_BUSY_TIMEOUT), for the same reason.
+MAX_DATABASE_BUSY_TIMEOUT = 10.0
 # The longest AUTH_DPOP_IAT_WINDOW: every proof is remembered that long (replays), and a longer window
 # only helps whoever captured a proof.
 MAX_DPOP_IAT_WINDOW = 3600
@@ -67,6 +70,8 @@ class Settings:
     swagger_ui_client_id: str | None = None
     local_client_id: str = LOCAL_CLIENT_ID
     local_client_secret: str | None = None
+    database_url: str | None = None  # None: the SQLite file in the instance folder (storage.default_url)
+    database_busy_timeout: float = DEFAULT_BUSY_TIMEOUT
     # Several issuers and audiences: a token's iss must be one of ``issuers``, its aud contain one of ``audiences``.
     issuers: tuple[str, ...] = ()  # () means (issuer,)
     audiences: tuple[str, ...] = ()  # () means (audience,)
@@ -175,6 +180,24 @@ def _client_secret(env) -> str | None:
     if secret is not None and (len(secret) < 16 or not secret.isprintable() or " " in secret):
         raise ConfigError("LOCAL_CLIENT_SECRET must be at least 16 printable characters without spaces")
     return secret
+
+
+def _database_url(env) -> str | None:
+    url = _text(env, "DATABASE_URL")
+    if url is not None:
+        try:
+            check_url(url)
+        except ValueError as error:  # its sentence never repeats the URL, which may hold a password
+            raise ConfigError(f"DATABASE_URL: {error}") from None
+    return url
+
+
+def _busy_timeout(env) -> float:
+    seconds = _number(env, "DATABASE_BUSY_TIMEOUT", DEFAULTS["database_busy_timeout"], minimum=0)
+    if seconds > MAX_DATABASE_BUSY_TIMEOUT:
+        raise ConfigError(f"DATABASE_BUSY_TIMEOUT must be at most {MAX_DATABASE_BUSY_TIMEOUT:g} seconds "
+                          f"(well below the worker timeout), got {_text(env, 'DATABASE_BUSY_TIMEOUT')!r}")
+    return seconds
 
 
 def _bind_host(env, local: bool) -> str:
@@ -314,6 +337,8 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         swagger_ui_client_id=_text(env, "SWAGGER_UI_OAUTH_CLIENT_ID"),
         local_client_id=_text(env, "LOCAL_CLIENT_ID") or DEFAULTS["local_client_id"],
         local_client_secret=_client_secret(env),
+        database_url=_database_url(env),
+        database_busy_timeout=_busy_timeout(env),
         dpop=dpop,
         dpop_algorithms=_dpop_algorithms(env),
         dpop_iat_window=dpop_iat_window,

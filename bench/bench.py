@@ -1,5 +1,5 @@
-"""`make bench`: throughput and latency of the three routes under gunicorn, token cache on and off, and
-of the two protected routes called with DPoP.
+"""`make bench`: throughput and latency of the three routes under gunicorn, token cache on and off, of the
+two protected routes called with DPoP, and of the messages routes on SQLite and on PostgreSQL.
 
 For each mode, one gunicorn (as `make serve` runs it, on loopback) against a loopback fake provider.
 wrk drives one route at a time; routes are interleaved and their order rotates every round, so slow
@@ -12,6 +12,11 @@ before each run (bench.common.DPoPClient, ES256, about 50 µs each, outside the 
 Lua script (bench/dpop.lua) sends the next one with each request, with a token bound to their key. The
 proof is checked on every request; the token comes from the verified-token cache (cache on).
 
+The messages routes: `GET /api/messages/{id}` reads one message posted before the run; `POST /api/messages`
+posts a new one on each request, each answered only once its commit is durable (SQLite with
+synchronous=FULL; PostgreSQL with its defaults, fsync on, in a cluster of the run's own, started with
+tests/postgres.py's helper when PostgreSQL is installed).
+
 Many short rounds rather than a few long ones: on a 2-core virtual machine the public route's own
 rate moves by +-15% from one 2 s window to the next, and with 7 rounds of 5 s the median ratio moved
 by +-0.04 between identical runs, as much as the effect being measured.
@@ -23,14 +28,17 @@ BENCH_ROUNDS (24), BENCH_WARMUP (seconds per route, 2), BENCH_GUNICORN_ARGS (ext
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import urllib.request
+from pathlib import Path
 from statistics import quantiles
 
-from pathlib import Path
+from tests.postgres import PostgresServer, postgres_bin
 
 from .common import ROUTES, DPoPClient, Gunicorn, Provider, describe_machine, median, rsa_key, token
 
@@ -40,14 +48,26 @@ DURATION = int(os.environ.get("BENCH_DURATION", 2))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", 24))
 WARMUP = int(os.environ.get("BENCH_WARMUP", 2))
 GUNICORN_ARGS = tuple(os.environ.get("BENCH_GUNICORN_ARGS", "").split())
-MODES = (("cache on", {"AUTH_TOKEN_CACHE_SIZE": 10_000}), ("cache off", {"AUTH_TOKEN_CACHE_SIZE": 0}))
 TARGET_RATIO, TARGET_P50 = 0.95, 1.10
 DPOP_TARGET_RATIO = 0.80
 UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 DPOP = " (DPoP)"
-#: The rows: the three routes with a Bearer token, then the protected ones with DPoP.
-ROWS = (*ROUTES, *(route + DPOP for route in ROUTES if route != "/api/public"))
+PUBLIC = "/api/public"
+GET_MESSAGE, POST_MESSAGE = "GET /api/messages/{id}", "POST /api/messages"
+#: The rows: the three routes with a Bearer token, the protected ones with DPoP, the messages routes.
+ROWS = (*ROUTES, *(route + DPOP for route in ROUTES if route != PUBLIC), GET_MESSAGE, POST_MESSAGE)
+SQLITE, POSTGRESQL = "SQLite", "PostgreSQL"
+#: name, settings, database, rows; the verdict is the cache-on modes'
+MODES = (("cache on", {"AUTH_TOKEN_CACHE_SIZE": 10_000}, SQLITE, ROWS),
+         ("cache off", {"AUTH_TOKEN_CACHE_SIZE": 0}, SQLITE, ROWS),
+         ("cache on, PostgreSQL", {"AUTH_TOKEN_CACHE_SIZE": 10_000}, POSTGRESQL, (PUBLIC, GET_MESSAGE, POST_MESSAGE)))
+#: cache on: route -> (least req/s ratio to public, databases it applies to)
+MESSAGE_TARGETS = {GET_MESSAGE: (0.80, (SQLITE, POSTGRESQL)), POST_MESSAGE: (0.50, (SQLITE,))}
 LUA = Path(__file__).resolve().parent / "dpop.lua"
+POST_SCRIPT = """wrk.method = "POST"
+wrk.body = '{"text": "A message from make bench"}'
+wrk.headers["Content-Type"] = "application/json"
+"""
 PROOF_MARGIN = 1.5  # proofs made per run: the fastest rate seen so far, times the duration, times this
 
 
@@ -67,9 +87,10 @@ def _ms(text: str) -> float:
     return float(number) * UNITS[unit]
 
 
-def wrk(url: str, authorization: str, seconds: int, proofs: Path | None = None) -> dict:
-    """One wrk run; with ``proofs`` (a file of DPoP proofs, one a line), each request sends the next one."""
-    script = ["-s", str(LUA)] if proofs else []
+def wrk(url: str, authorization: str, seconds: int, proofs: Path | None = None, script: Path | None = None) -> dict:
+    """One wrk run; with ``proofs`` (a file of DPoP proofs, one a line), each request sends the next one;
+    ``script``: another wrk Lua script (the POST's)."""
+    script = ["-s", str(LUA)] if proofs else (["-s", str(script)] if script else [])
     extra = ["--", str(proofs)] if proofs else []
     out = subprocess.run(
         ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", "-H", f"Authorization: {authorization}",
@@ -95,10 +116,27 @@ class Runner:
     def __init__(self, server: Gunicorn, bearer: str, dpop: DPoPClient, workdir: Path):
         self.server, self.bearer, self.dpop, self.workdir = server, bearer, dpop, workdir
         self.fastest = 2000.0  # req/s: a first guess, raised by every run
+        self.post_script = workdir / "post.lua"
+        self.post_script.write_text(POST_SCRIPT)
+        self._message_url: str | None = None
+
+    def message_url(self) -> str:
+        """The URL of a message posted for the GET row, once."""
+        if self._message_url is None:
+            request = urllib.request.Request(
+                self.server.url + "/api/messages", data=json.dumps({"text": "Read by make bench"}).encode(),
+                headers={"Authorization": self.bearer, "Content-Type": "application/json"})
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                self._message_url = self.server.url + answer.headers["Location"]
+        return self._message_url
 
     def run(self, row: str, seconds: int) -> dict:
         url = self.server.url + row.removesuffix(DPOP)
-        if not row.endswith(DPOP):
+        if row == GET_MESSAGE:
+            result = wrk(self.message_url(), self.bearer, seconds)
+        elif row == POST_MESSAGE:
+            result = wrk(self.server.url + "/api/messages", self.bearer, seconds, script=self.post_script)
+        elif not row.endswith(DPOP):
             result = wrk(url, self.bearer, seconds)
         else:
             count = int(self.fastest * seconds * PROOF_MARGIN) + 1000
@@ -110,34 +148,35 @@ class Runner:
         return result
 
 
-def run_mode(name: str, settings: dict, provider: Provider, authorization: str, dpop: DPoPClient) -> dict:
+def run_mode(name: str, settings: dict, rows: tuple[str, ...], provider: Provider, authorization: str,
+             dpop: DPoPClient) -> dict:
     server = Gunicorn(provider, WORKERS, args=GUNICORN_ARGS, **settings)
     try:
         runner = Runner(server, authorization, dpop, server.workdir)
-        for row in ROWS:
+        for row in rows:
             runner.run(row, WARMUP)
         rounds = []
         for number in range(ROUNDS):
-            shift = number % len(ROWS)
-            order = ROWS[shift:] + ROWS[:shift]
+            shift = number % len(rows)
+            order = rows[shift:] + rows[:shift]
             rounds.append({row: runner.run(row, DURATION) for row in order})
             print(f"  {name}, round {number + 1}/{ROUNDS}: "
-                  + ", ".join(f"{r} {rounds[-1][r]['rps']:.0f}/s" for r in ROWS), file=sys.stderr, flush=True)
+                  + ", ".join(f"{r} {rounds[-1][r]['rps']:.0f}/s" for r in rows), file=sys.stderr, flush=True)
         pids = server.worker_pids()
         memory = {pid: server.memory_kib(pid) for pid in pids}
         fetches = server.key_fetches()
     finally:
         server.stop()
-    return {"rounds": rounds, "pids": pids, "memory": memory, "fetches": fetches}
+    return {"rows": rows, "rounds": rounds, "pids": pids, "memory": memory, "fetches": fetches}
 
 
-def summarize(name: str, result: dict) -> tuple[list[str], bool, bool]:
+def summarize(name: str, database: str, result: dict) -> tuple[list[str], bool, bool, bool]:
     rounds = result["rounds"]
     lines = [f"### {name}", "",
              "| route | req/s | p50 ms | p99 ms | req/s ratio to public (IQR) | p50 ratio to public | non-2xx | errors |",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
     met = dpop_met = True
-    for route in ROWS:
+    for route in result["rows"]:
         runs = [r[route] for r in rounds]
         ratios = [r[route]["rps"] / r["/api/public"]["rps"] for r in rounds]
         ratio = median(ratios)
@@ -150,7 +189,10 @@ def summarize(name: str, result: dict) -> tuple[list[str], bool, bool]:
                      f"| {bad} | {errors} |")
         if route.endswith(DPOP):
             dpop_met &= ratio >= DPOP_TARGET_RATIO and bad == 0 and errors == 0
-        elif route != "/api/public":
+        elif route in MESSAGE_TARGETS:
+            least, databases = MESSAGE_TARGETS[route]
+            met &= database not in databases or ratio >= least
+        elif route != PUBLIC:
             met &= ratio >= TARGET_RATIO and p50_ratio <= TARGET_P50
         if not route.endswith(DPOP):
             met &= bad == 0 and errors == 0
@@ -168,14 +210,26 @@ def main() -> int:
     machine = describe_machine()
     key = rsa_key("bench-key")
     provider = Provider([key])
-    authorization = "Bearer " + token(provider.issuer, key)
+    authorization = "Bearer " + token(provider.issuer, key, scope="openid read:messages write:messages")
     dpop = DPoPClient(provider.issuer, key)
     print(f"gunicorn (gunicorn.conf.py): {WORKERS} workers; wrk -t1 -c{CONNECTIONS}, {ROUNDS} rounds of {DURATION}s "
           f"per route and mode, after {WARMUP}s warm-up per route", file=sys.stderr)
+    postgres, results, databases = None, {}, {}
     try:
-        results = {name: run_mode(name, settings, provider, authorization, dpop) for name, settings in MODES}
+        for name, settings, database, rows in MODES:
+            if database == POSTGRESQL:
+                try:
+                    postgres = postgres or start_postgres()
+                except LookupError as missing:
+                    print(f"{name}: skipped ({missing})", file=sys.stderr)
+                    continue
+                settings = {**settings, "DATABASE_URL": postgres.new_database()}
+            results[name] = run_mode(name, settings, rows, provider, authorization, dpop)
+            databases[name] = database
     finally:
         provider.close()
+        if postgres is not None:
+            postgres.remove()
     command = " ".join(("gunicorn -c gunicorn.conf.py", *GUNICORN_ARGS))
     report = ["## make bench", "", f"Machine: {machine}.", "",
               f"`{command}`, {WORKERS} workers, `wrk -t1 -c{CONNECTIONS} -d{DURATION}s --latency`, "
@@ -183,17 +237,27 @@ def main() -> int:
               "fresh ES256 proof per request, made before each run and sent by bench/dpop.lua.", ""]
     verdicts = {}
     for name, result in results.items():
-        lines, met, dpop_met, fetch_ok = summarize(name, result)
+        lines, met, dpop_met, fetch_ok = summarize(name, databases[name], result)
         report += lines
         verdicts[name] = (met, dpop_met, fetch_ok)
-    on_met, dpop_on_met, _ = verdicts["cache on"]
+    on_met = all(met for name, (met, _, _) in verdicts.items() if name.startswith("cache on"))
+    dpop_on_met = verdicts["cache on"][1]
     fetches_ok = all(ok for _, _, ok in verdicts.values())
-    report.append(f"Target, cache on (protected >= {TARGET_RATIO} of public req/s, p50 within 10%): "
+    report.append(f"Targets, cache on (protected quickstart routes >= {TARGET_RATIO} of public req/s, p50 within "
+                  f"10%; {GET_MESSAGE} >= {MESSAGE_TARGETS[GET_MESSAGE][0]} on each database; {POST_MESSAGE} >= "
+                  f"{MESSAGE_TARGETS[POST_MESSAGE][0]} on SQLite): "
                   f"{'met' if on_met else 'NOT met'}. DPoP target, cache on (>= {DPOP_TARGET_RATIO} of public "
                   f"req/s, no refusal): {'met' if dpop_on_met else 'NOT met'}. At most one key-set fetch per "
                   f"worker: {'yes' if fetches_ok else 'NO'}.")
     print("\n".join(report))
     return 0 if on_met and dpop_on_met and fetches_ok else 1
+
+
+def start_postgres() -> PostgresServer:
+    """A PostgreSQL cluster of the run's own, durable (fsync on, unlike the tests'); LookupError without one."""
+    server = PostgresServer(postgres_bin()).init()
+    server.start(durable=True)
+    return server
 
 
 if __name__ == "__main__":

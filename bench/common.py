@@ -31,12 +31,12 @@ ROOT = Path(__file__).resolve().parent.parent
 ROUTES = ("/api/public", "/api/private", "/api/private-scoped")
 
 
-def token(issuer: str, key, *, kid: str | None = None, lifetime: int = 3600, **claims) -> str:
+def token(issuer: str, key, *, kid: str | None = None, lifetime: int = 3600, scope: str = "openid read:messages",
+          **claims) -> str:
     """An Auth0-shaped access token signed with ``key`` (``kid`` may name another key), each for a subject of
     its own: tokens made in the same second still differ."""
     return Tokens(issuer, key).make(header={"kid": kid} if kid else None, sub=f"auth0|{secrets.token_hex(6)}",
-                                    azp="bench-client", scope="openid read:messages",
-                                    exp=int(time.time()) + lifetime, **claims)
+                                    azp="bench-client", scope=scope, exp=int(time.time()) + lifetime, **claims)
 
 
 class DPoPClient:
@@ -72,7 +72,8 @@ FETCH_LINE = re.compile(r"\[(\d+)\] \[\w+\] security\.keys: jwks (fetched|fetch 
 
 
 class Gunicorn(ServerProcess):
-    """`make serve`'s gunicorn on a loopback port, against ``provider``, with ``settings`` on top.
+    """`make serve`'s gunicorn on a loopback port, against ``provider``, with ``settings`` on top (by default
+    its SQLite database is a new one in its temporary directory).
 
     ``args`` are extra gunicorn flags (e.g. another worker class, for comparisons)."""
 
@@ -80,7 +81,8 @@ class Gunicorn(ServerProcess):
         port = free_port()
         self.workdir = Path(tempfile.mkdtemp(prefix="gunicorn-"))
         env = {"AUTH_ISSUER": provider.issuer, "AUTH_JWKS_URL": provider.jwks_url, "AUTH0_AUDIENCE": AUDIENCE,
-               "WEB_CONCURRENCY": str(workers), "LOG_LEVEL": "INFO", **{k: str(v) for k, v in settings.items()}}
+               "WEB_CONCURRENCY": str(workers), "LOG_LEVEL": "INFO",
+               "DATABASE_URL": f"sqlite:///{self.workdir / 'messages.db'}", **{k: str(v) for k, v in settings.items()}}
         gunicorn = str(Path(sys.executable).parent / "gunicorn")
         super().__init__([gunicorn, "-c", "gunicorn.conf.py", "-b", f"127.0.0.1:{port}", *args], port=port,
                          env=env, cwd=ROOT, logs=self.workdir)

@@ -1,7 +1,7 @@
 """The API's resources, one module per namespace: its routes, and the scopes they need (see README,
 "Protecting a route"). Register a namespace here, once; the docs, the local issuer and the tests follow."""
 
-from . import private, public
+from . import messages, private, public
 
 #: (namespace, URL prefix), in the order the docs list them
-NAMESPACES = [(public.ns, "/api"), (private.ns, "/api")]
+NAMESPACES = [(public.ns, "/api"), (private.ns, "/api"), (messages.ns, "/api")]

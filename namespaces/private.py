@@ -6,7 +6,8 @@ from swagger import Scope, message_model, protected, returns
 
 ns = Namespace("private", description="Routes that need an access token; one also needs a scope.")
 
-READ_MESSAGES = Scope("read:messages", "Read the scoped private message (GET /api/private-scoped).")
+READ_MESSAGES = Scope("read:messages", "Read messages: the scoped private message (GET /api/private-scoped) "
+                                       "and the stored ones (GET /api/messages, GET /api/messages/{message_id}).")
 
 PRIVATE_MESSAGE = "Hello from a private endpoint! You need to be authenticated to see this."
 SCOPED_MESSAGE = (

@@ -89,9 +89,14 @@ class InsufficientScope(AuthFailure):
     status_code = 403
     reason = "insufficient_scope"
 
-    def __init__(self, scopes: list[str], **kwargs):
+    def __init__(self, scopes: list[str], *, any_of: bool = False, **kwargs):
+        """``scopes`` the route needs, all of them; with ``any_of``, one of them is enough."""
         self.scope = " ".join(scopes)
-        super().__init__(f"The access token does not grant the scope this route needs: {self.scope}.", **kwargs)
+        if any_of and len(scopes) > 1:
+            needs = f"any of the scopes this route accepts: {' or '.join(scopes)}"
+        else:
+            needs = f"the scope this route needs: {self.scope}"
+        super().__init__(f"The access token does not grant {needs}.", **kwargs)
 
     def challenge_params(self):
         return self._error_params(scope=self.scope)

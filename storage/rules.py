@@ -19,6 +19,15 @@ TEXT_RULE = (f"text must be 1 to {TEXT_MAX_CHARS} characters after trimming surr
              "with no control characters except newline")
 IDEMPOTENCY_KEY_RULE = f"Idempotency-Key must be 1 to {IDEMPOTENCY_KEY_MAX_CHARS} visible ASCII characters"
 
+# TEXT_RULE as a regular expression (for JSON Schema's `pattern`, which validators and generators read):
+# optional white space (what str.strip() removes), then 1 to TEXT_MAX_CHARS characters that start and end
+# with a visible one and hold no control character but newline, then optional white space.
+_SPACE = r"[\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+_VISIBLE = r"[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+_NOT_CONTROL = r"[^\x00-\x09\x0b-\x1f\x7f-\x9f]"
+TEXT_PATTERN = f"^{_SPACE}*{_VISIBLE}(?:{_NOT_CONTROL}{{0,{TEXT_MAX_CHARS - 2}}}{_VISIBLE})?{_SPACE}*$"
+IDEMPOTENCY_KEY_PATTERN = f"^[!-~]{{1,{IDEMPOTENCY_KEY_MAX_CHARS}}}$"
+
 
 def clean_text(text: object) -> str:
     """The text as stored (trimmed), or InvalidInput saying which rule it breaks."""

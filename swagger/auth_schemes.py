@@ -29,10 +29,12 @@ CLIENT_CREDENTIALS = "client_credentials"
 HTTP_SCHEME = "x-auth-scheme"
 
 
-def operation_security(scope: str | None) -> list[dict]:
-    """Any one of the schemes will do (a list of alternatives), with the scope the route needs."""
-    scopes = [scope] if scope else []
-    return [{BEARER: []}, {DPOP: []}, {AUTHORIZATION_CODE: scopes}, {CLIENT_CREDENTIALS: scopes}]
+def operation_security(*scopes: str) -> list[dict]:
+    """Any one of the schemes will do (a list of alternatives), with the scope the route needs; given several
+    scopes, any one of them: one alternative per flow and scope."""
+    options = [[scope] for scope in scopes] or [[]]
+    return [{BEARER: []}, {DPOP: []}] + [{flow: option} for flow in (AUTHORIZATION_CODE, CLIENT_CREDENTIALS)
+                                         for option in options]
 
 
 def local_endpoints(issuer: str) -> Endpoints:

@@ -23,7 +23,7 @@ from security.schemes import BEARER_ONLY, Schemes
 from .errors import json_error_response
 from .models import error_model
 from .openapi3 import add_named_examples, to_openapi3
-from .protection import AUTH, EXAMPLES, auth_responses
+from .protection import AUTH, EXAMPLES, LINKS, auth_responses, merge_answers
 
 FORMATS = ("swagger", "openapi")
 
@@ -35,8 +35,9 @@ def render(document: dict) -> str:
 
 def complete(document: dict, schemes: Schemes = BEARER_ONLY) -> tuple[dict, dict]:
     """flask-restx's document, minus its noise, with `produces` on every operation, the auth answers of
-    every protected one (as ``schemes`` make them), and an example on every response that declares
-    some; and those named examples by (path, method, status).
+    every protected one (as ``schemes`` make them) beside its own, an example on every response with a
+    body that declares some, and each response's links as `x-links`; and the named examples by (path,
+    method, status).
 
     Swagger 2.0 holds one example per media type: the first named one (the most common case).
     """
@@ -56,14 +57,17 @@ def complete(document: dict, schemes: Schemes = BEARER_ONLY) -> tuple[dict, dict
             operation.setdefault("produces", produces)
             named_examples = operation.pop(EXAMPLES, {})
             if AUTH in operation:
-                responses, examples = auth_responses(operation.pop(AUTH)["scope"], schemes)
-                operation["responses"].update(responses)
-                named_examples.update(examples)
+                responses, examples = auth_responses(operation.pop(AUTH)["scopes"], schemes)
+                merge_answers(operation["responses"], named_examples, responses, examples)
                 document.setdefault("definitions", {}).setdefault(error_model.name, dict(error_model.__schema__))
             for status, examples in named_examples.items():
-                first = next(iter(examples.values()))["value"]
-                operation["responses"][status]["examples"] = {mime: first for mime in operation["produces"]}
+                response = operation["responses"][status]
+                if "schema" in response:  # a body-less answer's examples hold only headers
+                    first = next(iter(examples.values()))["value"]
+                    response["examples"] = {mime: first for mime in operation["produces"]}
                 named[(url, method, status)] = examples
+            for status, links in operation.pop(LINKS, {}).items():
+                operation["responses"][status]["x-links"] = links
     return document, named
 
 

@@ -10,6 +10,26 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 logger = logging.getLogger("app.errors")
 
 
+class ApiError(HTTPException):
+    """An answer in the Error shape with any status, raised from a view: ``ApiError(404, "not_found", "...")``.
+
+    Like the auth failures it offers ``error``, ``body()`` and ``get_headers()``, so the docs can show it as
+    an example (``swagger.failure_example``) from the very object that answers."""
+
+    def __init__(self, status: int, error: str, description: str, headers: dict[str, str] | None = None):
+        super().__init__(description)
+        self.code = status
+        self.error = error
+        self.data = {"error": error, "error_description": description}
+        self.headers = {"Cache-Control": "no-store", **(headers or {})}
+
+    def body(self) -> dict[str, str]:
+        return self.data
+
+    def get_headers(self, environ=None, scope=None):
+        return [("Content-Type", "application/json"), *self.headers.items()]
+
+
 def error_body(error: HTTPException) -> dict[str, str]:
     """The Error model for any HTTP exception (auth errors carry theirs in ``.data``)."""
     data = getattr(error, "data", None)

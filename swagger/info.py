@@ -17,7 +17,9 @@ Every error is JSON `{"error": "...", "error_description": "..."}`.
   in the wrong form. **401** `use_dpop_nonce`: nonces are on and the proof lacks the current one, given in
   the `DPoP-Nonce` header.
 - **503** `temporarily_unavailable`: the issuer's signing keys could not be fetched (or the DPoP replay
-  store cannot be reached); retry after `Retry-After` seconds.
+  store, or the database, cannot be reached); retry after `Retry-After` seconds.
+- The messages routes answer more (`invalid_request`, `not_author`, `precondition_failed`...): each
+  operation lists its answers, with an example of each.
 """
 
 DPOP = {

@@ -6,8 +6,9 @@ holds its output against openapi-generator's ``-g openapi`` conversion of the sa
 
 One deliberate difference: an ``apiKey`` scheme for the ``Authorization`` header is how 2.0 spells an
 HTTP authentication scheme, so it becomes ``type: http``: ``scheme: bearer, bearerFormat: JWT``, or the
-scheme its ``x-auth-scheme`` names (``DPoP``). And one addition:
-``add_named_examples`` puts in what 2.0 cannot hold (several named examples per response, header examples).
+scheme its ``x-auth-scheme`` names (``DPoP``). And two additions: a response's ``x-links`` become its
+``links``, and ``add_named_examples`` puts in what 2.0 cannot hold (several named examples per response,
+header examples).
 """
 
 from __future__ import annotations
@@ -91,19 +92,21 @@ def _servers(swagger: dict) -> list[dict]:
 
 
 def _path(item: dict, swagger: dict) -> dict:
+    """The path's operations, each with the parameters the path declares for all of them put in front of
+    its own (as openapi-generator's converter does; an operation's own one of the same name wins)."""
     result = {k: v for k, v in item.items() if k not in METHODS and k != "parameters"}
-    if "parameters" in item:
-        result["parameters"] = [_parameter(p) for p in item["parameters"] if p["in"] != "body"]
     for method in METHODS:
         if method in item:
-            result[method] = _operation(item[method], swagger)
+            result[method] = _operation(item[method], swagger, shared=item.get("parameters", []))
     return result
 
 
-def _operation(operation: dict, swagger: dict) -> dict:
+def _operation(operation: dict, swagger: dict, shared: list[dict] = ()) -> dict:
     produces = operation.pop("produces", None) or swagger.get("produces", ["application/json"])
     consumes = operation.pop("consumes", None) or swagger.get("consumes", ["application/json"])
-    parameters = operation.pop("parameters", [])
+    own = operation.pop("parameters", [])
+    named = {(p["in"], p["name"]) for p in own}
+    parameters = [p for p in shared if (p["in"], p["name"]) not in named] + own
     result = dict(operation)
     plain = [_parameter(p) for p in parameters if p["in"] != "body"]
     if plain:
@@ -114,6 +117,7 @@ def _operation(operation: dict, swagger: dict) -> dict:
             "required": body.get("required", False),
             **({"description": body["description"]} if "description" in body else {}),
         }
+        result["x-codegen-request-body-name"] = body["name"]  # 2.0's name for it, which generators keep
     result["responses"] = {code: _response(r, produces) for code, r in operation["responses"].items()}
     return result
 
@@ -130,6 +134,8 @@ def _response(response: dict, produces: list[str]) -> dict:
     result = {"description": response.get("description", "")}
     if "headers" in response:
         result["headers"] = {name: _header(h) for name, h in response["headers"].items()}
+    if "x-links" in response:  # links have no place in 2.0; schemathesis reads them there under this name
+        result["links"] = response["x-links"]
     if "schema" in response:
         examples = response.get("examples", {})
         result["content"] = {

@@ -1,4 +1,5 @@
-"""``@protected(ns, scope)`` and ``@returns(ns, model, example)``: what a route needs and answers, in one place.
+"""``@protected(ns, scope)``, ``@answers(ns, status, ...)`` and ``@returns(ns, model, example)``: what a route
+needs and answers, in one place.
 
 ``protected`` enforces auth with Authlib's protector (``security.require_auth``) and documents it: the
 operation's ``security`` requirement and every error it can answer, each with the example the live API
@@ -8,15 +9,20 @@ DPoP refusals), so ``protected`` only marks the operation, and ``contract.comple
 app's answers with ``auth_responses``. The scope it names is declared with its description on the
 namespace, where ``api_scopes`` collects the API's scope list for the docs, the local issuer and
 ``make token``.
+
+``answers`` documents one case of one status of the route's own (its description, body model, named
+example and headers); several cases of one status add up, and ``merge_answers`` puts the auth answers
+beside them, e.g. a 403 for a missing scope and another for someone else's message.
 """
 
 from __future__ import annotations
 
+import functools
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterable
 
-from security import InsufficientScope, InvalidToken, SigningKeysUnavailable, require_auth
+from security import InsufficientScope, InvalidToken, SigningKeysUnavailable, current_token, require_auth
 from security.dpop import HTU_MISMATCH, INVALID_PROOF, INVALID_REQUEST, NONCE_MISSING, USE_NONCE
 from security.dpop_protection import PROOF_MISSING
 from security.errors import AuthFailure, ProofRefused, ReplayCheckUnavailable
@@ -29,15 +35,20 @@ from .models import error_model
 #: The operation's vendor field that carries its named examples, per status; ``contract.complete``
 #: moves them into the responses, so it never appears in a published document.
 EXAMPLES = "x-examples"
-#: The operation's vendor field naming the scope a protected route needs (None: any valid token);
-#: ``contract.complete`` turns it into the documented auth answers, so it never appears either.
+#: The operation's vendor field naming the scopes a protected route needs, any one of them (none: any
+#: valid token); ``contract.complete`` turns it into the documented auth answers, so it never appears either.
 AUTH = "x-auth"
-SUCCESS = "success"  # the name of a route's 200 example
-#: The headers the error answers document: name -> (type, what it says).
+#: The operation's vendor field that carries its links, per status; ``contract.complete`` moves them into
+#: the responses as ``x-links`` (Swagger 2.0's spelling, which schemathesis reads), OpenAPI 3's ``links``.
+LINKS = "x-response-links"
+SUCCESS = "success"  # the name of a route's success example
+#: The headers answers document: name -> (type, what it says).
 HEADERS = {"WWW-Authenticate": ("string", "The challenge (RFC 6750 §3, RFC 9449 §7.1)"),
            "Retry-After": ("integer", "Seconds to wait before retrying"),
            "DPoP-Nonce": ("string", "The nonce the next DPoP proof must carry (RFC 9449 §9); it changes every "
-                                    "few minutes, so the value shown is only an example")}
+                                    "few minutes, so the value shown is only an example"),
+           "ETag": ("string", "The message's entity tag (its version), for If-Match and If-None-Match"),
+           "Location": ("string", "The new message's URL")}
 EXAMPLE_NONCE = "Tm9uY2UtZXhhbXBsZS0wMDAx"  # the shape of this API's nonces: 24 base64url characters
 
 
@@ -93,17 +104,79 @@ class Case:
         return self.name or self.failure.error, example(self.summary, self.failure.body(), headers)
 
 
+def links(ns, status: int, named: dict[str, dict]):
+    """Links from one response of the operation to others (OpenAPI 3 link objects, by name): how a client
+    (or schemathesis, testing statefully) gets from this answer to the next call."""
+    return ns.vendor({LINKS: {str(status): named}})
+
+
+def failure_example(summary: str, failure) -> tuple[str, dict]:
+    """The example named after the error code, from the same object that answers that case (an ApiError:
+    ``error``, ``body()`` and ``get_headers()``)."""
+    headers = {name: int(value) if HEADERS[name][0] == "integer" else value
+               for name, value in failure.get_headers() if name in HEADERS}
+    return failure.error, example(summary, failure.body(), headers)
+
+
 def _headers(examples: dict[str, dict]) -> dict:
     """The response's headers, each description quoting its value in every case (2.0 has no header examples)."""
     documented = {}
     for name, (kind, meaning) in HEADERS.items():
-        cases = "; ".join(f"`{e['headers'][name]}` ({case})" for case, e in examples.items() if name in e["headers"])
+        cases = "; ".join(f"`{e['headers'][name]}` ({case})" for case, e in examples.items()
+                          if name in e.get("headers", {}))
         if cases:
             documented[name] = {"type": kind, "description": f"{meaning}: {cases}."}
     return documented
 
 
-def _auth_answers(scope: str | None, schemes: Schemes) -> list[tuple[int, str, list[Case]]]:
+@dataclass(frozen=True)
+class _Answer:
+    """What a route answers with one status: each case's description, the body model, the named examples."""
+
+    model: object
+    descriptions: tuple[str, ...] = ()
+    examples: dict[str, dict] = field(default_factory=dict)
+
+
+def answers(ns, status: int, description: str, model=None, examples: dict[str, dict] | None = None):
+    """Document cases of the route's ``status`` answer: what they mean, the body model (None: no body) and
+    one named example per case, each what the live API answers in that case (a test asks it). Used again
+    for the same status, the cases add up; they share one model."""
+    if model is not None:
+        ns.add_model(model.name, model)
+
+    def decorate(view):
+        known = dict(getattr(view, "__answers__", {}))
+        before = known.get(status, _Answer(model))
+        if before.model is not model:
+            raise ValueError(f"the {status} answer is documented with two models")
+        answer = known[status] = _Answer(model, (*before.descriptions, description),
+                                         {**before.examples, **(examples or {})})
+        view.__answers__ = known
+        view = ns.response(status, " ".join(answer.descriptions), model, headers=_headers(answer.examples))(view)
+        return documented_examples(ns, status, answer.examples)(view) if answer.examples else view
+
+    return decorate
+
+
+def merge_answers(responses: dict, named: dict, auth: dict, auth_named: dict) -> None:
+    """Put a protected route's auth answers (``auth_responses``) beside its own ``responses`` and ``named``
+    examples, by status. Where both document one (a 403 for a missing scope, and one for someone else's
+    message), the descriptions join, the auth examples come first (the one Swagger 2.0 shows) and the
+    headers describe every case."""
+    for status, response in auth.items():
+        examples = {**auth_named.get(status, {}), **named.get(status, {})}
+        own = responses.get(status)
+        merged = dict(response)
+        if own is not None:
+            merged["description"] = f"{response['description']} {own['description']}"
+        merged.pop("headers", None)
+        if _headers(examples):
+            merged["headers"] = _headers(examples)
+        responses[status], named[status] = merged, examples
+
+
+def _auth_answers(scopes: list[str], schemes: Schemes) -> list[tuple[int, str, list[Case]]]:
     """(status, description, cases) of every error a protected route answers under these schemes."""
     sent_as = BEARER if schemes.bearer else DPOP  # how the examples send a token
     invalid = InvalidToken(EXPIRED)
@@ -126,9 +199,11 @@ def _auth_answers(scope: str | None, schemes: Schemes) -> list[tuple[int, str, l
         cases.append(Case("Nonces on, and a DPoP proof without one",
                           ProofRefused(USE_NONCE, 401, NONCE_MISSING, nonce=EXAMPLE_NONCE), DPOP))
     answers.append((401, unauthorized, cases))
-    if scope:
-        answers.append((403, f"The token lacks the `{scope}` scope.",
-                        [Case(f"A valid token without {scope}", InsufficientScope([scope]), sent_as)]))
+    if scopes:
+        named = " or ".join(f"`{scope}`" for scope in scopes)
+        answers.append((403, f"The token lacks the {named} scope.",
+                        [Case(f"A valid token without {' or '.join(scopes)}", InsufficientScope(scopes, any_of=True),
+                              sent_as)]))
     unavailable = [Case("The issuer is unreachable", SigningKeysUnavailable())]
     description = "The issuer's signing keys are unavailable; retry later."
     if schemes.dpop:
@@ -140,11 +215,12 @@ def _auth_answers(scope: str | None, schemes: Schemes) -> list[tuple[int, str, l
     return answers
 
 
-def auth_responses(scope: str | None, schemes: Schemes) -> tuple[dict[str, dict], dict[str, dict]]:
-    """A protected route's error answers under these schemes: the Swagger 2.0 responses by status, and
-    their named examples by status (the first is the one Swagger 2.0 shows)."""
+def auth_responses(scopes: list[str], schemes: Schemes) -> tuple[dict[str, dict], dict[str, dict]]:
+    """A protected route's error answers under these schemes (``scopes``: any one of them opens it): the
+    Swagger 2.0 responses by status, and their named examples by status (the first is the one Swagger 2.0
+    shows)."""
     responses, named = {}, {}
-    for status, description, cases in _auth_answers(scope, schemes):
+    for status, description, cases in _auth_answers(scopes, schemes):
         examples = dict(case.example(schemes) for case in cases)
         responses[str(status)] = {"description": description, "schema": {"$ref": f"#/definitions/{error_model.name}"},
                                   "headers": _headers(examples)}
@@ -152,18 +228,44 @@ def auth_responses(scope: str | None, schemes: Schemes) -> tuple[dict[str, dict]
     return responses, named
 
 
-def protected(ns, scope: Scope | None = None):
-    """Require a valid access token, and ``scope`` when given; document the auth answers (see ``auth_responses``)."""
-    if scope is not None and not isinstance(scope, Scope):
-        raise TypeError(f"declare the scope with its description: Scope({scope!r}, 'what it grants')")
-    name = scope.name if scope else None
-    if scope:
-        _declared(ns)[name] = scope.description
+def protected(ns, *scopes: Scope):
+    """Require a valid access token and, when scopes are given, any one of them; document the auth answers
+    (see ``auth_responses``).
+
+    ``protected(ns, WRITE, MODERATE)`` lets in a token with either scope (the view tells which from
+    ``current_token.scopes``); the document lists one security alternative per scope, which OAuth2
+    reads as "any of"."""
+    for scope in scopes:
+        if not isinstance(scope, Scope):
+            raise TypeError(f"declare the scope with its description: Scope({scope!r}, 'what it grants')")
+        _declared(ns)[scope.name] = scope.description
+    names = [scope.name for scope in scopes]
 
     def decorate(view):
-        view = require_auth(name)(view)
-        view = ns.doc(security=operation_security(name))(view)
-        return ns.vendor({AUTH: {"scope": name}})(view)
+        if len(names) > 1:
+            view = require_auth()(_any_scope(names)(view))
+        else:
+            view = require_auth(names[0] if names else None)(view)
+        view = ns.doc(security=operation_security(*names))(view)
+        return ns.vendor({AUTH: {"scopes": names}})(view)
+
+    return decorate
+
+
+def _any_scope(names: list[str]):
+    """Refuse a token (already validated) that grants none of ``names``, exactly as a missing scope is refused."""
+    accepted = frozenset(names)
+
+    def decorate(view):
+        @functools.wraps(view)
+        def guarded(*args, **kwargs):
+            token = current_token._get_current_object()
+            if accepted.isdisjoint(token.scopes):
+                context = {"kid": token.kid, "iss": token.claims.get("iss")}
+                require_auth.raise_error_response(InsufficientScope(names, any_of=True, context=context))
+            return view(*args, **kwargs)
+
+        return guarded
 
     return decorate
 

@@ -68,30 +68,48 @@ class DocsPage:
         self.page.locator("button.btn-done").first.click()
         self.page.locator(".auth-container").first.wait_for(state="detached")
 
-    def expanded(self, path: str):
+    def expanded(self, path: str, method: str = "get"):
         """The operation's block, expanded."""
-        block = self.page.locator(".opblock").filter(has=self.page.locator(f'[data-path="{path}"]'))
+        block = self.page.locator(f".opblock.opblock-{method}").filter(has=self.page.locator(f'[data-path="{path}"]'))
         if not block.locator("button.execute, button.try-out__btn").first.is_visible():
             block.locator(".opblock-summary").first.click()
         return block
 
-    def response_example(self, path: str, status: int) -> tuple[dict, list[str]]:
+    def response_example(self, path: str, status: int, method: str = "get") -> tuple[dict, list[str]]:
         """Under one documented response: the example body shown, and the header values its table quotes."""
-        row = self.expanded(path).locator(f'tr.response[data-code="{status}"]')
+        row = self.expanded(path, method).locator(f'tr.response[data-code="{status}"]')
         body = json.loads(row.locator("pre.example").inner_text())
         return body, row.locator("table.headers code").all_inner_texts()
 
-    def try_route(self, path: str) -> tuple[int, str]:
-        """Expand the operation, Try it out, Execute; the status and body the page shows."""
-        block = self.expanded(path)
+    def try_route(self, path: str, method: str = "get", parameters: dict[str, str] | None = None,
+                  body: str | None = None) -> tuple[int, str]:
+        """Expand the operation, Try it out, fill in ``parameters`` (by name) and the ``body``, Execute; the
+        status and body the page shows."""
+        status, shown, _ = self.execute(path, method, parameters, body)
+        return status, shown
+
+    def execute(self, path: str, method: str = "get", parameters: dict[str, str] | None = None,
+                body: str | None = None) -> tuple[int, str, dict[str, str]]:
+        """As ``try_route``, and the response headers the page lists (names in lower case)."""
+        block = self.expanded(path, method)
         try_out = block.locator("button.try-out__btn")
         if try_out.inner_text().strip() == "Try it out":
             try_out.click()
+        for name, value in (parameters or {}).items():
+            block.locator(f'tr[data-param-name="{name}"] input').fill(value)
+        if body is not None:
+            block.locator("textarea.body-param__text").fill(body)
         block.locator("button.execute").click()
-        status = block.locator(".live-responses-table tbody .response-col_status").first
+        answer = block.locator(".live-responses-table tbody tr.response").first
+        status = answer.locator(".response-col_status")
         status.wait_for()
-        body = block.locator(".live-responses-table tbody .response-col_description pre").first.inner_text()
-        return int(status.inner_text().strip()), body
+        body = answer.locator(".highlight-code pre")  # none for a 204
+        shown = body.first.inner_text() if body.count() else ""
+        headers = {}
+        for line in answer.locator("span.headerline").all_inner_texts():
+            name, _, value = line.strip().partition(":")
+            headers[name.strip().lower()] = value.strip()
+        return int(status.inner_text().strip()), shown, headers
 
     def screenshot(self, name: str) -> Path:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)

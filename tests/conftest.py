@@ -93,13 +93,14 @@ def scopes(namespaces) -> dict[str, str]:
 
 
 @pytest.fixture
-def make_app(provider, namespaces):
-    """Build the app for the provider; keyword arguments override settings (as env variable names)."""
+def make_app(provider, namespaces, tmp_path):
+    """Build the app for the provider; keyword arguments override settings (as env variable names). Its
+    instance folder, and so its default SQLite database, is the test's own."""
 
     def build(**overrides):
         config = {"AUTH_ISSUER": provider.issuer, "AUTH0_AUDIENCE": AUDIENCE, "AUTH_JWKS_TIMEOUT": "1"}
         config.update({k: str(v) for k, v in overrides.items()})
-        return create_app(config, namespaces=namespaces)
+        return create_app(config, instance_path=tmp_path / "instance", namespaces=namespaces)
 
     return build
 

@@ -13,11 +13,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.support import require_tool
+from tests.support import ROOT, missing, require_tool
 
 BIN = Path(sys.executable).parent
 SDK_PACKAGE = "messages_sdk"  # openapi-generator's Python client
 OPC_PACKAGE = "messages_api_client"  # openapi-python-client's (its default name for "Messages API")
+TYPESCRIPT = ROOT / "tests" / "typescript"  # package.json and its lock file pin the TypeScript compiler
 
 
 def _run(command: list[str], cwd: Path) -> None:
@@ -55,3 +56,12 @@ def importable(folder: Path, package: str):
         sys.path.remove(str(folder))
         for name in [m for m in sys.modules if m == package or m.startswith(package + ".")]:
             del sys.modules[name]
+
+
+def typescript_compiler() -> tuple[str, str]:
+    """``tsc`` (from npm, as tests/typescript/package.json pins it) and ``node``."""
+    node = require_tool("node", install="Debian's nodejs; `.ci/run` installs it with npm")
+    tsc = TYPESCRIPT / "node_modules" / ".bin" / "tsc"
+    if not tsc.exists():
+        missing("the TypeScript compiler is not installed: run `npm ci --prefix tests/typescript` (`.ci/run` does)")
+    return str(tsc), node

@@ -21,19 +21,24 @@ MISSING = "PostgreSQL is missing: install Debian's package (apt-get install -y p
 DEBIAN_INITDB = "/usr/lib/postgresql/*/bin/initdb"  # Debian keeps the server binaries off PATH
 
 
-def postgres_bin_or_skip(pattern: str = DEBIAN_INITDB) -> Path:
-    """The folder of initdb and pg_ctl (the newest Debian version, else PATH's); without them skip,
-    except under CI=true where that is a failure."""
+def postgres_bin(pattern: str = DEBIAN_INITDB) -> Path:
+    """The folder of initdb and pg_ctl (the newest Debian version, else PATH's); LookupError saying what is
+    missing without them."""
     found = sorted(glob.glob(pattern), key=_major_version)
     initdb = found[-1] if found else shutil.which("initdb")
-    problem = None
     if initdb is None:
-        problem = MISSING
-    elif os.geteuid() == 0 and not _user_exists("postgres"):
-        problem = "PostgreSQL's `postgres` user is missing (initdb refuses to run as root)"
-    if problem is None:
-        return Path(initdb).parent
-    missing(problem)
+        raise LookupError(MISSING)
+    if os.geteuid() == 0 and not _user_exists("postgres"):
+        raise LookupError("PostgreSQL's `postgres` user is missing (initdb refuses to run as root)")
+    return Path(initdb).parent
+
+
+def postgres_bin_or_skip(pattern: str = DEBIAN_INITDB) -> Path:
+    """postgres_bin; without one, skip, except under CI=true where that is a failure."""
+    try:
+        return postgres_bin(pattern)
+    except LookupError as problem:
+        missing(str(problem))
 
 
 class PostgresServer:
@@ -56,8 +61,9 @@ class PostgresServer:
                   "--no-sync")
         return self
 
-    def start(self) -> None:
-        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
+    def start(self, durable: bool = False) -> None:
+        """Listening on loopback; without fsync (the tests need no crash safety) unless ``durable``."""
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1" + ("" if durable else " -c fsync=off")
         self._run("pg_ctl", "-D", self.data, "-l", self.root / "server.log", "-o", options, "-w", "start")
 
     def stop(self) -> None:

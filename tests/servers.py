@@ -30,10 +30,11 @@ def dev_server(provider, logs: Path, *, root: Path = ROOT, **env: str | None):
 
 @contextlib.contextmanager
 def _serving(command: list[str], provider, logs: Path, env: dict, *, root: Path, status: int):
-    """``command`` with the provider's settings, BIND_HOST on loopback and ``env`` on top (None removes a
-    variable); SIGTERM must then end it with ``status``."""
+    """``command`` with the provider's settings, BIND_HOST on loopback, a SQLite database in ``logs`` and ``env``
+    on top (None removes a variable); SIGTERM must then end it with ``status``."""
     provider_env = {"AUTH_ISSUER": provider.issuer, "AUTH0_AUDIENCE": AUDIENCE} if provider else {}
-    env = {**provider_env, "WEB_CONCURRENCY": "2", "LOG_LEVEL": "INFO", "BIND_HOST": "127.0.0.1", **env}
+    env = {**provider_env, "WEB_CONCURRENCY": "2", "LOG_LEVEL": "INFO", "BIND_HOST": "127.0.0.1",
+           "DATABASE_URL": f"sqlite:///{logs / 'messages.db'}", **env}  # never the repository's database
     with server_process(command, port=free_port(), env=env, cwd=root, logs=logs, status=status) as url:
         yield url
 

@@ -171,25 +171,51 @@ class Operation:
     path: str
     method: str
     spec: dict
+    path_parameters: tuple[dict, ...] = ()  # the parameters its path declares for every method
 
     @property
     def public(self) -> bool:
         return self.spec.get("security") == []
 
     @property
+    def scope_options(self) -> list[list[str]]:
+        """The scope sets any one of which opens it: one per OAuth2 alternative (``[[]]``: any valid token)."""
+        options = []
+        for alternative in self.spec.get("security", []):
+            for scopes in alternative.values():
+                if scopes and sorted(scopes) not in options:
+                    options.append(sorted(scopes))
+        return options or [[]]
+
+    @property
     def scopes(self) -> list[str]:
-        """The scopes its OAuth2 alternatives name (every alternative names the same ones)."""
-        named = {scope for alternative in self.spec.get("security", []) for scopes in alternative.values()
-                 for scope in scopes}
-        return sorted(named)
+        """Every scope its OAuth2 alternatives name: a token with all of them gets in, whatever the options."""
+        return sorted({scope for option in self.scope_options for scope in option})
+
+    @property
+    def parameters(self) -> list[dict]:
+        return [*self.path_parameters, *self.spec.get("parameters", [])]
+
+    @property
+    def success(self) -> str:
+        """The status of its success answer (its first 2xx)."""
+        return next(status for status in self.spec["responses"] if status.startswith("2"))
 
     def __str__(self) -> str:
         return f"{self.method.upper()} {self.path}"
 
 
+def opened_as_they_are(operation: Operation, scopes: set[str]) -> bool:
+    """Whether a token with ``scopes`` gets the operation's success answer with nothing else to send (no
+    required parameter or body): the routes a transport test can call as they are."""
+    opens = operation.public or any(set(option) <= scopes for option in operation.scope_options)
+    return opens and not any(p.get("required") for p in operation.parameters)
+
+
 def operations(document: dict) -> list[Operation]:
     """Every operation the document describes: the routes under test come from here, never from a list."""
-    return [Operation(path, method, operation) for path, item in document["paths"].items()
+    return [Operation(path, method, operation, tuple(item.get("parameters", [])))
+            for path, item in document["paths"].items()
             for method, operation in item.items() if method != "parameters"]
 
 
@@ -352,13 +378,13 @@ def repository_copy(dest: Path, instance: Path | None = None) -> Path:
 
 class ServerProcess:
     """``command`` (e.g. `make run`'s or `make serve`'s) started on loopback ``port``, with ``env`` and PORT over
-    the environment minus any AUTH*/GUNICORN* variable of the caller's own; stdout and stderr go to files in
-    ``logs``."""
+    the environment minus any AUTH*/GUNICORN*/DATABASE* variable of the caller's own; stdout and stderr go to
+    files in ``logs``."""
 
     def __init__(self, command: list[str], *, port: int, env: dict[str, str | None], cwd: Path, logs: Path):
         self.command, self.port, self.url = command, port, f"http://127.0.0.1:{port}"
         self.stderr_path = logs / "stderr.log"
-        inherited = {k: v for k, v in os.environ.items() if not k.startswith(("AUTH", "GUNICORN"))}
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith(("AUTH", "GUNICORN", "DATABASE"))}
         with open(logs / "stdout.log", "wb") as out, open(self.stderr_path, "wb") as err:
             environment = {k: v for k, v in {**inherited, **env}.items() if v is not None}  # None: unset
             self.process = subprocess.Popen(command, cwd=cwd, env={**environment, "PORT": str(port)},

@@ -46,9 +46,9 @@ def test_provider_docs_page_headers(provider, server, http):
     assert "no-store" not in response.headers.get("Cache-Control", "")
 
 
-def test_auth0_docs_page_connects_to_the_tenant(http):
+def test_auth0_docs_page_connects_to_the_tenant(http, tmp_path):
     config = {"AUTH0_DOMAIN": "tenant.eu.auth0.com", "AUTH0_AUDIENCE": AUDIENCE}
-    with live_on_own_port(lambda port: create_app({**config, "PORT": str(port)})) as server:
+    with live_on_own_port(lambda port: create_app({**config, "PORT": str(port)}, instance_path=tmp_path)) as server:
         _assert_docs_policy(http.get(server.url + "/docs"), connect=["https://tenant.eu.auth0.com"])
 
 

@@ -82,6 +82,12 @@ def test_tuning_values():
         ({"TRUSTED_PROXIES": "1", "TRUSTED_PROXY_HEADERS": "host,for"}, "TRUSTED_PROXY_HEADERS"),
         ({"TRUSTED_PROXIES": "1", "TRUSTED_PROXY_HEADERS": "X-Forwarded-Host"}, "TRUSTED_PROXY_HEADERS"),
         ({"TRUSTED_PROXIES": "1", "TRUSTED_PROXY_HEADERS": ","}, "TRUSTED_PROXY_HEADERS"),
+        ({"DATABASE_URL": "mysql://user:pw@db/messages"}, "DATABASE_URL"),
+        ({"DATABASE_URL": "postgresql://user:pw@db/messages"}, "DATABASE_URL"),  # no driver named
+        ({"DATABASE_URL": "sqlite://"}, "DATABASE_URL"),  # in memory: nothing would survive
+        ({"DATABASE_URL": "not a url"}, "DATABASE_URL"),
+        ({"DATABASE_BUSY_TIMEOUT": "11"}, "DATABASE_BUSY_TIMEOUT"),
+        ({"DATABASE_BUSY_TIMEOUT": "-1"}, "DATABASE_BUSY_TIMEOUT"),
         ({"AUTH_ISSUER": "https://a.example/, http://b.example/"}, "AUTH_ISSUER"),
         ({"AUTH0_DOMAIN": "tenant.auth0.com, login.example.com/x"}, "AUTH0_DOMAIN"),
         ({"AUTH_ISSUER": "https://a.example/,https://b.example/", "AUTH_JWKS_URL": "https://a.example/jwks"},
@@ -110,6 +116,14 @@ def test_bad_values_name_the_variable(overrides, variable):
     assert message.startswith("configuration error: ")
     assert variable in message
     assert "\n" not in message
+    assert "pw@" not in message  # a database URL's password is never repeated
+
+
+def test_database_settings():
+    assert (load_settings(AUTH0).database_url, load_settings(AUTH0).database_busy_timeout) == (None, 5.0)
+    settings = load_settings({**AUTH0, "DATABASE_URL": "postgresql+psycopg://app:pw@db:5432/messages",
+                              "DATABASE_BUSY_TIMEOUT": "0.5"})
+    assert (settings.database_url, settings.database_busy_timeout) == ("postgresql+psycopg://app:pw@db:5432/messages", 0.5)
 
 
 def test_several_issuers_and_audiences():

@@ -35,11 +35,11 @@ def test_local_mode_spec_and_page_follow_the_host(local_server, http, scopes, ho
     assert "local development issuer" in spec["info"]["description"]
 
 
-def requirement(scopes: list[str], flows=("authorization_code", "client_credentials"),
+def requirement(options: list[list[str]], flows=("authorization_code", "client_credentials"),
                 tokens=("bearer", "dpop")) -> list[dict]:
-    """What an operation needing ``scopes`` lists: a pasted token (Bearer or DPoP), or any OAuth2 flow with
-    those scopes."""
-    return [{scheme: []} for scheme in tokens] + [{flow: scopes} for flow in flows]
+    """What an operation opened by any one of ``options`` (scope sets) lists: a pasted token (Bearer or
+    DPoP), or any OAuth2 flow with any one of them."""
+    return [{scheme: []} for scheme in tokens] + [{flow: option} for flow in flows for option in options]
 
 
 def test_per_operation_security(local_server, http, scopes):
@@ -48,8 +48,10 @@ def test_per_operation_security(local_server, http, scopes):
     needed = set()
     for operation in operations(spec):
         if not operation.public:
-            assert operation.spec["security"] == requirement(operation.scopes), operation
+            assert operation.spec["security"] == requirement(operation.scope_options), operation
             needed.update(operation.scopes)
+    delete = next(o for o in operations(spec) if o.spec["operationId"] == "delete_message")
+    assert delete.scope_options == [["write:messages"], ["delete:messages"]]  # either one: OAuth2's "any of"
     assert needed == set(scopes)
     assert any(operation.public for operation in operations(spec))
 
@@ -66,9 +68,10 @@ def test_the_secret_is_not_shown_to_remote_viewers(make_local_app):
     assert "clientSecret" in docs_settings(client.get("/docs", headers={"Host": "localhost:3010"}).text)["oauth"]
 
 
-def test_auth0_mode(http, namespaces, scopes):
+def test_auth0_mode(http, namespaces, scopes, tmp_path):
     config = {"AUTH0_DOMAIN": "tenant.eu.auth0.com", "AUTH0_AUDIENCE": AUDIENCE, "SWAGGER_UI_OAUTH_CLIENT_ID": "spa-123"}
-    with live_on_own_port(lambda port: create_app({**config, "PORT": str(port)}, namespaces=namespaces)) as server:
+    build = lambda port: create_app({**config, "PORT": str(port)}, instance_path=tmp_path, namespaces=namespaces)
+    with live_on_own_port(build) as server:
         spec = http.get(server.url + "/swagger.json").json()
         assert list(spec["securityDefinitions"]) == ["bearer", "dpop", "authorization_code"]
         code = spec["securityDefinitions"]["authorization_code"]
@@ -77,7 +80,7 @@ def test_auth0_mode(http, namespaces, scopes):
         assert code["scopes"] == scopes
         for operation in operations(spec):  # no client_credentials flow: the provider's clients are its own
             if not operation.public:
-                assert operation.spec["security"] == requirement(operation.scopes, ["authorization_code"]), operation
+                assert operation.spec["security"] == requirement(operation.scope_options, ["authorization_code"]), operation
         settings = docs_settings(http.get(server.url + "/docs").text)
         assert settings["oauth"]["clientId"] == "spa-123"
         assert "clientSecret" not in settings["oauth"]
@@ -114,7 +117,7 @@ def test_the_token_schemes_follow_auth_dpop(make_app, http, mode, tokens):
     assert [name for name in swagger["securityDefinitions"] if name != "authorization_code"] == tokens
     for operation in operations(swagger):
         if not operation.public:
-            assert operation.spec["security"] == requirement(operation.scopes, ["authorization_code"], tokens)
+            assert operation.spec["security"] == requirement(operation.scope_options, ["authorization_code"], tokens)
     if "dpop" in tokens:
         assert openapi["components"]["securitySchemes"]["dpop"] == {
             "type": "http", "scheme": "DPoP", "description": swagger["securityDefinitions"]["dpop"]["description"]}

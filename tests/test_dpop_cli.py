@@ -50,7 +50,7 @@ def test_the_token_is_bound_to_a_private_key_file_made_once(make_local_app, inst
     assert first.stdout == token + "\n"
     claims = jwt.decode(token, app.extensions["local_issuer"].key).claims
     assert claims["cnf"] == {"jkt": key_of(instance).thumbprint()}
-    assert claims["scope"] == "read:messages"
+    assert claims["scope"].split() == app.extensions["local_issuer"].scopes  # every declared scope, by default
     again = jwt.decode(run(app, "dpop-token", "--scope", "", "--expires-in", "60").stdout.strip(),
                        app.extensions["local_issuer"].key).claims
     assert again["cnf"] == claims["cnf"]  # the same key, reused

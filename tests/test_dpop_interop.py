@@ -11,7 +11,7 @@ from requests_oauth2client import DPoPKey, DPoPToken, OAuth2Client
 from requests_oauth2client.exceptions import EndpointError
 
 from tests.oauth import client_of, redirect_uri
-from tests.support import live_on_own_port, operations
+from tests.support import live_on_own_port, opened_as_they_are, operations
 
 
 @pytest.fixture(scope="module")
@@ -86,6 +86,8 @@ def test_the_bound_token_opens_every_route(make_local_app, mode, nonce):
         token = oauth2_client(server, confidential=True).client_credentials(scope="read:messages", dpop=True)
         with requests.Session() as session:
             for operation in operations(session.get(server.url + "/swagger.json", timeout=10).json()):
+                if not opened_as_they_are(operation, {"read:messages"}):
+                    continue
                 response = session.request(operation.method, server.url + operation.path, auth=token, timeout=10)
                 assert response.status_code == 200, (operation, response.text)
             if nonce == "on":

@@ -82,7 +82,7 @@ def test_authorize_without_s256_pkce(local_server, http, overrides, description)
 
 
 def test_authorize_unknown_scope(local_server, http):
-    params = location_params(authorize(http, local_server, **code_request(local_server, scope="write:messages")))
+    params = location_params(authorize(http, local_server, **code_request(local_server, scope="admin:everything")))
     assert params["error"] == "invalid_scope" and "code" not in params
 
 

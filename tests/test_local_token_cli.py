@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from joserfc import jwt
 
+from tests.calls import Caller
 from tests.support import live_on_own_port, operations
 
 SCOPED = "/api/private-scoped"
@@ -24,10 +25,11 @@ def test_prints_only_a_token_that_the_server_accepts(make_local_app, http, scope
         assert result.stdout == token + "\n"
         assert token.count(".") == 2
         assert jwt.decode(token, cli_app.extensions["local_issuer"].key).claims["scope"].split() == list(scopes)
-        for operation in operations(http.get(server.url + "/swagger.json").json()):
-            response = http.request(operation.method, server.url + operation.path,
-                                    headers={"Authorization": f"Bearer {token}"})
-            assert response.status_code == 200, operation
+        document = http.get(server.url + "/swagger.json").json()
+        caller = Caller(document, server.url, http, lambda operation: {"Authorization": f"Bearer {token}"})
+        for operation in operations(document):
+            response = caller.call(operation).send(http)
+            assert response.status_code == int(operation.success), operation
 
 
 def test_options(make_local_app):

@@ -27,14 +27,17 @@ import pytest
 from tests.support import free_port, repository_copy, server_process
 from tests.servers import gunicorn
 
-ROUTES = ("/api/public", "/api/private", "/api/private-scoped", "/docs", "/swagger.json", "/openapi.json",
-          "/healthz", "/authorize", "/oauth/token", "/.well-known/jwks.json", "/swaggerui/oauth2-redirect.html", "/")
+MESSAGE = "/api/messages/" + "0" * 32
+ROUTES = ("/api/public", "/api/private", "/api/private-scoped", "/api/messages", MESSAGE, "/docs", "/swagger.json",
+          "/openapi.json", "/healthz", "/authorize", "/oauth/token", "/.well-known/jwks.json",
+          "/swaggerui/oauth2-redirect.html", "/")
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "BREW")
 PRIVATE = b"Hello from a private endpoint"
 APP_STATUSES = {200, 302, 400, 401, 403, 404, 405}  # README, "Errors"
 SERVER_REFUSALS = {400, 414, 431}  # the server's own answer to bytes it cannot parse
 CONTENT_TYPES = {"application/json", "text/html; charset=utf-8"}  # /docs and the OAuth2 redirect page are HTML
-GET_AS_IS = {"/api/public": 200, "/api/private": 401, "/api/private-scoped": 401, "/docs": 200, "/swagger.json": 200,
+GET_AS_IS = {"/api/public": 200, "/api/private": 401, "/api/private-scoped": 401, "/api/messages": 401, MESSAGE: 401,
+             "/docs": 200, "/swagger.json": 200,
              "/openapi.json": 200, "/healthz": 200, "/authorize": 400, "/oauth/token": 405,
              "/.well-known/jwks.json": 200, "/swaggerui/oauth2-redirect.html": 200, "/": 302}
 

@@ -1,0 +1,33 @@
+"""The messages' database for the app: migrated at start-up, then one MessageStore per process for the routes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+
+from namespaces.messages import STORE
+from storage import MessageStore, MigrationError, default_url, migrate
+
+from .settings import Settings
+
+
+def migrate_database(settings: Settings, instance_path: str | Path) -> str:
+    """Apply the migrations to DATABASE_URL (default: SQLite in ``instance_path``), exactly once however many
+    processes start together; the database's URL. A failed migration stops start-up with its one line."""
+    url = settings.database_url or default_url(instance_path)
+    try:
+        migrate(url)
+    except MigrationError as error:
+        raise SystemExit(error.description) from None
+    return url
+
+
+def open_message_store(app: Flask, settings: Settings) -> MessageStore:
+    """Migrate (see migrate_database), then open the store the messages routes use.
+
+    SQLite keeps ``synchronous=FULL``: a commit, and so a 201, returns only once it is on disk."""
+    url = migrate_database(settings, app.instance_path)
+    store = MessageStore.open(url, busy_timeout=settings.database_busy_timeout, sqlite_synchronous="FULL")
+    app.extensions[STORE] = store
+    return store

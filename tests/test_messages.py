@@ -1,0 +1,294 @@
+"""The messages routes over real HTTP, on a SQLite file and on a real PostgreSQL server: who may do what,
+ETags and preconditions, Idempotency-Key, paging, and every way a request can be refused.
+
+(tests/test_examples.py holds each documented answer to the live one; tests/test_messages_serving.py the
+promises under load, through gunicorn.)
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import sys
+import threading
+import unicodedata
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+
+from namespaces.messages import STORE
+from storage import PAGE_MAX, TEXT_MAX_CHARS, TEXT_PATTERN, InvalidInput, clean_text
+from swagger.bodies import MAX_BODY_BYTES
+from tests.support import live
+
+READ, WRITE, DELETE = "read:messages", "write:messages", "delete:messages"
+UNKNOWN_ID = "0" * 32
+
+
+@pytest.fixture
+def api(make_app, database_url):
+    """The app on a fresh database (each test runs once on SQLite, once on PostgreSQL), over HTTP."""
+    app = make_app(DATABASE_URL=database_url)
+    try:
+        with live(app) as server:
+            yield server
+    finally:
+        app.extensions[STORE].close()
+
+
+@pytest.fixture
+def as_user(tokens):
+    """Authorization headers for a user (the token's sub) with the given scopes."""
+
+    def headers(sub: str, *scopes: str, **extra: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {tokens.make(sub=sub, scope=' '.join(scopes) or None)}", **extra}
+
+    return headers
+
+
+def post(http, api, headers, text="Hello", **extra):
+    return http.post(api.url + "/api/messages", json={"text": text}, headers={**headers, **extra})
+
+
+def is_error(answer, status: int, error: str) -> bool:
+    body = answer.json()
+    return (answer.status_code, body["error"], set(body)) == (status, error, {"error", "error_description"})
+
+
+def test_the_author_is_the_token_subject_and_the_answer_says_where_it_is(http, api, as_user):
+    answer = post(http, api, as_user("alice", WRITE), "  Hello, world!\n")
+    assert answer.status_code == 201
+    message = answer.json()
+    assert (message["text"], message["author"], message["version"]) == ("Hello, world!", "alice", 1)
+    assert message["created_at"] == message["updated_at"]
+    assert answer.headers["Location"] == f"/api/messages/{message['id']}"
+    assert answer.headers["ETag"] == '"1"'
+    assert answer.headers["Cache-Control"] == "no-store"
+    read = http.get(api.url + answer.headers["Location"], headers=as_user("bob", READ))
+    assert (read.status_code, read.json(), read.headers["ETag"]) == (200, message, '"1"')
+
+
+def test_only_the_author_edits_and_only_the_author_or_a_moderator_deletes(http, api, as_user):
+    alice, bob = as_user("alice", READ, WRITE), as_user("bob", READ, WRITE)
+    first, second = (post(http, api, alice, text).json()["id"] for text in ("first", "second"))
+    url = f"{api.url}/api/messages/{first}"
+
+    bobs_edit = http.patch(url, json={"text": "bob was here"}, headers={**bob, "If-Match": '"1"'})
+    assert is_error(bobs_edit, 403, "not_author")
+    refused = http.delete(url, headers=bob)
+    assert is_error(refused, 403, "not_author")
+    assert refused.json()["error_description"] == "Only the message's author, or a moderator, may delete it."
+    scopeless = http.delete(url, headers=as_user("carol", READ))
+    assert is_error(scopeless, 403, "insufficient_scope")
+    assert f'scope="{WRITE} {DELETE}"' in scopeless.headers["WWW-Authenticate"]
+    assert http.get(url, headers=alice).json()["version"] == 1  # nothing changed
+
+    assert http.patch(url, json={"text": "mine"}, headers={**alice, "If-Match": '"1"'}).status_code == 200
+    assert http.delete(url, headers=alice).status_code == 204
+    moderated = http.delete(f"{api.url}/api/messages/{second}", headers=as_user("mod", DELETE))  # no write needed
+    assert (moderated.status_code, moderated.content, moderated.headers.get("Content-Type")) == (204, b"", None)
+    for message_id in (first, second):
+        assert is_error(http.get(f"{api.url}/api/messages/{message_id}", headers=alice), 404, "not_found")
+        assert is_error(http.delete(f"{api.url}/api/messages/{message_id}", headers=alice), 404, "not_found")
+
+
+def test_a_token_without_a_subject_reads_but_cannot_own_messages(http, api, tokens):
+    headers = {"Authorization": f"Bearer {tokens.make(sub=None, scope=f'{READ} {WRITE}')}"}
+    assert is_error(post(http, api, headers), 403, "forbidden")
+    assert http.get(api.url + "/api/messages", headers=headers).status_code == 200
+
+
+def test_etags_and_conditional_requests(http, api, as_user):
+    alice = as_user("alice", READ, WRITE)
+    url = api.url + post(http, api, alice).headers["Location"]
+    for tag in ('"1"', 'W/"1"', '"7", "1"', "*"):
+        unchanged = http.get(url, headers={**alice, "If-None-Match": tag})
+        assert (unchanged.status_code, unchanged.content, unchanged.headers["ETag"]) == (304, b"", '"1"'), tag
+    assert http.get(url, headers={**alice, "If-None-Match": '"2"'}).status_code == 200
+
+    for missing in ({}, {"If-Match": "*"}, {"If-Match": "1"}, {"If-Match": "W/"}):
+        assert is_error(http.patch(url, json={"text": "x"}, headers={**alice, **missing}), 428, "precondition_required")
+    for stale in ('"2"', 'W/"1"', '"x"', '"2", "3"'):  # If-Match compares strongly: a weak tag never matches
+        assert is_error(http.patch(url, json={"text": "x"}, headers={**alice, "If-Match": stale}), 412,
+                        "precondition_failed"), stale
+    edited = http.patch(url, json={"text": "edited"}, headers={**alice, "If-Match": '"5", "1"'})
+    assert (edited.status_code, edited.headers["ETag"], edited.json()["version"]) == (200, '"2"', 2)
+    assert edited.json()["updated_at"] > edited.json()["created_at"]
+    stale = http.patch(url, json={"text": "lost"}, headers={**alice, "If-Match": '"1"'})
+    assert is_error(stale, 412, "precondition_failed")
+    assert stale.json()["error_description"] == "The message has changed: its current version is 2."
+    assert http.get(url, headers=alice).json()["text"] == "edited"
+    assert is_error(http.patch(f"{api.url}/api/messages/{UNKNOWN_ID}", json={"text": "x"},
+                               headers={**alice, "If-Match": '"1"'}), 404, "not_found")
+
+
+def test_concurrent_edits_with_one_etag_exactly_one_wins(http, api, as_user):
+    alice = as_user("alice", READ, WRITE)
+    url = api.url + post(http, api, alice).headers["Location"]
+    statuses, start = [], threading.Barrier(12)
+
+    def edit(number: int) -> None:
+        start.wait()
+        with requests.Session() as session:
+            statuses.append(session.patch(url, json={"text": f"edit {number}"},
+                                          headers={**alice, "If-Match": '"1"'}).status_code)
+
+    threads = [threading.Thread(target=edit, args=(number,)) for number in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [200] + [412] * 11
+    assert http.get(url, headers=alice).json()["version"] == 2
+
+
+def test_idempotency_keys_belong_to_the_caller(http, api, as_user):
+    alice, bob = as_user("alice", READ, WRITE), as_user("bob", READ, WRITE)
+    first = post(http, api, alice, "once", **{"Idempotency-Key": "order-42"})
+    again = post(http, api, alice, "once", **{"Idempotency-Key": "order-42"})
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    assert (again.headers["ETag"], again.headers["Location"]) == (first.headers["ETag"], first.headers["Location"])
+    assert is_error(post(http, api, alice, "twice", **{"Idempotency-Key": "order-42"}), 422, "idempotency_key_reused")
+    bobs = post(http, api, bob, "once", **{"Idempotency-Key": "order-42"})  # the same key, another caller
+    assert bobs.status_code == 201 and bobs.json()["id"] != first.json()["id"] and bobs.json()["author"] == "bob"
+    listed = http.get(api.url + "/api/messages", headers=alice).json()["items"]
+    assert sorted(m["author"] for m in listed) == ["alice", "bob"]
+    for key in ("has space", "é", "x" * 256):
+        assert is_error(post(http, api, alice, **{"Idempotency-Key": key}), 400, "invalid_request"), key
+
+
+def test_pages_newest_first_with_an_author_filter(http, api, as_user):
+    alice, bob = as_user("alice", READ, WRITE), as_user("bob", READ, WRITE)
+    posted = [post(http, api, alice if n % 3 else bob, f"message {n}").json()["id"] for n in range(25)]
+    seen, cursor, sizes = [], None, []
+    while True:
+        page = http.get(api.url + "/api/messages", params={"limit": 10, **({"cursor": cursor} if cursor else {})},
+                        headers=alice).json()
+        sizes.append(len(page["items"]))
+        seen += [m["id"] for m in page["items"]]
+        if (cursor := page["next_cursor"]) is None:
+            break
+    assert (seen, sizes) == (posted[::-1], [10, 10, 5])
+    assert len(http.get(api.url + "/api/messages", headers=alice).json()["items"]) == 20  # the default limit
+    bobs = http.get(api.url + "/api/messages", params={"author": "bob", "limit": PAGE_MAX}, headers=alice).json()
+    assert [m["id"] for m in bobs["items"]] == posted[::-3] and bobs["next_cursor"] is None
+
+
+def test_paging_while_others_post_repeats_and_skips_nothing(http, api, as_user):
+    alice = as_user("alice", READ, WRITE)
+    before = [post(http, api, alice, f"before {n}").json()["id"] for n in range(9)]
+    seen, cursor = [], None
+    while True:
+        post(http, api, alice, "posted while paging")  # newer than any page: never in the pages that follow
+        page = http.get(api.url + "/api/messages", params={"limit": 4, **({"cursor": cursor} if cursor else {})},
+                        headers=alice).json()
+        seen += [m["id"] for m in page["items"] if m["text"] != "posted while paging"]
+        if (cursor := page["next_cursor"]) is None:
+            break
+    assert seen == before[::-1]
+
+
+@pytest.mark.parametrize("query", [{"limit": "0"}, {"limit": str(PAGE_MAX + 1)}, {"limit": "ten"}, {"limit": "-1"},
+                                   {"limit": ["1", "2"]}, {"cursor": "not-ours"}, {"cursor": ["a", "b"]},
+                                   {"author": ""}])
+def test_bad_list_parameters_are_refused_by_name(http, api, as_user, query):
+    answer = http.get(api.url + "/api/messages", params=query, headers=as_user("alice", READ))
+    assert is_error(answer, 400, "invalid_request")
+    assert next(iter(query)) in answer.json()["error_description"].lower()
+
+
+TOO_LONG = "x" * (TEXT_MAX_CHARS + 1)
+
+
+@pytest.mark.parametrize("body, content_type, status, says", [
+    ({"text": "hi", "colour": "red"}, "application/json", 400, "unknown field: colour"),
+    ({"txt": "hi"}, "application/json", 400, "unknown field: txt"),
+    ({}, "application/json", 400, "must have the field text"),
+    ({"text": 7}, "application/json", 400, "must be a string"),
+    ({"text": " \n\t "}, "application/json", 400, "empty"),
+    ({"text": TOO_LONG}, "application/json", 400, f"at most {TEXT_MAX_CHARS} characters"),
+    ({"text": "a\x00b"}, "application/json", 400, "control characters"),
+    ({"text": "a\u0085b"}, "application/json", 400, "control characters"),
+    (["text"], "application/json", 400, "JSON object"),
+    (b'{"text": "a", "text": "b"}', "application/json", 400, "more than once"),
+    (b'{"text": ', "application/json", 400, "JSON object"),
+    (b'{"text": "\\ud800"}', "application/json", 400, "surrogate"),
+    (b"\xff\xfe", "application/json", 400, "JSON object"),
+    (b"text=hi", "application/x-www-form-urlencoded", 415, "Content-Type: application/json"),
+    (b'{"text": "hi"}', "text/plain", 415, "Content-Type: application/json"),
+    (b'{"text": "hi"}', None, 415, "Content-Type: application/json"),
+    ({"text": "x" * MAX_BODY_BYTES}, "application/json", 413, f"at most {MAX_BODY_BYTES} bytes"),
+], ids=["unknown-field", "misspelt", "no-text", "number", "blank", "too-long", "nul", "c1-control", "array",
+        "repeated-name", "truncated", "lone-surrogate", "not-utf8", "form", "text-plain", "no-type", "over-16k"])
+def test_bad_bodies_are_refused_with_a_clear_error(http, api, as_user, body, content_type, status, says):
+    headers = as_user("alice", WRITE)
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    if content_type:
+        headers["Content-Type"] = content_type
+    for method, path, extra in (("post", "/api/messages", {}),
+                                ("patch", f"/api/messages/{UNKNOWN_ID}", {"If-Match": '"1"'})):
+        answer = http.request(method, api.url + path, data=data, headers={**headers, **extra})
+        assert answer.status_code == status, (method, answer.text)
+        assert answer.headers["Content-Type"] == "application/json"
+        assert set(answer.json()) == {"error", "error_description"}
+        assert says in answer.json()["error_description"], answer.json()
+    assert http.get(api.url + "/api/messages", headers=as_user("alice", READ)).json()["items"] == []
+
+
+@pytest.mark.parametrize("text, status", [("x" * (2 * MAX_BODY_BYTES), 413), ("x" * TEXT_MAX_CHARS, 201)],
+                         ids=["over-16k", "within"])
+def test_a_chunked_body_is_read_up_to_16_kb(api, as_user, text, status):
+    """A chunked body gives no Content-Length to refuse on: reading stops one byte past the limit."""
+    parts = urlsplit(api.url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    try:
+        body = json.dumps({"text": text}).encode()
+        connection.putrequest("POST", "/api/messages")
+        for name, value in {**as_user("alice", WRITE), "Content-Type": "application/json",
+                            "Transfer-Encoding": "chunked"}.items():
+            connection.putheader(name, value)
+        connection.endheaders()
+        for start in range(0, len(body), 4096):
+            chunk = body[start:start + 4096]
+            connection.send(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+        connection.send(b"0\r\n\r\n")
+        answer = connection.getresponse()
+        assert answer.status == status
+        body = json.loads(answer.read())
+        assert body["error"] == "request_entity_too_large" if status == 413 else body["text"] == text
+    finally:
+        connection.close()
+
+
+def test_text_at_the_limit_is_stored_trimmed(http, api, as_user):
+    text = "é" * TEXT_MAX_CHARS
+    answer = post(http, api, as_user("alice", WRITE), f"\u3000 {text} \n")
+    assert (answer.status_code, answer.json()["text"]) == (201, text)
+    multiline = post(http, api, as_user("alice", WRITE), "line one\nline two 👋")
+    assert multiline.json()["text"] == "line one\nline two 👋"
+
+
+def test_the_text_rule_in_the_document_is_the_one_the_api_applies():
+    """The body schema's `pattern` says exactly what clean_text accepts: every character of the Basic
+    Multilingual Plane (and a sample of the others) alone, inside, and at either end of a text."""
+    pattern = re.compile(TEXT_PATTERN)
+
+    def accepted(text: str) -> bool:
+        try:
+            clean_text(text)
+        except InvalidInput:
+            return False
+        return True
+
+    for code in [*range(0x10000), *range(0x10000, sys.maxunicode + 1, 997)]:
+        char = chr(code)
+        if unicodedata.category(char) == "Cs":
+            continue  # cannot travel in UTF-8; a JSON escape of one is refused (lone-surrogate above)
+        for text in (char, f"a{char}b", f" {char}", f"{char}\t"):
+            assert bool(pattern.search(text)) == accepted(text), (hex(code), text)
+    for length in (TEXT_MAX_CHARS - 1, TEXT_MAX_CHARS, TEXT_MAX_CHARS + 1):
+        for text in ("x" * length, f" {'x' * length} \n", "x" + " " * (length - 2) + "x"):
+            assert bool(pattern.search(text)) == accepted(text), length
