@@ -15,8 +15,6 @@ storage/migrations/versions/.
 
 from __future__ import annotations
 
-import fcntl
-import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -30,6 +28,7 @@ from sqlalchemy.pool import NullPool
 
 from .engine import check_url, is_sqlite, make_engine
 from .errors import MigrationError
+from .file_lock import file_lock
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 ADVISORY_LOCK_KEY = 0x6D65_7373_6167_6573 & 0x7FFF_FFFF_FFFF_FFFF  # "messages": any fixed bigint will do
@@ -84,17 +83,8 @@ def _sqlite_file_lock(url: URL) -> Iterator[None]:
         return
     path = Path(f"{url.database}-migrate.lock")
     path.parent.mkdir(parents=True, exist_ok=True)
-    deadline = time.monotonic() + LOCK_WAIT
-    with path.open("a") as handle:
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"another process has held {path.name} for {LOCK_WAIT:.0f} s") from None
-                time.sleep(0.02)
-        yield  # closing the file releases the lock
+    with file_lock(path, wait=LOCK_WAIT, poll=0.02):
+        yield
 
 
 def _lock_database(connection: Connection) -> None:

@@ -17,7 +17,6 @@ StorageUnavailable, so callers can answer "try again" instead of failing.
 from __future__ import annotations
 
 import base64
-import fcntl
 import hashlib
 import re
 import secrets
@@ -35,6 +34,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 
 from .engine import DEFAULT_BUSY_TIMEOUT, is_sqlite, make_engine
+from .file_lock import file_lock
 from .errors import (IdempotencyKeyReused, InvalidInput, NotAuthor, NotFound, StorageUnavailable,
                      VersionMismatch)
 from .rules import PAGE_DEFAULT, check_author, check_idempotency_key, check_page_size, clean_text
@@ -256,16 +256,7 @@ class MessageStore:
         if not self._sqlite:
             yield
             return
-        with open(self._turns, "a") as turn:  # each write opens its own: its lock excludes this process's too
-            deadline = time.monotonic() + self._busy_timeout
-            while True:
-                try:
-                    fcntl.flock(turn, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() > deadline:
-                        raise StorageUnavailable() from None
-                    time.sleep(TURN_POLL)
+        with file_lock(self._turns, wait=self._busy_timeout, poll=TURN_POLL, on_timeout=lambda _: StorageUnavailable()):
             yield  # closing the file ends the turn
 
 

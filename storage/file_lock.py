@@ -1,0 +1,33 @@
+"""An exclusive lock on a file, waited for a short sleep at a time, within a deadline.
+
+Polled rather than blocking: a blocking ``flock`` holds the whole process (under gevent, every other
+request of the worker) until it is granted. The kernel drops the lock when its holder exits, even
+killed, so a crashed holder never blocks the next one.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable, Iterator
+
+
+@contextmanager
+def file_lock(path: str | Path, *, wait: float, poll: float,
+              on_timeout: Callable[[str], Exception] = TimeoutError) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` for the block; raise ``on_timeout(reason)`` when another holder
+    keeps it past ``wait`` seconds. Each call opens the file anew, so its lock excludes this process's other
+    holders too."""
+    deadline = time.monotonic() + wait
+    with open(path, "a") as handle:
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise on_timeout(f"another holder kept {Path(path).name} for {wait:g} s") from None
+                time.sleep(poll)
+        yield  # closing the file releases the lock
