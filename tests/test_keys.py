@@ -34,12 +34,7 @@ def test_first_use_fetches_once_and_nobody_queues_behind_it(provider, make_app, 
     with live(make_app(AUTH_JWKS_URL=provider.jwks_url, AUTH_JWKS_TIMEOUT="5")) as server:
         first = _Call(server.url + "/api/private", token)
         assert eventually(lambda: provider.jwks_fetches == 1)
-        for _ in range(5):
-            response = requests.get(server.url + "/api/private", headers={"Authorization": f"Bearer {token}"},
-                                    timeout=10)
-            assert response.status_code == 503
-            assert response.json()["error"] == "temporarily_unavailable"
-            assert response.headers["Retry-After"]
+        assert_answered_at_once_with_503(server.url + "/api/private", token)
         assert first.thread.is_alive()  # all five were answered while the fetch was still under way
         assert first.result().status_code == 200
         assert requests.get(server.url + "/api/private", headers={"Authorization": f"Bearer {token}"},
@@ -226,12 +221,7 @@ def test_a_hanging_issuer_holds_one_request_for_one_timeout_and_no_other(make_ap
     with live(make_app(AUTH_ISSUER=hanging_issuer.url, AUTH_JWKS_TIMEOUT=str(timeout))) as server:
         first = _Call(server.url + "/api/private", forged)
         assert eventually(lambda: hanging_issuer.connections == 1)
-        for _ in range(5):
-            response = requests.get(server.url + "/api/private", headers={"Authorization": f"Bearer {forged}"},
-                                    timeout=10)
-            assert response.status_code == 503
-            assert response.json()["error"] == "temporarily_unavailable"
-            assert response.headers["Retry-After"]
+        assert_answered_at_once_with_503(server.url + "/api/private", forged)
         assert first.thread.is_alive()  # all five were answered while the first request's fetch hung
         response = first.result()
         assert response.status_code == 503
@@ -283,3 +273,12 @@ def test_keys_with_verify_in_key_ops_are_used(provider, make_app, http, tokens):
     provider.raw_jwks = {"keys": [dict(tokens.key.as_dict(private=False), key_ops=["verify"])]}
     with live(make_app()) as server:
         assert bearer_get(server, http, tokens.make()).status_code == 200
+
+
+def assert_answered_at_once_with_503(url: str, token: str, times: int = 5) -> None:
+    """While another request's key fetch is under way, each of ``times`` requests gets 503 + Retry-After."""
+    for _ in range(times):
+        response = requests.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        assert response.status_code == 503
+        assert response.json()["error"] == "temporarily_unavailable"
+        assert response.headers["Retry-After"]
