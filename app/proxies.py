@@ -45,9 +45,11 @@ def redirect_with_paths(app: Flask) -> None:
 
     @app.after_request
     def location_as_path(response):
+        if not 300 <= response.status_code < 400:  # first: request.host_url costs as much as a small route
+            return response
         location = response.headers.get("Location")
         own = request.host_url  # scheme://host/
-        if 300 <= response.status_code < 400 and location and location.startswith(own):
+        if location and location.startswith(own):
             path = location[len(own) - 1:]
             if not path.startswith(("//", "/\\")):
                 response.headers["Location"] = path
