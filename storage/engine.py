@@ -66,7 +66,8 @@ def make_engine(url: str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
         raise ValueError(f"sqlite_synchronous must be one of {', '.join(SQLITE_SYNCHRONOUS)}")
     if parsed.get_backend_name() == "sqlite":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = sqlalchemy.create_engine(parsed, **options)
+        # Named parameters, as psycopg's: the store's driver-level statements then take the same dicts on both.
+        engine = sqlalchemy.create_engine(parsed, paramstyle="named", **options)
         event.listen(engine, "connect", _sqlite_setup(busy_timeout, sqlite_synchronous))
         return engine
     if "connect_timeout" not in parsed.query:

@@ -20,11 +20,10 @@ import base64
 import hashlib
 import re
 import secrets
-import sqlite3
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Iterator, NamedTuple
 
@@ -71,6 +70,7 @@ class Page(NamedTuple):
 
 
 _GET = select(messages).where(messages.c.id == bindparam("id"))
+_INSERT = insert(messages)  # every column
 
 
 class MessageStore:
@@ -83,11 +83,16 @@ class MessageStore:
         # Reads are single statements: on PostgreSQL they skip BEGIN and ROLLBACK (two round trips of
         # three). SQLite's reads already run outside any transaction (see storage.engine).
         self._reader = engine if self._sqlite else engine.execution_options(isolation_level="AUTOCOMMIT")
-        self._group_commit = _GroupCommit(self._insert_all)
-        if self._sqlite:  # see _get_from_sqlite
-            self._get_sql = str(_GET.compile(dialect=engine.dialect))
-            self._time = messages.c.created_at.type.dialect_impl(engine.dialect).result_processor(engine.dialect,
-                                                                                                   None)
+        self._group_commit = _GroupCommit(self._insert_all, self._writers_turn)
+        # The two busiest statements, reading one message and creating some, go through the driver itself
+        # (see _driver): the same SQL and conversions as SQLAlchemy's, at a fraction of a Core execution's cost.
+        dialect = engine.dialect
+        self._get_sql = str(_GET.compile(dialect=dialect))
+        self._insert_sql = str(_INSERT.compile(dialect=dialect))
+        time_type = messages.c.created_at.type.dialect_impl(dialect)
+        self._time_to_db = time_type.bind_processor(dialect)
+        self._time_from_db = time_type.result_processor(dialect, None)
+        self._unavailable = (dialect.loaded_dbapi.OperationalError, dialect.loaded_dbapi.InterfaceError)
 
     @classmethod
     def open(cls, url: str, **engine_options) -> "MessageStore":
@@ -134,37 +139,17 @@ class MessageStore:
         """The message, or NotFound."""
         if not _is_id(message_id):
             raise NotFound(str(message_id))
-        if self._sqlite:
-            found = self._get_from_sqlite(message_id)
-        else:
-            with self._reading() as connection:
-                row = connection.execute(_GET, {"id": message_id}).first()
-            found = None if row is None else Message(**row._mapping)
-        if found is None:
-            raise NotFound(message_id)
-        return found
-
-    def _get_from_sqlite(self, message_id: str) -> Message | None:
-        """The most frequent read, through the driver itself: the same statement and conversions as
-        SQLAlchemy's, at a quarter of the cost of a Core execution."""
-        try:
-            with _unavailable_on_trouble():  # no free connection in the pool
-                connection = self.engine.raw_connection()
+        with self._driver(autocommit=True) as connection:
+            cursor = connection.cursor()
             try:
-                cursor = connection.cursor()
-                try:
-                    cursor.execute(self._get_sql, (message_id,))
-                    row = cursor.fetchone()
-                finally:
-                    cursor.close()
+                cursor.execute(self._get_sql, {"id": message_id})
+                row = cursor.fetchone()
             finally:
-                connection.close()  # back to the pool
-        except sqlite3.OperationalError as exc:  # locked past the busy timeout (or when connecting), or gone
-            raise StorageUnavailable() from exc
+                cursor.close()
         if row is None:
-            return None
+            raise NotFound(message_id)
         id_, text, author, created_at, updated_at, version = row
-        return Message(id_, text, author, self._time(created_at), self._time(updated_at), version)
+        return Message(id_, text, author, self._time_from_db(created_at), self._time_from_db(updated_at), version)
 
     def update(self, message_id: str, text: str, expected_version: int, actor: str) -> Message:
         """The message with its new text and version (expected_version + 1).
@@ -226,12 +211,52 @@ class MessageStore:
 
     def _insert_all(self, batch: list[Message]) -> list[Message]:
         """Store ``batch`` in one transaction, stamped with the time it holds the write lock (on SQLite,
-        writers one at a time: creation times then follow commit order); the messages as stored."""
-        with self._writing() as connection:
-            now = _now()
-            stored = [replace(message, created_at=now, updated_at=now) for message in batch]
-            connection.execute(insert(messages), [asdict(message) for message in stored])
+        writers one at a time: creation times then follow commit order); the messages as stored. The
+        caller holds the writer's turn (see _GroupCommit)."""
+        with self._driver() as connection:
+            cursor = connection.cursor()
+            try:
+                if self._sqlite:
+                    cursor.execute("BEGIN IMMEDIATE")  # take the write lock now, waiting busy_timeout
+                now = _now()
+                stored = [Message(message.id, message.text, message.author, now, now, message.version)
+                          for message in batch]
+                at = self._time_to_db(now)
+                cursor.executemany(self._insert_sql, [
+                    {"id": m.id, "text": m.text, "author": m.author, "created_at": at, "updated_at": at,
+                     "version": m.version} for m in stored])
+                connection.commit()  # durably: see storage.engine
+            finally:
+                cursor.close()  # on failure, the pool rolls the transaction back (see _driver)
         return stored
+
+    @contextmanager
+    def _driver(self, *, autocommit: bool = False) -> Iterator:
+        """A connection of the driver's own (sqlite3 or psycopg) from the engine's pool, for the busiest
+        statements, with the store's error handling: an unreachable or locked database, or a lost connection
+        (then dropped from the pool), is StorageUnavailable. ``autocommit``: on PostgreSQL, a single-statement
+        read then skips BEGIN and ROLLBACK (two round trips of three); SQLite's reads already do."""
+        try:
+            with _unavailable_on_trouble():  # SQLAlchemy's: no free connection in the pool
+                pooled = self.engine.raw_connection()
+        except self._unavailable as exc:  # the driver's, as it connects (or sets up a SQLite connection)
+            raise StorageUnavailable() from exc
+        connection = pooled.driver_connection
+        autocommit = autocommit and not self._sqlite
+        try:
+            if autocommit:
+                connection.autocommit = True
+            try:
+                yield connection
+            finally:
+                if autocommit and pooled.is_valid:
+                    connection.autocommit = False  # as the pool's other users expect it
+        except self._unavailable as exc:
+            if self.engine.dialect.is_disconnect(exc, connection, None):
+                pooled.invalidate(exc)
+            raise StorageUnavailable() from exc
+        finally:
+            pooled.close()  # back to the pool (rolled back, as SQLAlchemy does, if a transaction is open)
 
     @contextmanager
     def _reading(self) -> Iterator[Connection]:
@@ -270,14 +295,16 @@ class _Waiting:
 
 
 class _GroupCommit:
-    """Writes that arrive together share one commit. One writer at a time leads: it steps aside once, so
-    that the other requests in hand (threads, or greenlets under gevent, whose threading and time.sleep are
-    gevent's) can join, then writes everything waiting in one transaction and hands the lead to the first
-    writer that arrived meanwhile, if any. Each writer returns once the commit that holds its message is
+    """Writes that arrive together share one commit. One writer at a time leads: it waits for the writers'
+    turn (on SQLite, other processes' writers may hold it), steps aside once more so that the other
+    requests in hand (threads, or greenlets under gevent, whose threading and time.sleep are gevent's) can
+    join, then writes everything that arrived meanwhile in one transaction and hands the lead to the first
+    writer that arrived after that, if any. Each writer returns once the commit that holds its message is
     done, and raises what that commit raised."""
 
-    def __init__(self, write_all):
+    def __init__(self, write_all, turn):
         self._write_all = write_all  # list[Message] -> list[Message] as stored, in one transaction
+        self._turn = turn  # () -> context manager held around each commit
         self._lock = threading.Lock()
         self._waiting: list[_Waiting] = []
         self._leading = False
@@ -301,12 +328,17 @@ class _GroupCommit:
         return mine.stored
 
     def _commit_waiting(self) -> None:
-        time.sleep(0)  # let the others in hand join
-        with self._lock:
-            batch, self._waiting = self._waiting, []
+        batch: list[_Waiting] = []
         try:
-            stored, failure = self._write_all([waiting.message for waiting in batch]), None
+            with self._turn():
+                time.sleep(0)  # let the others in hand join
+                with self._lock:
+                    batch, self._waiting = self._waiting, []
+                stored, failure = self._write_all([waiting.message for waiting in batch]), None
         except Exception as error:  # StorageError is answered; anything else is a bug, raised to every writer
+            if not batch:  # the turn never came: every writer waiting gets the refusal
+                with self._lock:
+                    batch, self._waiting = self._waiting, []
             stored, failure = [None] * len(batch), error
         for waiting, message in zip(batch, stored):
             waiting.stored, waiting.error = message, failure

@@ -18,31 +18,12 @@ from storage import (PAGE_MAX, TEXT_MAX_CHARS, IdempotencyKeyReused, InvalidInpu
                      StorageUnavailable, VersionMismatch, clean_text, migrate)
 from storage.schema import messages
 from storage.store import ID_PATTERN, decode_cursor
+from tests.support import run_together
 
 
 def count_rows(store) -> int:
     with store.engine.connect() as connection:
         return connection.execute(select(func.count()).select_from(messages)).scalar_one()
-
-
-def run_together(count: int, work) -> list:
-    """Runs work(i) in ``count`` threads released at once; each result or the exception it raised."""
-    barrier = threading.Barrier(count)
-    results: list = [None] * count
-
-    def run(i):
-        barrier.wait()
-        try:
-            results[i] = work(i)
-        except Exception as exc:  # collected, and asserted on by the test
-            results[i] = exc
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return results
 
 
 # --- the text rule (pure: no database) ---
