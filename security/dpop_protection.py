@@ -72,14 +72,34 @@ class AuthorizationSchemes:
                                 leeway=settings.leeway, nonces=nonces)
         return cls(tokens, schemes, verifier)
 
-    def cached_bearer(self, header: str, environ: dict) -> AccessToken | None:
-        """The token of a canonical ``Bearer <token>`` request that nothing but the route's scopes can
-        refuse any more: Bearer taken, the cache vouching for the token, no DPoP proof beside it and no
-        binding in it. None: take the full path, which answers with the precise error."""
-        if not header.startswith("Bearer ") or not self._bearer or (self.verifier and PROOF in environ):
+    def cached(self, header: str, environ: dict, required) -> AccessToken | None:
+        """The token of a request that nothing can refuse any more but what is checked here, when the
+        verified-token cache vouches for it with every scope in ``required``. None: take the full path
+        (a cache miss, a missing scope, another spelling of the header), which answers with the precise
+        error. The cached token string matched the RFC 6750 / RFC 9449 grammar when it was first checked,
+        so parsing the header again could only give the same answer.
+
+        - ``Bearer <token>``: Bearer taken, no DPoP proof beside it and no binding in the token.
+        - ``DPoP <token>`` with one proof: the proof is checked here, in full (``DPoPRequest.check_proof``),
+          and a refused one raises its AuthFailure; the full path never sees that proof."""
+        if header.startswith("Bearer "):
+            if not self._bearer or (self.verifier and PROOF in environ):
+                return None
+            token = self.tokens.cached(header[7:])
+            if token is None or "cnf" in token.claims or not token.scopes.issuperset(required):
+                return None
+            return token
+        if self.verifier is None or not header.startswith("DPoP "):
             return None
-        token = self.tokens.cached(header[7:])
-        return token if token is not None and "cnf" not in token.claims else None
+        proof = environ.get(PROOF)
+        if proof is None or "," in proof:
+            return None
+        access_token = header[5:]
+        token = self.tokens.cached(access_token)
+        if token is None or not token.scopes.issuperset(required):
+            return None
+        DPoPRequest(self.tokens, self.verifier, access_token).check_proof(token, environ)
+        return token
 
     def parse(self, request):
         """Authlib's ``parse_request_authorization``: the validator for this request's scheme, and its token."""
@@ -141,7 +161,12 @@ class DPoPRequest:
         return self.tokens.authenticate_token(token_string)
 
     def validate_token(self, token: AccessToken, scopes, request) -> None:
-        environ = request.environ
+        self.check_proof(token, request.environ)
+        self.tokens.validate_token(token, scopes, request)
+
+    def check_proof(self, token: AccessToken, environ: dict) -> None:
+        """The token's binding and the request's proof (security/dpop.py), every check on every request;
+        the next nonce, if any, goes in ``environ[NEXT_NONCE]``. Raises the AuthFailure that refuses it."""
         try:
             bound_to = token_binding(token.claims, DPOP)
             proof = self.verifier.verify(environ[PROOF], method=environ["REQUEST_METHOD"], url=request_url(environ),
@@ -152,7 +177,6 @@ class DPoPRequest:
             raise ReplayCheckUnavailable(context=_log_context(token)) from None
         if proof.next_nonce:
             environ[NEXT_NONCE] = proof.next_nonce
-        self.tokens.validate_token(token, scopes, request)
 
 
 def _refusal(error: DPoPError, token: AccessToken) -> AuthFailure:

@@ -65,12 +65,11 @@ class BearerProtector(ResourceProtector):
     def __call__(self, scopes=None, optional=False, **kwargs):
         """Authlib's decorator, with a short path for cached tokens and the answer marked ``no-store``.
 
-        The short path: when the header is the canonical ``Bearer <token>`` and the verified-token
-        cache vouches for that token with every scope the route needs, the request goes on with one
-        cache lookup. The cached token string matched the RFC 6750 grammar when it was first checked,
-        so parsing the header again could only give the same answer. Everything else (a cache miss, a
-        missing scope, another spelling of the header) takes ``acquire_token``, Authlib's full path,
-        which also answers with the precise error.
+        The short path: when the header is the canonical ``Bearer <token>`` or ``DPoP <token>`` and the
+        verified-token cache vouches for that token with every scope the route needs, the request goes on
+        with one cache lookup (and, for DPoP, the whole proof check): see ``AuthorizationSchemes.cached``.
+        Everything else takes ``acquire_token``, Authlib's full path, which also answers with the precise
+        error.
 
         ``optional=True`` lets a request without any Authorization header reach the view without a
         token; a header that is there is checked as usual, and a bad one is refused.
@@ -89,9 +88,13 @@ class BearerProtector(ResourceProtector):
                 # cache lookup itself.
                 context = request_ctx._get_current_object()
                 environ = context.request.environ
-                token = context.app.extensions[SCHEMES].cached_bearer(environ.get("HTTP_AUTHORIZATION", ""), environ)
-                next_nonce = None
-                if token is not None and token.scopes.issuperset(required):
+                schemes = context.app.extensions[SCHEMES]
+                header = environ.get("HTTP_AUTHORIZATION", "")
+                try:
+                    token = schemes.cached(header, environ, required)
+                except OAuth2Error as error:  # a DPoP proof refused on the short path
+                    self.raise_error_response(error)
+                if token is not None:
                     self._accept(token, app_ctx._get_current_object().g)  # g without a proxy lookup of its own
                 else:
                     try:
@@ -101,7 +104,7 @@ class BearerProtector(ResourceProtector):
                             self.raise_error_response(error)
                     except OAuth2Error as error:
                         self.raise_error_response(error)
-                    next_nonce = environ.get(NEXT_NONCE)
+                next_nonce = environ.get(NEXT_NONCE)
                 answer = view(*args, **view_kwargs)
                 if next_nonce:  # RFC 9449 §8.2: the next nonce rides on a successful answer
                     return no_store(answer, {"DPoP-Nonce": next_nonce})

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import threading
 import time
 
 import pytest
@@ -23,7 +22,7 @@ from security.dpop import (
 )
 from security.replay import MemoryReplayStore
 from tests.dpop_proofs import ACCESS_TOKEN, URL, Proofs
-from tests.support import b64url, ec_key, rsa_key
+from tests.support import b64url, ec_key, rsa_key, run_together
 
 NOW = float(int(time.time()))
 INVALID, NONCE, TOKEN, REQUEST = "invalid_dpop_proof", "use_dpop_nonce", "invalid_token", "invalid_request"
@@ -297,23 +296,15 @@ def test_a_new_proof_reusing_a_jti_is_a_replay_but_not_for_another_key(verifier,
 
 def test_the_same_proof_raced_from_sixteen_threads_is_accepted_once(verifier, proofs):
     proof = proofs.make()
-    barrier = threading.Barrier(16)
-    outcomes: list[str] = []
 
-    def attempt():
-        barrier.wait()
+    def attempt(_):
         try:
             check(verifier, proof)
-            outcomes.append("accepted")
+            return "accepted"
         except DPoPError as error:
-            outcomes.append(error.error)
+            return error.error
 
-    threads = [threading.Thread(target=attempt) for _ in range(16)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=10)
-    assert sorted(outcomes) == ["accepted"] + [INVALID] * 15
+    assert sorted(run_together(16, attempt, timeout=10)) == ["accepted"] + [INVALID] * 15
 
 
 def test_a_refused_proof_does_not_use_up_its_jti(verifier, proofs):

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import threading
 import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -18,7 +17,7 @@ from requests_oauth2client import DPoPKey, DPoPToken
 from security.dpop import DEFAULT_ALGORITHMS, access_token_hash
 from security.nonce import DPoPNonces
 from tests.dpop_proofs import Proofs
-from tests.support import ec_key, free_port, live, opened_as_they_are, operations
+from tests.support import ec_key, free_port, live, opened_as_they_are, operations, run_together
 
 ALGS = f'algs="{" ".join(DEFAULT_ALGORITHMS)}"'
 BEARER = 'Bearer realm="api"'
@@ -280,10 +279,18 @@ HOSTILE = {  # what is sent (token, DPoP header, scheme), and the refusal: statu
 }
 
 
+@pytest.mark.parametrize("token_cache", ["cold", "warm"])
 @pytest.mark.parametrize("build, status, error, scheme", HOSTILE.values(), ids=HOSTILE.keys())
-def test_hostile_requests_are_refused(server, tokens, client_key, build, status, error, scheme):
+def test_hostile_requests_are_refused(server, tokens, client_key, build, status, error, scheme, token_cache):
+    """Cold: the tokens are new, so the protector's full path answers. Warm: the verified-token cache holds
+    them, so the short path answers (security/protector.py), with the same refusal."""
     sender = Sender(client_key, server.url + PRIVATE, tokens.make(jkt=jkt(client_key)), tokens.make(),
                     tokens.make(jkt=jkt(Proofs())))
+    if token_cache == "warm":
+        validator = server.app.extensions["access_token_validator"]
+        for token in (sender.bound, sender.unbound, sender.other):
+            validator.authenticate_token(token)
+            assert validator.cached(token) is not None
     response = call(sender.url, **build(sender))
     refused(response, status, error, scheme)
 
@@ -302,17 +309,8 @@ def test_a_replayed_proof_is_refused_even_for_a_cached_token(server, tokens, cli
 def test_the_same_proof_raced_from_several_threads_is_accepted_once(server, tokens, client_key):
     token, url = tokens.make(jkt=jkt(client_key)), server.url + PRIVATE
     assert call(url, token, proof(client_key, url, token)).status_code == 200  # warm: token cached, key known
-    raced, barrier, statuses = proof(client_key, url, token), threading.Barrier(8), []
-
-    def send():
-        barrier.wait()
-        statuses.append(call(url, token, raced).status_code)
-
-    threads = [threading.Thread(target=send) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=20)
+    raced = proof(client_key, url, token)
+    statuses = run_together(8, lambda _: call(url, token, raced).status_code, timeout=20)
     assert sorted(statuses) == [200] + [400] * 7
 
 
