@@ -17,6 +17,9 @@ posts a new one on each request, each answered only once its commit is durable (
 synchronous=FULL; PostgreSQL with its defaults, fsync on, in a cluster of the run's own, started with
 tests/postgres.py's helper when PostgreSQL is installed).
 
+Each row also shows where its cost goes: the CPU time per request of the workers, of wrk and of the rest of
+the machine (a PostgreSQL server, the kernel's threads), read from /proc around each wrk run.
+
 Many short rounds rather than a few long ones: on a 2-core virtual machine the public route's own
 rate moves by +-15% from one 2 s window to the next, and with 7 rounds of 5 s the median ratio moved
 by +-0.04 between identical runs, as much as the effect being measured.
@@ -31,6 +34,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -40,7 +44,8 @@ from statistics import quantiles
 
 from tests.postgres import PostgresServer, postgres_bin
 
-from .common import ROUTES, DPoPClient, Gunicorn, Provider, describe_machine, median, rsa_key, token
+from .common import (ROUTES, DPoPClient, Gunicorn, Provider, describe_machine, machine_busy_seconds, median, rsa_key,
+                     token)
 
 WORKERS = int(os.environ.get("BENCH_WORKERS", 2))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", 8))
@@ -87,16 +92,22 @@ def _ms(text: str) -> float:
     return float(number) * UNITS[unit]
 
 
-def wrk(url: str, authorization: str, seconds: int, proofs: Path | None = None, script: Path | None = None) -> dict:
+def wrk(server: Gunicorn, url: str, authorization: str, seconds: int, proofs: Path | None = None,
+        script: Path | None = None) -> dict:
     """One wrk run; with ``proofs`` (a file of DPoP proofs, one a line), each request sends the next one;
-    ``script``: another wrk Lua script (the POST's)."""
+    ``script``: another wrk Lua script (the POST's). Also the CPU time per request of ``server``'s workers,
+    of wrk, and of the rest of the machine (a database server, the kernel's threads)."""
     script = ["-s", str(LUA)] if proofs else (["-s", str(script)] if script else [])
     extra = ["--", str(proofs)] if proofs else []
+    workers, machine, children = server.cpu_seconds(), machine_busy_seconds(), _children_cpu_seconds()
     out = subprocess.run(
         ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", "-H", f"Authorization: {authorization}",
          *script, url, *extra],
         check=True, capture_output=True, text=True,
     ).stdout
+    workers, client = server.cpu_seconds() - workers, _children_cpu_seconds() - children
+    rest = machine_busy_seconds() - machine - workers - client
+    requests = max(1, int(re.search(r"(\d+) requests in", out).group(1)))
     latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.M))
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
@@ -107,7 +118,13 @@ def wrk(url: str, authorization: str, seconds: int, proofs: Path | None = None, 
         "non2xx": int(bad.group(1)) if bad else 0,
         # a read error is the server closing a connection (sync workers close each one), not a failure
         "errors": sum(map(int, errors.groups())) - int(errors.group(2)) if errors else 0,
+        "cpu": {"workers": workers / requests * 1e6, "wrk": client / requests * 1e6, "rest": rest / requests * 1e6},
     }
+
+
+def _children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # the wrk runs, once each has been waited for
+    return usage.ru_utime + usage.ru_stime
 
 
 class Runner:
@@ -133,16 +150,16 @@ class Runner:
     def run(self, row: str, seconds: int) -> dict:
         url = self.server.url + row.removesuffix(DPOP)
         if row == GET_MESSAGE:
-            result = wrk(self.message_url(), self.bearer, seconds)
+            result = wrk(self.server, self.message_url(), self.bearer, seconds)
         elif row == POST_MESSAGE:
-            result = wrk(self.server.url + "/api/messages", self.bearer, seconds, script=self.post_script)
+            result = wrk(self.server, self.server.url + "/api/messages", self.bearer, seconds, script=self.post_script)
         elif not row.endswith(DPOP):
-            result = wrk(url, self.bearer, seconds)
+            result = wrk(self.server, url, self.bearer, seconds)
         else:
             count = int(self.fastest * seconds * PROOF_MARGIN) + 1000
             proofs = self.workdir / "proofs.txt"
             proofs.write_text("\n".join(self.dpop.proofs(url, count)) + "\n")
-            result = wrk(url, self.dpop.authorization, seconds, proofs)
+            result = wrk(self.server, url, self.dpop.authorization, seconds, proofs)
             result["proofs"] = count
         self.fastest = max(self.fastest, result["rps"])
         return result
@@ -173,8 +190,9 @@ def run_mode(name: str, settings: dict, rows: tuple[str, ...], provider: Provide
 def summarize(name: str, database: str, result: dict) -> tuple[list[str], bool, bool, bool]:
     rounds = result["rounds"]
     lines = [f"### {name}", "",
-             "| route | req/s | p50 ms | p99 ms | req/s ratio to public (IQR) | p50 ratio to public | non-2xx | errors |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+             "| route | req/s | p50 ms | p99 ms | req/s ratio to public (IQR) | p50 ratio to public | non-2xx | errors "
+             "| CPU µs/request: workers, wrk, rest |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     met = dpop_met = True
     for route in result["rows"]:
         runs = [r[route] for r in rounds]
@@ -186,7 +204,7 @@ def summarize(name: str, database: str, result: dict) -> tuple[list[str], bool, 
         errors = sum(run["errors"] for run in runs)
         lines.append(f"| {route} | {median([x['rps'] for x in runs]):.0f} | {median([x['p50'] for x in runs]):.2f} "
                      f"| {median([x['p99'] for x in runs]):.2f} | {ratio:.3f} ({low:.2f}-{high:.2f}) | {p50_ratio:.3f} "
-                     f"| {bad} | {errors} |")
+                     f"| {bad} | {errors} | {cpu(runs)} |")
         if route.endswith(DPOP):
             dpop_met &= ratio >= DPOP_TARGET_RATIO and bad == 0 and errors == 0
         elif route in MESSAGE_TARGETS:
@@ -203,6 +221,11 @@ def summarize(name: str, database: str, result: dict) -> tuple[list[str], bool, 
     lines.append("")
     fetch_ok = all(result["fetches"].get(pid, 0) <= 1 for pid in result["pids"])
     return lines, met, dpop_met, fetch_ok
+
+
+def cpu(runs: list[dict]) -> str:
+    """Median CPU time per request of the workers, of wrk and of the rest of the machine, over ``runs``."""
+    return ", ".join(f"{median([run['cpu'][part] for run in runs]):.0f}" for part in ("workers", "wrk", "rest"))
 
 
 def main() -> int:

@@ -24,11 +24,12 @@ from security.dpop import access_token_hash
 from security.proof_keys import b64url_encode, thumbprint
 from tests.support import AUDIENCE, Provider, ServerProcess, Tokens, free_port, rsa_key
 
-__all__ = ["AUDIENCE", "ROUTES", "DPoPClient", "Gunicorn", "Provider", "describe_machine", "median", "rsa_key",
-           "token"]
+__all__ = ["AUDIENCE", "ROUTES", "DPoPClient", "Gunicorn", "Provider", "describe_machine", "machine_busy_seconds",
+           "median", "rsa_key", "token"]
 
 ROOT = Path(__file__).resolve().parent.parent
 ROUTES = ("/api/public", "/api/private", "/api/private-scoped")
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def token(issuer: str, key, *, kid: str | None = None, lifetime: int = 3600, scope: str = "openid read:messages",
@@ -93,6 +94,10 @@ class Gunicorn(ServerProcess):
         path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
         return sorted(int(pid) for pid in path.read_text().split()) if path.exists() else []
 
+    def cpu_seconds(self) -> float:
+        """The CPU time (user and system) the workers have used so far, together."""
+        return sum(process_cpu_seconds(pid) for pid in self.worker_pids())
+
     @staticmethod
     def memory_kib(pid: int) -> dict[str, int]:
         """VmRSS (now) and VmHWM (peak) of a process, in KiB."""
@@ -106,6 +111,21 @@ class Gunicorn(ServerProcess):
     def key_fetches(self) -> Counter:
         """Key-set fetch attempts per worker pid, from the app's log lines."""
         return Counter(int(m.group(1)) for m in FETCH_LINE.finditer(self.stderr_path.read_text()))
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (/proc/<pid>/stat fields 14 and 15); 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def machine_busy_seconds() -> float:
+    """CPU time every core of the machine spent on anything but idling and waiting for I/O."""
+    user, nice, system, idle, iowait, *rest = map(int, Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:])
+    return (user + nice + system + sum(rest[:3])) / CLOCK_TICKS  # + irq, softirq, steal
 
 
 def median(values):
