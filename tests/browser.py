@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Callable
+
+from werkzeug.wrappers import Request, Response
 
 from tests.support import require_tool
 
@@ -116,3 +119,27 @@ class DocsPage:
         path = SCREENSHOTS / f"{name}.png"
         self.page.screenshot(path=str(path), full_page=True)
         return path
+
+
+def serve_provider_login(provider, token_answer: Callable[[Request], dict]) -> dict:
+    """The provider's side of a code + PKCE login from the docs page, on another origin as Auth0 is:
+    ``/authorize`` sends the browser back at once with the code ``code-1``, ``/oauth/token`` answers CORS
+    (preflight included) with the body ``token_answer(request)`` gives. Returns what each endpoint was
+    asked, filled in as the login goes: ``seen["authorize"]`` (query) and ``seen["token"]`` (form)."""
+    seen: dict = {}
+    cors = {"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Headers": "*"}
+
+    def authorize(request):
+        seen["authorize"] = request.args.to_dict()
+        back = f"{request.args['redirect_uri']}?code=code-1&state={request.args['state']}"
+        return Response(status=302, headers={"Location": back})
+
+    def token(request):
+        if request.method == "OPTIONS":
+            return Response(status=204, headers=cors)
+        seen["token"] = request.form.to_dict()
+        return Response(json.dumps(token_answer(request)), content_type="application/json", headers=cors)
+
+    provider.server.expect_request("/authorize").respond_with_handler(authorize)
+    provider.server.expect_request("/oauth/token").respond_with_handler(token)
+    return seen

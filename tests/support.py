@@ -270,6 +270,27 @@ class ManualClock:
         self.now += seconds
 
 
+def run_together(count: int, work, timeout: float = 60) -> list:
+    """Run ``work(i)`` for i in range(count), each in a thread of its own, all released at once (to race
+    them); each one's result, or the exception it raised (for the test to assert on)."""
+    barrier = threading.Barrier(count)
+    results: list = [None] * count
+
+    def run(i):
+        barrier.wait()
+        try:
+            results[i] = work(i)
+        except Exception as exc:
+            results[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=timeout)
+    return results
+
+
 def eventually(condition, seconds: float = 5) -> bool:
     """Whether ``condition()`` becomes true within ``seconds`` (for work done by background threads)."""
     deadline = time.monotonic() + seconds

@@ -8,11 +8,10 @@ import json
 
 import pytest
 from joserfc import jwt
-from werkzeug.wrappers import Response
 
 from security.dpop import DPoPVerifier
 from security.replay import MemoryReplayStore
-from tests.browser import DocsPage
+from tests.browser import DocsPage, serve_provider_login
 from tests.support import ec_key, live, live_on_own_port
 
 pytestmark = pytest.mark.browser
@@ -126,21 +125,12 @@ def test_a_provider_login_binds_the_token_to_the_pages_key(provider, tokens, mak
     """As with Auth0: the code exchange at the provider's token endpoint (another origin) carries the proof,
     and the provider answers with a token bound to its key."""
 
-    def authorize(request):
-        back = f"{request.args['redirect_uri']}?code=code-1&state={request.args['state']}"
-        return Response(status=302, headers={"Location": back})
-
-    def token(request):
-        cors = {"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Headers": "*"}
-        if request.method == "OPTIONS":
-            return Response(status=204, headers=cors)
+    def bound_token(request):
         jkt = verified(request.headers["DPoP"], request).jkt
-        body = {"access_token": tokens.make(scope="read:messages", cnf={"jkt": jkt}), "token_type": "DPoP",
+        return {"access_token": tokens.make(scope="read:messages", cnf={"jkt": jkt}), "token_type": "DPoP",
                 "expires_in": 3600}
-        return Response(json.dumps(body), content_type="application/json", headers=cors)
 
-    provider.server.expect_request("/authorize").respond_with_handler(authorize)
-    provider.server.expect_request("/oauth/token").respond_with_handler(token)
+    serve_provider_login(provider, bound_token)
     with live(make_app(SWAGGER_UI_OAUTH_CLIENT_ID="spa-client-1")) as server:
         traffic = Traffic(page)
         docs = DocsPage(page, server.url).open()

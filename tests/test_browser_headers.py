@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import re
 from urllib.parse import urlsplit
 
 import pytest
-from werkzeug.wrappers import Response
 
 from app import create_app
-from tests.browser import DocsPage, csp_violations
+from tests.browser import DocsPage, csp_violations, serve_provider_login
 from tests.support import AUDIENCE, live, live_on_own_port
 
 BROWSER_HARDENING = {"X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
@@ -114,23 +112,8 @@ def test_hostile_forwarded_headers_load_nothing_off_site(make_app, page, hostile
 @pytest.mark.browser
 def test_provider_login_exchanges_the_code_at_the_provider_under_the_policy(provider, tokens, make_app, page):
     """Code + PKCE against a provider on another origin: the token request is the one cross-origin fetch."""
-    seen: dict = {}
-
-    def authorize(request):
-        seen["authorize"] = request.args.to_dict()
-        back = f"{request.args['redirect_uri']}?code=code-1&state={request.args['state']}"
-        return Response(status=302, headers={"Location": back})
-
-    def token(request):
-        cors = {"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Headers": "*"}
-        if request.method == "OPTIONS":
-            return Response(status=204, headers=cors)
-        seen["token"] = request.form.to_dict()
-        body = {"access_token": tokens.make(scope="read:messages"), "token_type": "Bearer", "expires_in": 3600}
-        return Response(json.dumps(body), content_type="application/json", headers=cors)
-
-    provider.server.expect_request("/authorize").respond_with_handler(authorize)
-    provider.server.expect_request("/oauth/token").respond_with_handler(token)
+    seen = serve_provider_login(provider, lambda request: {
+        "access_token": tokens.make(scope="read:messages"), "token_type": "Bearer", "expires_in": 3600})
     with live(make_app(SWAGGER_UI_OAUTH_CLIENT_ID="spa-client-1")) as server:
         docs = DocsPage(page, server.url).open()
         form = docs.scheme("authorization_code")

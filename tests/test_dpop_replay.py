@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -18,28 +17,11 @@ from security.dpop import DPoPError, DPoPVerifier
 from security.replay import MemoryReplayStore, RedisReplayStore, ReplayStoreUnavailable
 from tests.dpop_proofs import ACCESS_TOKEN, URL, Proofs
 from tests.redis_server import redis_server
-from tests.support import ManualClock
+from tests.support import ManualClock, run_together
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-
-
-def race(attempts, threads: int = 16) -> list:
-    """Run ``attempts(i)`` for i in range(threads), all released at once; their results."""
-    barrier = threading.Barrier(threads)
-    results: list = [None] * threads
-
-    def run(i):
-        barrier.wait()
-        results[i] = attempts(i)
-
-    workers = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(timeout=20)
-    return results
 
 
 # -- in memory ---------------------------------------------------------------------------------------
@@ -82,7 +64,7 @@ def test_a_full_memory_store_refuses_rather_than_forget_a_live_entry():
 
 def test_memory_store_under_a_race_accepts_one():
     store = MemoryReplayStore()
-    assert race(lambda i: store.mark_once("raced", 60)).count(True) == 1
+    assert run_together(16, lambda i: store.mark_once("raced", 60)).count(True) == 1
 
 
 # -- Redis -------------------------------------------------------------------------------------------
@@ -146,7 +128,7 @@ def test_the_same_proof_raced_through_two_stores_is_accepted_once(redis_url):
         except DPoPError as error:
             return error.error
 
-    outcomes = race(attempt)
+    outcomes = run_together(16, attempt)
     assert outcomes.count("invalid_dpop_proof") == 15 and len(set(outcomes)) == 2
 
 

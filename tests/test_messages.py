@@ -11,7 +11,6 @@ import http.client
 import json
 import re
 import sys
-import threading
 import unicodedata
 from urllib.parse import urlsplit
 
@@ -21,7 +20,7 @@ import requests
 from namespaces.messages import STORE
 from storage import PAGE_MAX, TEXT_MAX_CHARS, TEXT_PATTERN, InvalidInput, clean_text
 from swagger.bodies import MAX_BODY_BYTES
-from tests.support import live
+from tests.support import live, run_together
 
 READ, WRITE, DELETE = "read:messages", "write:messages", "delete:messages"
 UNKNOWN_ID = "0" * 32
@@ -127,20 +126,12 @@ def test_etags_and_conditional_requests(http, api, as_user):
 def test_concurrent_edits_with_one_etag_exactly_one_wins(http, api, as_user):
     alice = as_user("alice", READ, WRITE)
     url = api.url + post(http, api, alice).headers["Location"]
-    statuses, start = [], threading.Barrier(12)
 
-    def edit(number: int) -> None:
-        start.wait()
+    def edit(number: int) -> int:
         with requests.Session() as session:
-            statuses.append(session.patch(url, json={"text": f"edit {number}"},
-                                          headers={**alice, "If-Match": '"1"'}).status_code)
+            return session.patch(url, json={"text": f"edit {number}"}, headers={**alice, "If-Match": '"1"'}).status_code
 
-    threads = [threading.Thread(target=edit, args=(number,)) for number in range(12)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert sorted(statuses) == [200] + [412] * 11
+    assert sorted(run_together(12, edit)) == [200] + [412] * 11
     assert http.get(url, headers=alice).json()["version"] == 2
 
 

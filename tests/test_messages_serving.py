@@ -29,7 +29,7 @@ import pytest
 import requests
 
 from storage import PAGE_MAX, MessageStore
-from tests.support import AUDIENCE, ROOT, ServerProcess, free_port
+from tests.support import AUDIENCE, ROOT, ServerProcess, free_port, run_together
 from tests.servers import gunicorn
 
 WORKERS, CLIENTS, MESSAGES = 4, 16, 2000
@@ -137,16 +137,12 @@ def test_concurrent_edits_with_one_etag_through_gunicorn_exactly_one_wins(provid
     with gunicorn(provider, tmp_path, WEB_CONCURRENCY=str(WORKERS), DATABASE_URL=database_url) as url:
         warm_up(url, writer, tmp_path / "stderr.log")
         location = requests.post(url + "/api/messages", json={"text": "original"}, headers=writer).headers["Location"]
-        start = threading.Barrier(CLIENTS)
 
         def edit(number: int) -> int:
-            start.wait()
             return requests.patch(url + location, json={"text": f"edit {number}"},
                                   headers={**writer, "If-Match": '"1"'}, timeout=30).status_code
 
-        with ThreadPoolExecutor(CLIENTS) as pool:
-            statuses = list(pool.map(edit, range(CLIENTS)))
-        assert sorted(statuses) == [200] + [412] * (CLIENTS - 1)
+        assert sorted(run_together(CLIENTS, edit)) == [200] + [412] * (CLIENTS - 1)
         final = requests.get(url + location, headers=writer).json()
         assert final["version"] == 2 and final["text"].startswith("edit ")
 
