@@ -4,46 +4,62 @@
 # the committed contract in openapi/, `make sdk` generates clients from it into build/sdk/ (needs
 # Java), `make serve` is the production server (gunicorn), and `make bench`, `make soak`,
 # `make slowloris`, `make profile` and `make cache-memory` measure it (loopback only, a few minutes at
-# most; not part of `make test`). All set up .venv/ first when needed.
+# most; not part of `make test`). All set up .venv/ first when needed: the commands that serve or mint
+# tokens install the runtime requirements only; `make test`, `make sdk` and the measurements add the
+# test and tooling ones (requirements-dev.txt).
 
-VENV   := .venv
-PYTHON := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed
+VENV    := .venv
+PYTHON  := $(VENV)/bin/python
+RUNTIME := $(VENV)/.runtime
+STAMP   := $(VENV)/.installed
+# Start-up notes (the local issuer's WARNING) are for servers; a command that prints a token says nothing else.
+QUIET   := LOG_LEVEL=ERROR
 # The app the snapshots describe: fixed settings, whatever the environment or .env says.
 SPEC_APP := 'app.snapshot:snapshot_app()'
 
-.PHONY: install run serve test token dpop-token dpop-proof spec sdk bench soak slowloris profile cache-memory clean
+.PHONY: install install-runtime run serve migrate test token dpop-token dpop-proof spec sdk bench soak slowloris \
+	profile cache-memory clean
+
+install-runtime: $(RUNTIME)
 
 install: $(STAMP)
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(RUNTIME): requirements.txt
 	python3 -m venv $(VENV)
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $(RUNTIME)
+
+$(STAMP): $(RUNTIME) requirements-dev.txt
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)
 
-run: install
+run: install-runtime
 	$(PYTHON) -m app
 
-serve: install
+serve: install-runtime
 	$(VENV)/bin/gunicorn -c gunicorn.conf.py
+
+# Apply the database migrations by hand (make run and make serve also do it at start-up).
+migrate: install-runtime
+	$(PYTHON) -m storage migrate $(ARGS)
 
 test: install
 	$(PYTHON) -m pytest
 
 # An access token from the embedded local issuer, alone on stdout (local mode only).
 # Options go in ARGS, e.g. make token ARGS='--scope "" --sub robot --expires-in 600'
-token: install
-	@$(PYTHON) -m flask --app app token $(ARGS)
+token: install-runtime
+	@$(QUIET) $(PYTHON) -m flask --app app token $(ARGS)
 
 # The same, bound to the DPoP key in instance/dpop-client-key.pem (created on first use).
-dpop-token: install
-	@$(PYTHON) -m flask --app app dpop-token $(ARGS)
+dpop-token: install-runtime
+	@$(QUIET) $(PYTHON) -m flask --app app dpop-token $(ARGS)
 
 # A fresh DPoP proof for one request, signed with that key: ARGS="METHOD URL [TOKEN] [--nonce NONCE]".
-dpop-proof: install
-	@$(PYTHON) -m flask --app app dpop-proof $(ARGS)
+dpop-proof: install-runtime
+	@$(QUIET) $(PYTHON) -m flask --app app dpop-proof $(ARGS)
 
-spec: install
+spec: install-runtime
 	mkdir -p openapi
 	for format in swagger openapi; do \
 		$(PYTHON) -m flask --app $(SPEC_APP) spec --format $$format > openapi/$$format.json.tmp \

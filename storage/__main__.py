@@ -1,6 +1,8 @@
 """The storage layer's two commands.
 
-``python -m storage migrate [URL]`` applies the migrations (URL defaults to $DATABASE_URL), exactly once.
+``python -m storage migrate [URL]`` applies the migrations, exactly once. Without a URL it migrates the
+database the app would use: DATABASE_URL (from the environment or the repository's ``.env``), or the
+default SQLite file in the repository's ``instance/`` folder.
 ``python -m storage revision "what it changes"`` starts a new file in storage/migrations/versions/.
 """
 
@@ -9,18 +11,31 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 from alembic import command
+from dotenv import dotenv_values
 
+from .engine import default_url
 from .errors import MigrationError
 from .migrate import alembic_config, migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+#: the app's instance folder (app.INSTANCE_PATH; tests/test_storage_cli.py checks that the two agree)
+INSTANCE_PATH = ROOT / "instance"
+
+
+def default_database_url() -> str:
+    """DATABASE_URL as the app reads it (the environment first, then ``.env``), else the app's default file."""
+    return (os.environ.get("DATABASE_URL") or dotenv_values(ROOT / ".env").get("DATABASE_URL")
+            or default_url(INSTANCE_PATH))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m storage", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     upgrade = commands.add_parser("migrate", help="apply the migrations, exactly once")
-    upgrade.add_argument("url", nargs="?", default=os.environ.get("DATABASE_URL"))
+    upgrade.add_argument("url", nargs="?", help="default: DATABASE_URL, else instance/messages.db")
     revision = commands.add_parser("revision", help="start a new migration file")
     revision.add_argument("message")
     args = parser.parse_args(argv)
@@ -28,10 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "revision":
         command.revision(alembic_config(), message=args.message)
         return 0
-    if not args.url:
-        parser.error("give a database URL or set DATABASE_URL")
     try:
-        changed = migrate(args.url)
+        changed = migrate(args.url or default_database_url())
     except MigrationError as exc:
         print(exc, file=sys.stderr)
         return 1

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+
 import pytest
 from joserfc import jwt
 
 from tests.calls import Caller
-from tests.support import live_on_own_port, operations
+from tests.support import ROOT, live_on_own_port, operations
 
 SCOPED = "/api/private-scoped"
 
@@ -58,3 +61,14 @@ def test_refuses_in_provider_mode(make_app):
     assert result.exit_code == 1
     assert result.stdout == ""
     assert "provider is configured" in result.stderr
+
+
+@pytest.mark.parametrize("target", ["token", "dpop-token"])
+def test_make_prints_the_token_alone_and_nothing_on_stderr(target, tmp_path):
+    """`make token` as the README prints it: the start-up notes meant for servers stay out of a shell's way."""
+    environment = {name: value for name, value in os.environ.items()
+                   if not name.startswith(("AUTH", "LOG_")) and name not in ("PORT", "MAKEFLAGS", "MFLAGS")}
+    result = subprocess.run(["make", "-s", target], cwd=ROOT, env=environment, capture_output=True, text=True,
+                            timeout=120)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.count("\n") == 1 and result.stdout.count(".") == 2
