@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import time
 
 import pytest
@@ -17,9 +18,11 @@ from security.dpop import (
     MAX_PROOF_LENGTH,
     DPoPError,
     DPoPVerifier,
+    VerifiedProof,
     access_token_hash,
     token_binding,
 )
+from security.proof_keys import b64url_decode
 from security.replay import MemoryReplayStore
 from tests.dpop_proofs import ACCESS_TOKEN, URL, Proofs
 from tests.support import b64url, ec_key, rsa_key, run_together
@@ -52,6 +55,13 @@ def check(verifier: DPoPVerifier, proof: str, **overrides):
     return verifier.verify(proof, **request)
 
 
+def accepted(verifier: DPoPVerifier, proof: str, **overrides) -> VerifiedProof:
+    """The proof passes, and its result names the very key it was signed with (RFC 7638 thumbprint)."""
+    result = check(verifier, proof, **overrides)
+    assert result.jkt == joserfc_thumbprint(json.loads(b64url_decode(proof.split(".")[0]))["jwk"])
+    return result
+
+
 def refused(verifier: DPoPVerifier, proof: str, error: str = INVALID, **overrides) -> DPoPError:
     with pytest.raises(DPoPError) as caught:
         check(verifier, proof, **overrides)
@@ -81,7 +91,7 @@ def test_proofs_from_requests_oauth2client_verify(alg):
 
 def test_a_proof_without_ath_passes_where_there_is_no_access_token(verifier, proofs):
     """The token endpoint (RFC 9449 §5): no access token yet, so no ath."""
-    assert check(verifier, proofs.make(htm="POST", ath=None), method="POST", access_token=None).jkt
+    accepted(verifier, proofs.make(htm="POST", ath=None), method="POST", access_token=None)
 
 
 @pytest.mark.parametrize("htu", [
@@ -92,18 +102,18 @@ def test_a_proof_without_ath_passes_where_there_is_no_access_token(verifier, pro
     "https://api.example:/api/private",
 ])
 def test_equivalent_htu_spellings_pass(verifier, proofs, htu):
-    assert check(verifier, proofs.make(htu=htu))
+    accepted(verifier, proofs.make(htu=htu))
 
 
 @pytest.mark.parametrize("typ", ["dpop+jwt", "DPoP+JWT", "application/dpop+jwt"])
 def test_typ_is_compared_as_a_media_type(verifier, proofs, typ):
-    assert check(verifier, proofs.make(header={"typ": typ}))
+    accepted(verifier, proofs.make(header={"typ": typ}))
 
 
 def test_iat_at_the_edges_of_the_window_passes(verifier, proofs):
-    assert check(verifier, proofs.make(iat=NOW - 300))
-    assert check(verifier, proofs.make(iat=NOW + 5))
-    assert check(verifier, proofs.make(iat=NOW - 0.5))  # a fractional NumericDate
+    accepted(verifier, proofs.make(iat=NOW - 300))
+    accepted(verifier, proofs.make(iat=NOW + 5))
+    accepted(verifier, proofs.make(iat=NOW - 0.5))  # a fractional NumericDate
 
 
 # -- hostile proofs ----------------------------------------------------------------------------------
@@ -266,7 +276,7 @@ def test_look_alike_host_characters_never_fold_into_ascii(verifier, proofs):
 
 
 def test_a_proof_made_for_another_request_method_or_url_is_refused_as_such(verifier, proofs):
-    assert check(verifier, proofs.make(htm="options"), method="OPTIONS")  # compared case-insensitively, as Auth0
+    accepted(verifier, proofs.make(htm="options"), method="OPTIONS")  # compared case-insensitively, as Auth0
     refused(verifier, proofs.make(htm="opt\u0131ons"), method="OPTIONS")
     error = refused(verifier, proofs.make(), method="DELETE")
     assert "htm" in error.description
@@ -283,15 +293,15 @@ def test_invalid_dpop_proof_is_a_400_and_the_binding_errors_401(verifier, proofs
 
 def test_a_proof_is_accepted_once(verifier, proofs):
     proof = proofs.make()
-    assert check(verifier, proof)
+    accepted(verifier, proof)
     error = refused(verifier, proof)
     assert "already used" in error.description
 
 
 def test_a_new_proof_reusing_a_jti_is_a_replay_but_not_for_another_key(verifier, proofs):
-    assert check(verifier, proofs.make(jti="same"))
+    accepted(verifier, proofs.make(jti="same"))
     refused(verifier, proofs.make(jti="same", iat=NOW - 1))
-    assert check(verifier, Proofs(clock=clock).make(jti="same"))  # another client's jti space
+    accepted(verifier, Proofs(clock=clock).make(jti="same"))  # another client's jti space
 
 
 def test_the_same_proof_raced_from_sixteen_threads_is_accepted_once(verifier, proofs):
@@ -312,7 +322,7 @@ def test_a_refused_proof_does_not_use_up_its_jti(verifier, proofs):
     binding or nonce is not mistaken for a replay)."""
     proof = proofs.make()
     refused(verifier, proof, TOKEN, bound_to="another-thumbprint")
-    assert check(verifier, proof, bound_to=joserfc_thumbprint(proofs.jwk))
+    accepted(verifier, proof, bound_to=joserfc_thumbprint(proofs.jwk))
 
 
 def test_the_replay_record_lasts_as_long_as_the_proof_could_pass():
@@ -335,14 +345,14 @@ def test_the_replay_record_lasts_as_long_as_the_proof_could_pass():
 # -- the key cache -----------------------------------------------------------------------------------
 
 def test_a_known_header_never_skips_the_signature(verifier, proofs):
-    assert check(verifier, proofs.make())  # the header and its key are now cached
+    accepted(verifier, proofs.make())  # the header and its key are now cached
     refused(verifier, proofs.make(key=ec_key()))
 
 
 def test_the_key_cache_is_bounded():
     verifier = DPoPVerifier(replay_store=MemoryReplayStore(), clock=clock, key_cache_size=2)
     for _ in range(5):
-        assert check(verifier, Proofs(clock=clock).make())
+        accepted(verifier, Proofs(clock=clock).make())
     assert len(verifier._keys) == 2
 
 

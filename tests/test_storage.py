@@ -167,7 +167,9 @@ def test_paging_is_stable_under_concurrent_inserts(store):
     for writer in writers:
         writer.start()
     try:
-        while len(inserted) < 5:  # paging starts while the writers are at work
+        deadline = time.monotonic() + 30
+        while len(inserted) < 5 and not errors:  # paging starts while the writers are at work
+            assert time.monotonic() < deadline, "the writers inserted nothing in 30 s"
             time.sleep(0.005)
         seen, cursor = [], None
         while True:
@@ -175,6 +177,7 @@ def test_paging_is_stable_under_concurrent_inserts(store):
             seen.extend(page.items)
             inserted_before = len(inserted)
             while len(inserted) == inserted_before and not errors:
+                assert time.monotonic() < deadline + 60, "the writers stopped inserting"
                 time.sleep(0.001)  # at least one insert between two pages
             if page.next_cursor is None:
                 break
