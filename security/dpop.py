@@ -46,6 +46,8 @@ COMPACT_JWS = re.compile(r"([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)"
 HTU_MISMATCH = "The DPoP proof's htu does not match the request URL."
 NONCE_MISSING = "The DPoP proof lacks a nonce. Use the one in the DPoP-Nonce header."
 NONCE_INVALID = "The DPoP proof's nonce is not valid. Use the one in the DPoP-Nonce header."
+REPLAYED = "The DPoP proof was already used (jti)."
+MADE_BEFORE_RECORDS = "The DPoP proof was made before this API's replay records began; make a new one."
 
 INVALID_PROOF, USE_NONCE, INVALID_TOKEN, INVALID_REQUEST = (
     "invalid_dpop_proof", "use_dpop_nonce", "invalid_token", "invalid_request")
@@ -149,7 +151,7 @@ class DPoPVerifier:
         Checked in order, first failure wins: form and size, header (typ, alg, jwk), signature, iat
         (and exp/nbf if present), htm, htu, jti, ath, the token's jkt (invalid_token), the nonce
         (use_dpop_nonce), and last the replay record, so only a proof that passed everything else
-        uses up its jti.
+        uses up its jti; a proof made before the replay records began is refused there too.
         """
         if not isinstance(proof, str) or not proof:
             raise _refuse("The DPoP proof is missing.")
@@ -263,11 +265,15 @@ class DPoPVerifier:
     def _check_replay(self, jkt: str, jti: str, iat: float) -> None:
         """Record (jkt, jti) for as long as the proof could pass the time check, plus the leeway for
         clocks that differ between instances. Keyed by key and jti: a jti is only unique per client,
-        and no one can burn another client's jti with their own key."""
+        and no one can burn another client's jti with their own key. A proof made before the store's
+        records began (less the leeway) is refused: it may have been accepted and forgotten."""
         record = hashlib.sha256(f"{jkt}:{jti}".encode("utf-8", "surrogatepass")).hexdigest()[:32]  # 128 bits
         ttl = iat + self.iat_window + self.leeway + 1 - self._clock()
-        if not self.replay_store.mark_once(record, ttl):
-            raise _refuse("The DPoP proof was already used (jti).")
+        mark = self.replay_store.mark_once(record, ttl)
+        if iat < mark.since - self.leeway:
+            raise _refuse(MADE_BEFORE_RECORDS)
+        if not mark.first:
+            raise _refuse(REPLAYED)
 
 
 def token_binding(claims: Mapping, scheme: str) -> str | None:

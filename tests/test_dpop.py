@@ -32,6 +32,11 @@ def clock() -> float:
     return NOW
 
 
+def store() -> MemoryReplayStore:
+    """A replay store whose records began an hour before ``clock``'s now: only the jti decides."""
+    return MemoryReplayStore(since=NOW - 3600)
+
+
 def joserfc_thumbprint(jwk: dict) -> str:
     """RFC 7638 as joserfc computes it, to check ours against."""
     return JWKRegistry.import_key(jwk).thumbprint()
@@ -44,7 +49,7 @@ def proofs() -> Proofs:
 
 @pytest.fixture
 def verifier() -> DPoPVerifier:
-    return DPoPVerifier(DEFAULT_ALGORITHMS, replay_store=MemoryReplayStore(), clock=clock)
+    return DPoPVerifier(DEFAULT_ALGORITHMS, replay_store=store(), clock=clock)
 
 
 def check(verifier: DPoPVerifier, proof: str, **overrides):
@@ -323,13 +328,13 @@ def test_the_replay_record_lasts_as_long_as_the_proof_could_pass():
             self.ttls.append(ttl)
             return super().mark_once(key, ttl)
 
-    store = Recording()
-    store.ttls = []
-    verifier = DPoPVerifier(replay_store=store, iat_window=300, leeway=5, clock=clock)
+    recording = Recording(since=NOW - 3600)
+    recording.ttls = []
+    verifier = DPoPVerifier(replay_store=recording, iat_window=300, leeway=5, clock=clock)
     proofs = Proofs(clock=clock)
     check(verifier, proofs.make(iat=NOW))
     check(verifier, proofs.make(iat=NOW - 300))
-    assert store.ttls == [306, 6]  # until iat + window has passed on every instance (leeway for clocks)
+    assert recording.ttls == [306, 6]  # until iat + window has passed on every instance (leeway for clocks)
 
 
 # -- the key cache -----------------------------------------------------------------------------------
@@ -340,7 +345,7 @@ def test_a_known_header_never_skips_the_signature(verifier, proofs):
 
 
 def test_the_key_cache_is_bounded():
-    verifier = DPoPVerifier(replay_store=MemoryReplayStore(), clock=clock, key_cache_size=2)
+    verifier = DPoPVerifier(replay_store=store(), clock=clock, key_cache_size=2)
     for _ in range(5):
         assert check(verifier, Proofs(clock=clock).make())
     assert len(verifier._keys) == 2
@@ -366,7 +371,7 @@ def test_rsa_keys_outside_2048_to_4096_bits_or_with_a_big_exponent_are_refused(p
     jwk = {"kty": "RSA", "n": b64url(modulus.to_bytes(bits // 8 + 1, "big").lstrip(b"\0")),
            "e": b64url(exponent.to_bytes(5, "big").lstrip(b"\0"))}
     proof = f"{b64url(proofs.header(alg='RS256', jwk=jwk))}.{b64url(proofs.claims())}.{b64url(bytes(bits // 8))}"
-    verifier = DPoPVerifier(["RS256"], replay_store=MemoryReplayStore(), clock=clock)
+    verifier = DPoPVerifier(["RS256"], replay_store=store(), clock=clock)
     assert "2048 to 4096-bit modulus and a small exponent" in refused(verifier, proof).description
 
 

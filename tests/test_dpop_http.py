@@ -14,7 +14,7 @@ import pytest
 import requests
 from requests_oauth2client import DPoPKey, DPoPToken
 
-from security.dpop import DEFAULT_ALGORITHMS, access_token_hash
+from security.dpop import DEFAULT_ALGORITHMS, MADE_BEFORE_RECORDS, access_token_hash
 from security.nonce import DPoPNonces
 from tests.dpop_proofs import Proofs
 from tests.support import ec_key, free_port, live, opened_as_they_are, operations, run_together
@@ -303,6 +303,16 @@ def test_a_replayed_proof_is_refused_even_for_a_cached_token(server, tokens, cli
     assert server.app.extensions["access_token_validator"].cached(token) is not None
     body = refused(call(url, token, first), 400, "invalid_dpop_proof", "DPoP")
     assert body["error_description"] == "The DPoP proof was already used (jti)."
+    assert call(url, token, proof(client_key, url, token)).status_code == 200
+
+
+def test_a_proof_made_before_the_api_started_is_refused(server, tokens, client_key):
+    """A process remembers the proofs accepted since it started: one made earlier may have been accepted by
+    the process before it, so it is refused with a description saying why, and a new proof passes."""
+    token, url = tokens.make(jkt=jkt(client_key)), server.url + PRIVATE
+    made_before = proof(client_key, url, token, iat=int(time.time()) - 30)
+    body = refused(call(url, token, made_before), 400, "invalid_dpop_proof", "DPoP")
+    assert body["error_description"] == MADE_BEFORE_RECORDS
     assert call(url, token, proof(client_key, url, token)).status_code == 200
 
 
