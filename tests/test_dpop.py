@@ -15,6 +15,7 @@ from requests_oauth2client import DPoPKey
 from security.dpop import (
     DEFAULT_ALGORITHMS,
     MAX_PROOF_LENGTH,
+    UNCHECKED_CONFIRMATION,
     DPoPError,
     DPoPVerifier,
     access_token_hash,
@@ -385,23 +386,33 @@ def test_token_binding_rules():
     assert token_binding(UNBOUND, "Bearer") is None
     assert token_binding(BOUND, "DPoP") == "thumbprint"
     assert token_binding(BOUND, "dpop") == "thumbprint"
-    assert token_binding({"cnf": {"x5t#S256": "cert"}}, "bearer") is None  # bound otherwise (mTLS): not ours
 
 
-@pytest.mark.parametrize("claims, scheme", [
-    (BOUND, "Bearer"),  # no downgrade (RFC 9449 §7.2)
-    (UNBOUND, "DPoP"),
-    ({"cnf": {"x5t#S256": "cert"}}, "DPoP"),
-    ({"cnf": "thumbprint"}, "DPoP"),
-    ({"cnf": ["thumbprint"]}, "Bearer"),
-    ({"cnf": {"jkt": ""}}, "DPoP"),
-    ({"cnf": {"jkt": 42}}, "DPoP"),
-    ({"cnf": {"jkt": None}}, "Bearer"),
+UNCHECKED = UNCHECKED_CONFIRMATION  # "...names a confirmation method this API cannot check..."
+MALFORMED = "The access token's cnf claim is malformed."
+
+
+@pytest.mark.parametrize("claims, scheme, description", [
+    (BOUND, "Bearer", "The access token is DPoP-bound: send it with the DPoP scheme and a proof."),  # RFC 9449 §7.2
+    (UNBOUND, "DPoP", "The access token is not DPoP-bound: send it with the Bearer scheme."),
+    ({"cnf": {"x5t#S256": "cert"}}, "Bearer", UNCHECKED),  # bound to a certificate (mTLS, RFC 8705)
+    ({"cnf": {"x5t#S256": "cert"}}, "DPoP", UNCHECKED),
+    ({"cnf": {"jkt": "thumbprint", "x5t#S256": "cert"}}, "DPoP", UNCHECKED),  # the certificate would go unchecked
+    ({"cnf": {"jwk": {"kty": "EC"}}}, "Bearer", UNCHECKED),
+    ({"cnf": {}}, "Bearer", "The access token's cnf claim names no confirmation method."),
+    ({"cnf": "thumbprint"}, "DPoP", MALFORMED),
+    ({"cnf": ["thumbprint"]}, "Bearer", MALFORMED),
+    ({"cnf": 42}, "Bearer", MALFORMED),
+    ({"cnf": None}, "Bearer", MALFORMED),
+    ({"cnf": {"jkt": ""}}, "DPoP", "The access token's cnf.jkt claim is malformed."),
+    ({"cnf": {"jkt": 42}}, "DPoP", "The access token's cnf.jkt claim is malformed."),
+    ({"cnf": {"jkt": None}}, "Bearer", "The access token's cnf.jkt claim is malformed."),
 ])
-def test_token_binding_refusals(claims, scheme):
+def test_token_binding_refusals(claims, scheme, description):
     with pytest.raises(DPoPError) as caught:
         token_binding(claims, scheme)
     assert caught.value.error == TOKEN and caught.value.status_code == 401
+    assert caught.value.description == description
 
 
 def test_a_bound_token_and_its_proof_pass_together(verifier, proofs):
