@@ -12,6 +12,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from security.schemes import OFF, REQUIRED
+from security.scopes import scope_tokens
 
 from .dpop_client import load_or_create_client_key, proof
 from .routes import EXTENSION
@@ -44,7 +45,7 @@ def _mint(scope: str | None, subject: str, expires_in: int, jkt: str | None = No
         raise click.ClickException("AUTH_DPOP=required: the API takes DPoP tokens only; use `make dpop-token`")
     if jkt is not None and issuer.settings.dpop == OFF:
         raise click.ClickException("AUTH_DPOP=off: the API takes Bearer tokens only; use `make token`")
-    scopes = issuer.scopes if scope is None else scope.split()
+    scopes = issuer.scopes if scope is None else scope_tokens(scope)
     unknown = [s for s in scopes if s not in issuer.scopes]
     if unknown:
         raise click.BadParameter(f"unknown scope(s) {' '.join(unknown)}; declared: {' '.join(issuer.scopes)}",

@@ -17,10 +17,12 @@ from typing import Callable
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Request
-from authlib.oauth2.rfc6749 import AuthorizationCodeMixin, InvalidRequestError, OAuth2Payload, grants
+from authlib.oauth2.rfc6749 import AuthorizationCodeMixin, InvalidRequestError, InvalidScopeError, OAuth2Payload, grants
 from authlib.oauth2.rfc7636 import CodeChallenge
 from flask import request as flask_request
 from werkzeug.datastructures import MultiDict
+
+from security.scopes import scope_tokens
 
 from .clients import LocalClient
 from .dpop import BindsToProofKey, DPoPProofError, TokenRequestProofs
@@ -185,6 +187,12 @@ class LocalAuthorizationServer(AuthorizationServer):
     def create_oauth2_request(self, request):
         return _JsonOrFormRequest(flask_request)
 
+    def validate_requested_scope(self, scope):
+        """Only declared scopes, read as the API reads a token's (security/scopes.py): split on the ASCII
+        space only, where Authlib's own check splits on any whitespace."""
+        if scope and not set(scope_tokens(scope)) <= set(self.scopes_supported):
+            raise InvalidScopeError()
+
     def handle_error_response(self, request, error):
         if not error.description:
             error.description = DESCRIPTIONS.get(error.error, "The request was refused.")
@@ -194,12 +202,12 @@ class LocalAuthorizationServer(AuthorizationServer):
                        jkt=None):
         """RFC 6749 §5.1's answer; with ``jkt`` (a checked proof's key), a token bound to it (RFC 9449 §5)."""
         subject = user if grant_type == "authorization_code" else f"{client.get_client_id()}@clients"
-        scope = client.get_allowed_scope(scope)
+        scopes = scope_tokens(client.get_allowed_scope(scope))
         token = {
-            "access_token": self.mint(subject=subject, scopes=(scope or "").split(), jkt=jkt),
+            "access_token": self.mint(subject=subject, scopes=scopes, jkt=jkt),
             "token_type": "DPoP" if jkt else "Bearer",
             "expires_in": DEFAULT_LIFETIME,
         }
-        if scope:
-            token["scope"] = scope
+        if scopes:
+            token["scope"] = " ".join(scopes)
         return token

@@ -2,8 +2,9 @@
 
 ``DPoPVerifier.verify`` checks one ``DPoP`` header against the request it came with and returns the
 proof key's thumbprint; ``token_binding`` holds the rules between the Authorization scheme and the
-access token's ``cnf.jkt``. Every refusal is a ``DPoPError`` with an RFC error code; a replay store
-that cannot answer raises ``ReplayStoreUnavailable`` (replay.py) instead, for a 503.
+access token's ``cnf`` (a DPoP key's ``jkt``, the one confirmation method checked here). Every refusal
+is a ``DPoPError`` with an RFC error code; a replay store that cannot answer raises
+``ReplayStoreUnavailable`` (replay.py) instead, for a 503.
 
 Where the RFC leaves a choice, this follows express-oauth2-jwt-bearer (Auth0's Node SDK): the order
 of the checks (header and signature, iat, htm, htu, jti, ath, then the token's jkt), ``typ`` compared
@@ -46,6 +47,10 @@ COMPACT_JWS = re.compile(r"([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)"
 HTU_MISMATCH = "The DPoP proof's htu does not match the request URL."
 NONCE_MISSING = "The DPoP proof lacks a nonce. Use the one in the DPoP-Nonce header."
 NONCE_INVALID = "The DPoP proof's nonce is not valid. Use the one in the DPoP-Nonce header."
+REPLAYED = "The DPoP proof was already used (jti)."
+UNCHECKED_CONFIRMATION = ("The access token's cnf claim names a confirmation method this API cannot check; "
+                          "only a DPoP key (jkt) is supported.")
+MADE_BEFORE_RECORDS = "The DPoP proof was made before this API's replay records began; make a new one."
 
 INVALID_PROOF, USE_NONCE, INVALID_TOKEN, INVALID_REQUEST = (
     "invalid_dpop_proof", "use_dpop_nonce", "invalid_token", "invalid_request")
@@ -149,7 +154,7 @@ class DPoPVerifier:
         Checked in order, first failure wins: form and size, header (typ, alg, jwk), signature, iat
         (and exp/nbf if present), htm, htu, jti, ath, the token's jkt (invalid_token), the nonce
         (use_dpop_nonce), and last the replay record, so only a proof that passed everything else
-        uses up its jti.
+        uses up its jti; a proof made before the replay records began is refused there too.
         """
         if not isinstance(proof, str) or not proof:
             raise _refuse("The DPoP proof is missing.")
@@ -263,29 +268,26 @@ class DPoPVerifier:
     def _check_replay(self, jkt: str, jti: str, iat: float) -> None:
         """Record (jkt, jti) for as long as the proof could pass the time check, plus the leeway for
         clocks that differ between instances. Keyed by key and jti: a jti is only unique per client,
-        and no one can burn another client's jti with their own key."""
+        and no one can burn another client's jti with their own key. A proof made before the store's
+        records began (less the leeway) is refused: it may have been accepted and forgotten."""
         record = hashlib.sha256(f"{jkt}:{jti}".encode("utf-8", "surrogatepass")).hexdigest()[:32]  # 128 bits
         ttl = iat + self.iat_window + self.leeway + 1 - self._clock()
-        if not self.replay_store.mark_once(record, ttl):
-            raise _refuse("The DPoP proof was already used (jti).")
+        mark = self.replay_store.mark_once(record, ttl)
+        if iat < mark.since - self.leeway:
+            raise _refuse(MADE_BEFORE_RECORDS)
+        if not mark.first:
+            raise _refuse(REPLAYED)
 
 
 def token_binding(claims: Mapping, scheme: str) -> str | None:
-    """The rules between the Authorization scheme and the token's ``cnf.jkt`` (RFC 9449 §7.1, §7.2).
+    """The rules between the Authorization scheme and the token's ``cnf`` (RFC 7800, RFC 9449 §7.1, §7.2).
 
     Returns the thumbprint a DPoP request's proof must match (pass it as ``verify(bound_to=...)``,
     which checks it after the proof's own claims, as Auth0 does), or None for Bearer. Refuses, with
-    ``invalid_token``: a malformed ``cnf``, a bound token sent as Bearer (no downgrade), and an unbound
-    token sent with the DPoP scheme.
+    ``invalid_token``: a ``cnf`` this API cannot check (see ``bound_key``), a bound token sent as Bearer
+    (no downgrade), and an unbound token sent with the DPoP scheme.
     """
-    cnf = claims.get("cnf")
-    jkt = None
-    if cnf is not None:
-        if not isinstance(cnf, dict):
-            raise DPoPError(INVALID_TOKEN, "The access token's cnf claim is malformed.")
-        jkt = cnf.get("jkt")
-        if "jkt" in cnf and (not isinstance(jkt, str) or not jkt):
-            raise DPoPError(INVALID_TOKEN, "The access token's cnf.jkt claim is malformed.")
+    jkt = bound_key(claims["cnf"]) if "cnf" in claims else None
     if scheme.lower() == "bearer":
         if jkt is not None:
             raise DPoPError(INVALID_TOKEN, "The access token is DPoP-bound: send it with the DPoP scheme and a proof.")
@@ -295,3 +297,21 @@ def token_binding(claims: Mapping, scheme: str) -> str | None:
             raise DPoPError(INVALID_TOKEN, "The access token is not DPoP-bound: send it with the Bearer scheme.")
         return jkt
     raise ValueError(f"not an access-token scheme: {scheme!r}")
+
+
+def bound_key(cnf: object) -> str:
+    """The DPoP key thumbprint (``jkt``) a token's ``cnf`` claim binds it to; the only confirmation method
+    this API can check. Each member of ``cnf`` identifies the key by a confirmation method (RFC 7800 §3.1),
+    so any other member (``x5t#S256``: a certificate, RFC 8705; ``jwk``, ``kid``...) binds the token to
+    something unchecked here, and it is refused rather than taken as a Bearer token; so are a ``cnf``
+    that is not an object and an empty one (a binding that identifies no key)."""
+    if not isinstance(cnf, dict):
+        raise DPoPError(INVALID_TOKEN, "The access token's cnf claim is malformed.")
+    if not cnf:
+        raise DPoPError(INVALID_TOKEN, "The access token's cnf claim names no confirmation method.")
+    if cnf.keys() != {"jkt"}:
+        raise DPoPError(INVALID_TOKEN, UNCHECKED_CONFIRMATION)
+    jkt = cnf["jkt"]
+    if not isinstance(jkt, str) or not jkt:
+        raise DPoPError(INVALID_TOKEN, "The access token's cnf.jkt claim is malformed.")
+    return jkt

@@ -4,8 +4,9 @@
 ``Authorization`` header (Authlib's ``ResourceProtector`` protocol: ``validate_request``,
 ``authenticate_token``, ``validate_token``), and which challenge a refusal carries.
 
-- ``Authorization: Bearer <token>``: the access-token validator, and a DPoP-bound token (``cnf.jkt``)
-  is refused in every mode (RFC 9449 §7.2: no downgrade). With DPoP taken, a ``DPoP`` header beside a
+- ``Authorization: Bearer <token>``: the access-token validator, and a token with any ``cnf`` is
+  refused in every mode: a DPoP-bound one (``cnf.jkt``, RFC 9449 §7.2: no downgrade), and one bound in a
+  way this API cannot check (``token_binding``). With DPoP taken, a ``DPoP`` header beside a
   Bearer token is refused too (``invalid_request``, as Auth0's SDK does): the client meant DPoP.
 - ``Authorization: DPoP <token>`` with exactly one ``DPoP`` header (two headers reach the app joined by
   a comma, which a compact JWS never holds: both are refused). The access token is checked as a Bearer

@@ -21,6 +21,7 @@ from werkzeug.wrappers import Response
 
 from .dpop_protection import NEXT_NONCE, AuthorizationSchemes
 from .errors import AuthErrorResponse, AuthFailure, MissingCredentials
+from .scopes import check_scope_names
 from .validator import AccessToken, AccessTokenValidator, required_scopes
 
 logger = logging.getLogger("security.refused")
@@ -79,6 +80,7 @@ class BearerProtector(ResourceProtector):
         if isinstance(scopes, str):
             scopes = [scopes]
         required = required_scopes(scopes)  # the rule validate_token applies on the full path
+        check_scope_names(required)
 
         def decorator(view):
             @functools.wraps(view)

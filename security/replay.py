@@ -1,10 +1,14 @@
 """Which DPoP proofs were already used: each proof's key is accepted once within its window.
 
-Two stores behind one call, ``mark_once(key, ttl) -> bool`` (True the first time, atomically):
+Two stores behind one call, ``mark_once(key, ttl) -> Mark`` (first: True the first time, atomically):
 - ``MemoryReplayStore``: this process only, bounded, expiring;
 - ``RedisReplayStore``: one Redis for every worker and instance (``SET key 1 NX EX ttl``).
 Neither ever answers "first time" when it cannot tell: a full memory store or an unreachable Redis
 raise ``ReplayStoreUnavailable``, and the API answers 503 (fail closed).
+
+A store that lost its records (a process that started again, a Redis restarted empty or flushed) cannot
+tell a replay of a proof it accepted before from a new proof. So each mark also says since when the
+store's records go back (``Mark.since``), and the verifier refuses a proof made before that moment.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from dataclasses import dataclass
 from typing import Callable, Protocol
 
 
@@ -21,9 +26,18 @@ class ReplayStoreUnavailable(Exception):
     retry_after = 5
 
 
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """What recording a key found: whether it was new, and since when (epoch seconds) the store's records
+    go back, read in the same atomic step; a proof made earlier may have been accepted and forgotten."""
+
+    first: bool
+    since: float
+
+
 class ReplayStore(Protocol):
-    def mark_once(self, key: str, ttl: float) -> bool:
-        """Record ``key`` for ``ttl`` seconds; True if it was not recorded already."""
+    def mark_once(self, key: str, ttl: float) -> Mark:
+        """Record ``key`` for ``ttl`` seconds; ``first`` if it was not recorded already."""
 
 
 class MemoryReplayStore:
@@ -31,32 +45,35 @@ class MemoryReplayStore:
 
     Full of live entries, it refuses rather than forget one (forgetting would let that proof be
     replayed). Size it for the peak rate of proofs times the proof window (about 150 bytes an entry,
-    so about 75 MB at most by default); or use Redis.
+    so about 75 MB at most by default); or use Redis. Its records begin when it is made, with the
+    process: ``since`` (epoch seconds), now unless given.
     """
 
-    def __init__(self, maxsize: int = 500_000, *, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, maxsize: int = 500_000, *, clock: Callable[[], float] = time.monotonic,
+                 since: float | None = None):
         if maxsize < 1:
             raise ValueError("a replay store needs room for at least one entry")
         self.maxsize = maxsize
+        self.since = time.time() if since is None else since
         self._clock = clock
         self._expiry: dict[str, float] = {}
         self._by_second: dict[int, list[str]] = {}  # keys by the whole second they expire in
         self._swept_to = int(clock())
         self._lock = threading.Lock()
 
-    def mark_once(self, key: str, ttl: float) -> bool:
+    def mark_once(self, key: str, ttl: float) -> Mark:
         with self._lock:
             now = self._clock()
             self._sweep(now)
             expiry = self._expiry.get(key)
             if expiry is not None and expiry > now:
-                return False
+                return Mark(False, self.since)
             if len(self._expiry) >= self.maxsize:
                 raise ReplayStoreUnavailable("the in-memory DPoP replay store is full")
             expiry = now + ttl
             self._expiry[key] = expiry
             self._by_second.setdefault(math.ceil(expiry), []).append(key)
-            return True
+            return Mark(True, self.since)
 
     def _sweep(self, now: float) -> None:
         """Drop the entries that expired in the whole seconds since the last sweep."""
@@ -78,8 +95,26 @@ class MemoryReplayStore:
             return len(self._expiry)
 
 
+#: One atomic step, one round trip: read the marker of when the records began (written with ``now`` when
+#: missing: the records are gone, or were never there), then ``SET record 1 NX EX ttl``.
+MARK_ONCE = """
+local since = redis.call('GET', KEYS[1])
+if not since then
+  since = ARGV[1]
+  redis.call('SET', KEYS[1], since)
+end
+local first = redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[2])
+return {first and 1 or 0, since}
+"""
+
+
 class RedisReplayStore:
-    """Replay records in Redis, shared by every process that uses the same URL and prefix."""
+    """Replay records in Redis, shared by every process that uses the same URL and prefix.
+
+    Beside the records, the key ``{prefix}began`` holds the moment (epoch seconds) they began. It has no
+    expiry, so it goes with the whole data set (a restart without persistence, a FLUSHALL), and the next
+    mark writes it again with the time of that mark. Lost alone, it only makes the check stricter.
+    """
 
     def __init__(self, url: str, *, prefix: str = "dpop:jti:", timeout: float = 1.0):
         # Imported here: redis-py costs a worker about 8 MB, for nothing when no Redis is configured.
@@ -94,13 +129,23 @@ class RedisReplayStore:
             url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 1)
         )
         self.prefix = prefix
+        self.began_key = prefix + "began"  # never a record's key: those are 32 hexadecimal digits
+        self._mark_once = self._redis.register_script(MARK_ONCE)  # EVALSHA; loaded again after a restart
 
-    def mark_once(self, key: str, ttl: float) -> bool:
+    def mark_once(self, key: str, ttl: float) -> Mark:
         try:
-            return bool(self._redis.set(self.prefix + key, b"1", nx=True, ex=max(1, math.ceil(ttl))))
+            first, since = self._mark_once(keys=[self.began_key, self.prefix + key],
+                                           args=[repr(time.time()), max(1, math.ceil(ttl))])
         except self._unavailable as error:
             reason = type(error).__name__
             raise ReplayStoreUnavailable(f"the DPoP replay store (Redis) is unavailable: {reason}") from None
+        try:
+            since = float(since)
+        except ValueError:
+            since = math.nan
+        if not math.isfinite(since):  # written by someone else: no telling which records are gone
+            raise ReplayStoreUnavailable(f"the DPoP replay store's {self.began_key} is not a time")
+        return Mark(first == 1, since)
 
     def close(self) -> None:
         self._redis.close()

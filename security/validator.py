@@ -24,6 +24,7 @@ from joserfc.jwt import JWTClaimsRegistry
 
 from .errors import InsufficientScope, InvalidToken
 from .keys import KeySetCache
+from .scopes import scope_tokens
 from .token_cache import Verified, VerifiedTokenCache
 
 MAX_TOKEN_LENGTH = 8192
@@ -75,7 +76,8 @@ class AccessToken:
 
 
 def granted_scopes(claims: dict) -> frozenset[str]:
-    """Scopes from the space-delimited ``scope`` claim and Auth0 RBAC's ``permissions`` array.
+    """Scopes from the ``scope`` claim (split on the ASCII space only: security/scopes.py) and Auth0
+    RBAC's ``permissions`` array (each item as it is).
 
     A claim of the wrong type makes the token invalid rather than silently granting nothing.
     """
@@ -85,7 +87,7 @@ def granted_scopes(claims: dict) -> frozenset[str]:
         raise InvalidToken("The token's scope claim is malformed.", reason="malformed_scope")
     if not isinstance(permissions, list) or not all(isinstance(p, str) for p in permissions):
         raise InvalidToken("The token's permissions claim is malformed.", reason="malformed_scope")
-    return frozenset(scope.split()) | frozenset(permissions)
+    return frozenset(scope_tokens(scope)) | frozenset(permissions)
 
 
 def required_scopes(scopes) -> tuple[str, ...]:

@@ -27,6 +27,7 @@ from security.dpop import HTU_MISMATCH, INVALID_PROOF, INVALID_REQUEST, NONCE_MI
 from security.dpop_protection import PROOF_MISSING
 from security.errors import AuthFailure, ProofRefused, ReplayCheckUnavailable
 from security.schemes import BEARER, DPOP, Schemes
+from security.scopes import check_scope_names
 from security.validator import EXPIRED
 
 from .auth_schemes import operation_security
@@ -58,6 +59,9 @@ class Scope:
 
     name: str
     description: str
+
+    def __post_init__(self):
+        check_scope_names([self.name])
 
 
 def _declared(ns) -> dict[str, str]:

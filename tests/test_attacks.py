@@ -280,6 +280,42 @@ def test_scope_substrings_do_not_count(server, http, tokens):
         assert _status(server, http, tokens.make(scope=scope), "/api/private-scoped").status_code == 403
 
 
+#: Whitespace that is not the ASCII space, which alone separates scope-tokens (RFC 6749 §3.3).
+NOT_A_SEPARATOR = {"tab": "\t", "line feed": "\n", "carriage return": "\r", "vertical tab": "\x0b",
+                   "form feed": "\x0c", "next line": "\x85", "no-break space": "\u00a0", "em space": "\u2003",
+                   "line separator": "\u2028", "ideographic space": "\u3000"}
+ANY_MESSAGE = "/api/messages/" + "0" * 32  # DELETE: write:messages or delete:messages, any one of them
+
+
+def _scoped_answers(server, http, token) -> list[tuple[int, str]]:
+    """(status, error) of the route needing read:messages and of the one taking write or delete:messages."""
+    headers = {"Authorization": f"Bearer {token}"}
+    answers = [http.get(server.url + "/api/private-scoped", headers=headers),
+               http.delete(server.url + ANY_MESSAGE, headers=headers)]
+    return [(answer.status_code, answer.json().get("error", "")) for answer in answers]
+
+
+@pytest.mark.parametrize("separator", NOT_A_SEPARATOR.values(), ids=NOT_A_SEPARATOR.keys())
+def test_only_the_ascii_space_separates_scopes(server, http, tokens, separator):
+    """"read:messages<separator>delete:messages" is one scope, none of ours: the token is valid and opens
+    neither route. Asked twice: the second answer comes with the token in the verified-token cache."""
+    scope = f"read:messages{separator}delete:messages"
+    token = tokens.make(scope=scope)
+    for _ in range(2):
+        assert _scoped_answers(server, http, token) == [(403, "insufficient_scope")] * 2
+    assert server.app.extensions["access_token_validator"].cached(token).scopes == {scope}
+    assert _status(server, http, token).status_code == 200
+
+
+@pytest.mark.parametrize("scope", ["read:messages delete:messages", "read:messages  delete:messages",
+                                   " read:messages delete:messages ", "openid read:messages  delete:messages"])
+def test_spaces_separate_scopes_and_empty_ones_name_nothing(server, http, tokens, scope):
+    token = tokens.make(scope=scope)
+    for _ in range(2):
+        assert _scoped_answers(server, http, token) == [(200, ""), (404, "not_found")]
+    assert "" not in server.app.extensions["access_token_validator"].cached(token).scopes
+
+
 # -- malformed tokens ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(

@@ -16,6 +16,7 @@ from requests_oauth2client import DPoPKey
 from security.dpop import (
     DEFAULT_ALGORITHMS,
     MAX_PROOF_LENGTH,
+    UNCHECKED_CONFIRMATION,
     DPoPError,
     DPoPVerifier,
     VerifiedProof,
@@ -35,6 +36,11 @@ def clock() -> float:
     return NOW
 
 
+def store() -> MemoryReplayStore:
+    """A replay store whose records began an hour before ``clock``'s now: only the jti decides."""
+    return MemoryReplayStore(since=NOW - 3600)
+
+
 def joserfc_thumbprint(jwk: dict) -> str:
     """RFC 7638 as joserfc computes it, to check ours against."""
     return JWKRegistry.import_key(jwk).thumbprint()
@@ -47,7 +53,7 @@ def proofs() -> Proofs:
 
 @pytest.fixture
 def verifier() -> DPoPVerifier:
-    return DPoPVerifier(DEFAULT_ALGORITHMS, replay_store=MemoryReplayStore(), clock=clock)
+    return DPoPVerifier(DEFAULT_ALGORITHMS, replay_store=store(), clock=clock)
 
 
 def check(verifier: DPoPVerifier, proof: str, **overrides):
@@ -333,13 +339,13 @@ def test_the_replay_record_lasts_as_long_as_the_proof_could_pass():
             self.ttls.append(ttl)
             return super().mark_once(key, ttl)
 
-    store = Recording()
-    store.ttls = []
-    verifier = DPoPVerifier(replay_store=store, iat_window=300, leeway=5, clock=clock)
+    recording = Recording(since=NOW - 3600)
+    recording.ttls = []
+    verifier = DPoPVerifier(replay_store=recording, iat_window=300, leeway=5, clock=clock)
     proofs = Proofs(clock=clock)
     check(verifier, proofs.make(iat=NOW))
     check(verifier, proofs.make(iat=NOW - 300))
-    assert store.ttls == [306, 6]  # until iat + window has passed on every instance (leeway for clocks)
+    assert recording.ttls == [306, 6]  # until iat + window has passed on every instance (leeway for clocks)
 
 
 # -- the key cache -----------------------------------------------------------------------------------
@@ -350,7 +356,7 @@ def test_a_known_header_never_skips_the_signature(verifier, proofs):
 
 
 def test_the_key_cache_is_bounded():
-    verifier = DPoPVerifier(replay_store=MemoryReplayStore(), clock=clock, key_cache_size=2)
+    verifier = DPoPVerifier(replay_store=store(), clock=clock, key_cache_size=2)
     for _ in range(5):
         accepted(verifier, Proofs(clock=clock).make())
     assert len(verifier._keys) == 2
@@ -376,7 +382,7 @@ def test_rsa_keys_outside_2048_to_4096_bits_or_with_a_big_exponent_are_refused(p
     jwk = {"kty": "RSA", "n": b64url(modulus.to_bytes(bits // 8 + 1, "big").lstrip(b"\0")),
            "e": b64url(exponent.to_bytes(5, "big").lstrip(b"\0"))}
     proof = f"{b64url(proofs.header(alg='RS256', jwk=jwk))}.{b64url(proofs.claims())}.{b64url(bytes(bits // 8))}"
-    verifier = DPoPVerifier(["RS256"], replay_store=MemoryReplayStore(), clock=clock)
+    verifier = DPoPVerifier(["RS256"], replay_store=store(), clock=clock)
     assert "2048 to 4096-bit modulus and a small exponent" in refused(verifier, proof).description
 
 
@@ -390,23 +396,33 @@ def test_token_binding_rules():
     assert token_binding(UNBOUND, "Bearer") is None
     assert token_binding(BOUND, "DPoP") == "thumbprint"
     assert token_binding(BOUND, "dpop") == "thumbprint"
-    assert token_binding({"cnf": {"x5t#S256": "cert"}}, "bearer") is None  # bound otherwise (mTLS): not ours
 
 
-@pytest.mark.parametrize("claims, scheme", [
-    (BOUND, "Bearer"),  # no downgrade (RFC 9449 §7.2)
-    (UNBOUND, "DPoP"),
-    ({"cnf": {"x5t#S256": "cert"}}, "DPoP"),
-    ({"cnf": "thumbprint"}, "DPoP"),
-    ({"cnf": ["thumbprint"]}, "Bearer"),
-    ({"cnf": {"jkt": ""}}, "DPoP"),
-    ({"cnf": {"jkt": 42}}, "DPoP"),
-    ({"cnf": {"jkt": None}}, "Bearer"),
+UNCHECKED = UNCHECKED_CONFIRMATION  # "...names a confirmation method this API cannot check..."
+MALFORMED = "The access token's cnf claim is malformed."
+
+
+@pytest.mark.parametrize("claims, scheme, description", [
+    (BOUND, "Bearer", "The access token is DPoP-bound: send it with the DPoP scheme and a proof."),  # RFC 9449 §7.2
+    (UNBOUND, "DPoP", "The access token is not DPoP-bound: send it with the Bearer scheme."),
+    ({"cnf": {"x5t#S256": "cert"}}, "Bearer", UNCHECKED),  # bound to a certificate (mTLS, RFC 8705)
+    ({"cnf": {"x5t#S256": "cert"}}, "DPoP", UNCHECKED),
+    ({"cnf": {"jkt": "thumbprint", "x5t#S256": "cert"}}, "DPoP", UNCHECKED),  # the certificate would go unchecked
+    ({"cnf": {"jwk": {"kty": "EC"}}}, "Bearer", UNCHECKED),
+    ({"cnf": {}}, "Bearer", "The access token's cnf claim names no confirmation method."),
+    ({"cnf": "thumbprint"}, "DPoP", MALFORMED),
+    ({"cnf": ["thumbprint"]}, "Bearer", MALFORMED),
+    ({"cnf": 42}, "Bearer", MALFORMED),
+    ({"cnf": None}, "Bearer", MALFORMED),
+    ({"cnf": {"jkt": ""}}, "DPoP", "The access token's cnf.jkt claim is malformed."),
+    ({"cnf": {"jkt": 42}}, "DPoP", "The access token's cnf.jkt claim is malformed."),
+    ({"cnf": {"jkt": None}}, "Bearer", "The access token's cnf.jkt claim is malformed."),
 ])
-def test_token_binding_refusals(claims, scheme):
+def test_token_binding_refusals(claims, scheme, description):
     with pytest.raises(DPoPError) as caught:
         token_binding(claims, scheme)
     assert caught.value.error == TOKEN and caught.value.status_code == 401
+    assert caught.value.description == description
 
 
 def test_a_bound_token_and_its_proof_pass_together(verifier, proofs):

@@ -36,8 +36,8 @@ def key_of(instance) -> ECKey:
 
 
 def verify(proof: str, *, method: str, url: str, access_token: str | None = None, bound_to: str | None = None):
-    """The API's own proof check, with a replay store of its own."""
-    verifier = DPoPVerifier(replay_store=MemoryReplayStore())
+    """The API's own proof check, with a replay store of its own, whose records go back before the proof."""
+    verifier = DPoPVerifier(replay_store=MemoryReplayStore(since=0))
     return verifier.verify(proof, method=method, url=url, access_token=access_token, bound_to=bound_to)
 
 

@@ -14,7 +14,7 @@ import pytest
 import requests
 from requests_oauth2client import DPoPKey, DPoPToken
 
-from security.dpop import DEFAULT_ALGORITHMS, access_token_hash
+from security.dpop import DEFAULT_ALGORITHMS, MADE_BEFORE_RECORDS, UNCHECKED_CONFIRMATION, access_token_hash
 from security.nonce import DPoPNonces
 from tests.dpop_proofs import Proofs
 from tests.support import ec_key, free_port, live, opened_as_they_are, operations, run_together
@@ -295,6 +295,39 @@ def test_hostile_requests_are_refused(server, tokens, client_key, build, status,
     refused(response, status, error, scheme)
 
 
+CERTIFICATE = "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"  # a cnf.x5t#S256: a client certificate's SHA-256
+MALFORMED_CNF = "The access token's cnf claim is malformed."
+CNF_REFUSALS = {  # a token's cnf (given the client's jkt), and the refusal's description
+    "bound to a certificate (mTLS, RFC 8705)": (lambda jkt: {"x5t#S256": CERTIFICATE}, UNCHECKED_CONFIRMATION),
+    "bound to the key and a certificate": (lambda jkt: {"jkt": jkt, "x5t#S256": CERTIFICATE}, UNCHECKED_CONFIRMATION),
+    "bound to a jwk": (lambda jkt: {"jwk": {"kty": "EC", "crv": "P-256"}}, UNCHECKED_CONFIRMATION),
+    "an empty cnf": (lambda jkt: {}, "The access token's cnf claim names no confirmation method."),
+    "a string": (lambda jkt: jkt, MALFORMED_CNF),
+    "a list": (lambda jkt: [jkt], MALFORMED_CNF),
+    "a number": (lambda jkt: 42, MALFORMED_CNF),
+    "null": (lambda jkt: None, MALFORMED_CNF),
+}
+
+
+@pytest.mark.parametrize("token_cache", ["cold", "warm"])
+@pytest.mark.parametrize("mode, scheme", [("allowed", "DPoP"), ("allowed", "Bearer"), ("off", "Bearer")])
+@pytest.mark.parametrize("cnf, description", CNF_REFUSALS.values(), ids=CNF_REFUSALS.keys())
+def test_a_cnf_this_api_cannot_check_is_refused(dpop_server, tokens, client_key, cnf, description, mode, scheme,
+                                                token_cache):
+    """A token bound in a way this API cannot check is never taken as a Bearer token, nor as a DPoP one;
+    with the token in the verified-token cache (warm: the short path), the answer is the same."""
+    server = dpop_server(AUTH_DPOP=mode)
+    claims = {**tokens.claims(), "cnf": cnf(jkt(client_key))}
+    token, url = tokens.raw({"kid": "key-1", "typ": "JWT"}, json.dumps(claims)), server.url + PRIVATE
+    if token_cache == "warm":
+        validator = server.app.extensions["access_token_validator"]
+        validator.authenticate_token(token)
+        assert validator.cached(token) is not None
+    dpop = proof(client_key, url, token) if scheme == "DPoP" else None
+    body = refused(call(url, token, dpop, scheme=scheme), 401, "invalid_token", scheme)
+    assert body["error_description"] == description
+
+
 def test_a_replayed_proof_is_refused_even_for_a_cached_token(server, tokens, client_key):
     """The proof is checked on every request: the token's cache entry is no way around it."""
     token, url = tokens.make(jkt=jkt(client_key)), server.url + PRIVATE
@@ -303,6 +336,16 @@ def test_a_replayed_proof_is_refused_even_for_a_cached_token(server, tokens, cli
     assert server.app.extensions["access_token_validator"].cached(token) is not None
     body = refused(call(url, token, first), 400, "invalid_dpop_proof", "DPoP")
     assert body["error_description"] == "The DPoP proof was already used (jti)."
+    assert call(url, token, proof(client_key, url, token)).status_code == 200
+
+
+def test_a_proof_made_before_the_api_started_is_refused(server, tokens, client_key):
+    """A process remembers the proofs accepted since it started: one made earlier may have been accepted by
+    the process before it, so it is refused with a description saying why, and a new proof passes."""
+    token, url = tokens.make(jkt=jkt(client_key)), server.url + PRIVATE
+    made_before = proof(client_key, url, token, iat=int(time.time()) - 30)
+    body = refused(call(url, token, made_before), 400, "invalid_dpop_proof", "DPoP")
+    assert body["error_description"] == MADE_BEFORE_RECORDS
     assert call(url, token, proof(client_key, url, token)).status_code == 200
 
 

@@ -22,7 +22,8 @@ START = 1_800_000_000.0  # the start of a nonce step (a multiple of 180 s)
 
 
 def verifier(clock: ManualClock, secret: str = SECRET) -> DPoPVerifier:
-    return DPoPVerifier(replay_store=MemoryReplayStore(), nonces=DPoPNonces(secret, clock=clock), clock=clock)
+    return DPoPVerifier(replay_store=MemoryReplayStore(since=clock()), nonces=DPoPNonces(secret, clock=clock),
+                        clock=clock)
 
 
 def check(verifier: DPoPVerifier, proof: str):

@@ -121,6 +121,17 @@ def test_client_credentials(local_server, http, body):
     assert http.get(local_server.url + SCOPED, headers=bearer(token["access_token"])).status_code == 200
 
 
+def test_requested_scopes_are_split_on_the_space(local_server, http):
+    """As the API reads a token's scope (RFC 6749 §3.3): extra spaces separate nothing more."""
+    client = client_of(local_server)
+    response = http.post(local_server.url + "/oauth/token", auth=(client.client_id, client.client_secret),
+                         data={"grant_type": "client_credentials", "scope": " read:messages  write:messages "})
+    assert response.status_code == 200, response.text
+    assert response.json()["scope"] == "read:messages write:messages"
+    claims = jwt.decode(response.json()["access_token"], local_server.app.extensions["local_issuer"].key).claims
+    assert claims["scope"] == "read:messages write:messages"
+
+
 def test_every_declared_scope_is_granted_and_opens_its_routes(local_server, http, scopes):
     """Each scope the routes declare: the issuer mints it, and it opens exactly the routes that need it (or
     accept it among others). Whatever a route needs first (a message to read) is made with every scope."""

@@ -81,8 +81,11 @@ def test_authorize_without_s256_pkce(local_server, http, overrides, description)
     assert "code" not in params
 
 
-def test_authorize_unknown_scope(local_server, http):
-    params = location_params(authorize(http, local_server, **code_request(local_server, scope="admin:everything")))
+@pytest.mark.parametrize("scope", ["admin:everything", "read:messages\twrite:messages",
+                                   "read:messages\u00a0write:messages"])
+def test_authorize_unknown_scope(local_server, http, scope):
+    """Only the ASCII space separates scopes (RFC 6749 §3.3): with a tab or a no-break space, one unknown scope."""
+    params = location_params(authorize(http, local_server, **code_request(local_server, scope=scope)))
     assert params["error"] == "invalid_scope" and "code" not in params
 
 
@@ -103,9 +106,10 @@ def test_token_unknown_client_and_wrong_secret(local_server, http):
     assert_oauth_error(http.post(url, data={**fields, "client_id": client.client_id}), 401, "invalid_client")
 
 
-def test_token_unknown_scope(local_server, http):
+@pytest.mark.parametrize("scope", ["admin", "read:messages\nwrite:messages", "read:messages\u3000write:messages"])
+def test_token_unknown_scope(local_server, http, scope):
     client = client_of(local_server)
-    response = http.post(local_server.url + "/oauth/token", data={"grant_type": "client_credentials", "scope": "admin"},
+    response = http.post(local_server.url + "/oauth/token", data={"grant_type": "client_credentials", "scope": scope},
                          auth=(client.client_id, client.client_secret))
     assert_oauth_error(response, 400, "invalid_scope")
 

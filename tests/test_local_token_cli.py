@@ -49,7 +49,8 @@ def test_options(make_local_app):
     assert client.get(SCOPED, headers=headers).status_code == 403
 
 
-@pytest.mark.parametrize("args", [["--scope", "admin"], ["--expires-in", "0"], ["--expires-in", "soon"]])
+@pytest.mark.parametrize("args", [["--scope", "admin"], ["--scope", "read:messages\twrite:messages"],
+                                  ["--expires-in", "0"], ["--expires-in", "soon"]])
 def test_bad_options_are_refused(make_local_app, args):
     result = run(make_local_app(), *args)
     assert result.exit_code == 2

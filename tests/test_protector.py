@@ -10,6 +10,7 @@ from flask import Flask, Response
 
 from app import build_key_sets, build_token_validator, load_settings
 from security import BearerProtector, current_token
+from swagger import Scope
 from tests.support import AUDIENCE, live
 
 
@@ -118,3 +119,12 @@ def test_both_paths_accept_a_token_the_way_authlib_reads_it(server, http, tokens
     assert len(ACCEPTED) == 3 and all(seen is not None and seen.claims["sub"] == "auth0|paths" for seen in ACCEPTED)
     assert ACCEPTED[1] is ACCEPTED[2]  # the cached token, on both paths
     assert signalled == ACCEPTED
+
+
+@pytest.mark.parametrize("name", ["read messages", "read:messages\u00a0", "read:\tmessages", 'say:"hi"', "café"])
+def test_a_scope_no_token_can_grant_is_refused_where_a_route_names_it(name):
+    """A scope is 1*NQCHAR (RFC 6749 §3.3): a route needing anything else could never be opened."""
+    with pytest.raises(ValueError, match="not a scope"):
+        Scope(name, "What it would grant.")
+    with pytest.raises(ValueError, match="not a scope"):
+        protect(name)
