@@ -15,7 +15,7 @@ from dotenv import load_dotenv
 # Importing app.settings loads the app's modules in the master, before workers fork: they start faster,
 # and gevent's patching in each worker still applies, as nothing in them makes a lock, a thread or a
 # socket at import.
-from app import INSTANCE_PATH
+from app import INSTANCE_PATH, warm_up_key_sets
 from app.database import migrate_database
 from app.settings import load_settings
 from security.dpop_protection import replay_scope_note
@@ -90,3 +90,10 @@ def post_fork(server, worker):
     """A worker runs its master's signal handlers until it installs its own, after gevent's patching:
     a SIGTERM in between would be lost, and the worker then kept until graceful_timeout. Stop instead."""
     signal.signal(signal.SIGTERM, worker.handle_exit)
+
+
+def post_worker_init(worker):
+    """A worker that has loaded the app starts fetching its issuers' keys, beside its first requests (a
+    greenlet: it accepts them at once, issuer or not), which then wait for that fetch instead of finding
+    no keys (see README, "Key set")."""
+    warm_up_key_sets(worker.wsgi)

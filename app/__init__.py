@@ -21,6 +21,7 @@ from swagger import (
     unexpected_error_response,
 )
 from security.dpop_protection import AuthorizationSchemes
+from security.protector import EXTENSION
 
 from .database import open_message_store
 from .json_body import ApiJSONProvider, ApiRequest
@@ -31,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_PATH = ROOT / "instance"  # the local issuer's key and the default SQLite database, unless told otherwise
 
 __all__ = ["INSTANCE_PATH", "ConfigError", "Settings", "build_key_sets", "build_token_validator", "create_app",
-           "load_settings"]
+           "load_settings", "warm_up_key_sets"]
 
 
 def create_app(config: Mapping[str, str] | None = None, *, instance_path: str | Path | None = None,
@@ -86,6 +87,14 @@ def build_token_validator(settings: Settings, keys: list[KeySetCache], *,
     return AccessTokenValidator(keys, issuer=settings.issuers, audience=settings.audiences,
                                 algorithms=settings.algorithms, leeway=settings.leeway,
                                 cache_size=settings.token_cache_size, cache_ttl=settings.token_cache_ttl, clock=clock)
+
+
+def warm_up_key_sets(app: Flask) -> None:
+    """Start fetching every issuer's keys, in the background, once a server has started with ``app`` (gunicorn's
+    ``post_worker_init``, ``make run``): its first requests then wait for that one fetch rather than find
+    no keys (see README, "Key set"). Returns at once, whether or not the issuers can be reached."""
+    for keys in app.extensions[EXTENSION].key_sets.values():
+        keys.warm_up()
 
 
 def _environment() -> Mapping[str, str]:

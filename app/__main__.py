@@ -3,11 +3,12 @@
 
 from werkzeug import serving
 
-from . import create_app
+from . import create_app, warm_up_key_sets
 from .access_log import DevRequestHandler
 from .settings import LOOPBACK
 
 serving._log_add_style = False  # werkzeug's banner colours are raw ESC sequences in a captured log
 
 app = create_app()
+warm_up_key_sets(app)  # beside start-up: the server listens at once, whatever the issuer does
 app.run(host=LOOPBACK, port=app.config["SETTINGS"].port, request_handler=DevRequestHandler)

@@ -1,14 +1,18 @@
-"""The issuer's signing keys: fetched on first use, cached, refreshed, and survivable outages.
+"""The issuer's signing keys: fetched as a server starts, cached, refreshed, and survivable outages.
 
 Rules (see README, "Key set"):
-- nothing is fetched at import or start-up; the first token that needs a key fetches;
+- nothing is fetched at import or when the app is built: a server that has just started calls
+  ``warm_up``, which fetches in the background (the server neither waits for the issuer nor fails
+  without it); without that call, the first token that needs a key fetches;
 - the set is kept for ``ttl`` seconds, then refreshed on use, in the background (requests go on with
   the keys held, so nobody waits on a slow or failing provider); a failed refresh keeps the old keys;
 - an unknown ``kid`` triggers one refetch, then none other for ``cooldown`` seconds, and none while the
   last fetch failed (background retries cover that);
 - after a failure, a new attempt is made ``RETRY_AFTER_FAILURE`` seconds after it ended, at the earliest;
-- one fetch at a time per process, and no request waits for a fetch another one started: meanwhile
-  requests go on with the keys held, or, with none held yet, are refused at once (503);
+- one fetch at a time per process. A request that finds no keys held waits for the fetch under way
+  rather than start another, ``timeout`` seconds at most, and is refused (503) only when that fetch
+  fails; after a failed fetch, such requests wait for no other's fetch and are refused at once, so an
+  outage piles up neither waiters nor fetches. With keys held, nobody waits for another's fetch;
 - one acquisition, discovery and key set together, is over within ``timeout`` seconds.
 
 The document normally comes over HTTP from the issuer (``security.fetch``). The embedded local issuer
@@ -44,6 +48,7 @@ PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "oth", "k")
 class FetchReason(enum.Enum):
     """Why the key set is fetched: decides whether a fetch is due, and is logged."""
 
+    START_UP = "start-up"
     FIRST_USE = "first use"
     EXPIRED = "expired"
     UNKNOWN_KID = "unknown kid"
@@ -111,7 +116,7 @@ class KeySetCache:
         self.ttl = ttl
         self.cooldown = cooldown
         self.timeout = timeout  # seconds one acquisition may take, discovery included
-        self.on_change = on_change  # called with the kids that disappeared (under the fetch lock)
+        self.on_change = on_change  # called with the kids that disappeared (by the one fetch under way)
         self.source = source  # an in-process JWKS document provider, instead of HTTP
         self.retry_after_failure = retry_after_failure
         self._clock = clock
@@ -121,19 +126,20 @@ class KeySetCache:
         # keys change: a refresh that returns the same keys keeps it, so "verified against this very
         # set" stays true across refreshes. A plain attribute: the token cache reads it on every hit.
         self.key_set: KeySet | None = None
-        self._lock = threading.Lock()  # held by the one fetch under way
+        self._lock = threading.Lock()  # guards _under_way
+        self._under_way: threading.Event | None = None  # the fetch under way, set when it ends
         self._failed_at: float | None = None  # when the last fetch failed; None after a success
         self._last_kid_refetch = float("-inf")
 
     def get(self, kid: str | None) -> Key | None:
         """The key for ``kid``, or None when the set has no such key.
 
-        Raises SigningKeysUnavailable when no key set is held: none could be had, or the first fetch
-        is still under way for another request.
+        Raises SigningKeysUnavailable when no key set is held: none could be had, in time or at all.
         """
         held = self._held
         if held is None:
-            held = self._refresh(FetchReason.FIRST_USE)
+            # the fetch under way is waited for, unless the issuer is failing: then nobody queues on it
+            held = self._refresh(FetchReason.FIRST_USE, wait=self._failed_at is None)
             if held is None:
                 raise SigningKeysUnavailable()
         elif self._due(FetchReason.EXPIRED):
@@ -145,6 +151,11 @@ class KeySetCache:
         if key is None and kid is not None and self._failed_at is None and self._due(FetchReason.UNKNOWN_KID):
             key = self._lookup(self._refresh(FetchReason.UNKNOWN_KID), kid)
         return key
+
+    def warm_up(self) -> None:
+        """Start fetching the keys beside the caller, a server that has just started: its first requests
+        then find them held, or wait for this one fetch, instead of each being the first use."""
+        self._refresh_in_background(FetchReason.START_UP)
 
     def fresh_for(self) -> float:
         """Seconds until the set is due to be read again (retried, after a failure); 0 when overdue.
@@ -179,12 +190,16 @@ class KeySetCache:
         held = self._held
         return held is None or now - held.fetched_at >= self.ttl
 
-    def _refresh(self, reason: FetchReason) -> _Held | None:
+    def _refresh(self, reason: FetchReason, *, wait: bool = False) -> _Held | None:
         """Fetch, in this thread, if no fetch is under way and one is still due; return what is held then.
 
-        A fetch under way elsewhere is not waited for: the caller goes on with what is held.
+        A fetch under way elsewhere is waited for (``timeout`` seconds at most) with ``wait``; without,
+        the caller goes on at once with what is held.
         """
-        if not self._lock.acquire(blocking=False):
+        under_way, mine = self._start()
+        if not mine:
+            if wait:
+                under_way.wait(self.timeout)  # it ends by its own deadline: this is only a bound
             return self._held
         try:
             if self._due(reason):
@@ -193,11 +208,12 @@ class KeySetCache:
                 self._fetch(reason)
             return self._held
         finally:
-            self._lock.release()
+            self._end(under_way)
 
     def _refresh_in_background(self, reason: FetchReason) -> None:
         """Start one refresh in a thread, unless a fetch is already under way."""
-        if not self._lock.acquire(blocking=False):
+        under_way, mine = self._start()
+        if not mine:
             return
 
         def refresh():
@@ -205,12 +221,26 @@ class KeySetCache:
                 if self._due(reason):
                     self._fetch(reason)
             finally:
-                self._lock.release()
+                self._end(under_way)
 
         try:
             threading.Thread(target=refresh, name="jwks-refresh", daemon=True).start()
         except RuntimeError:  # no thread to be had: try again on a later request
-            self._lock.release()
+            self._end(under_way)
+
+    def _start(self) -> tuple[threading.Event, bool]:
+        """The fetch under way, and whether the caller has just started it (then it must call ``_end``)."""
+        with self._lock:
+            if self._under_way is not None:
+                return self._under_way, False
+            self._under_way = threading.Event()
+            return self._under_way, True
+
+    def _end(self, under_way: threading.Event) -> None:
+        """The fetch is over: the next one may start, and whoever waited for this one goes on."""
+        with self._lock:
+            self._under_way = None
+        under_way.set()
 
     def _fetch(self, reason: FetchReason) -> None:
         """One acquisition: discovery (when needed) and the key set, both within one ``timeout``."""

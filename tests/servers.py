@@ -1,15 +1,21 @@
 """The two real servers as `make serve` (gunicorn) and `make run` (`python -m app`) start them, on a free
-loopback port, as subprocesses whose output lands in files; and a client that sends raw bytes."""
+loopback port, as subprocesses whose output lands in files; what their logs say of workers and key fetches;
+and a client that sends raw bytes."""
 
 from __future__ import annotations
 
 import contextlib
+import re
 import signal
 import socket
 import sys
+from collections import Counter
 from pathlib import Path
 
 from tests.support import AUDIENCE, ROOT, free_port, server_process
+
+KEYS_FETCHED = re.compile(r"\[(\d+)\] \[INFO\] security\.keys: jwks fetched")
+WORKER_BOOTED = re.compile(r"Booting worker with pid: (\d+)")
 
 
 @contextlib.contextmanager
@@ -48,3 +54,13 @@ def send_raw(url: str, request: bytes, timeout: float = 5) -> bytes:
         while chunk := conn.recv(65536):
             answer += chunk
     return answer
+
+
+def key_fetches(log: Path) -> Counter:
+    """How many times each process (pid) fetched the issuer's keys, from the app's lines in a server's ``log``."""
+    return Counter(int(pid) for pid in KEYS_FETCHED.findall(log.read_text()))
+
+
+def booted_workers(log: Path) -> list[int]:
+    """The pids of the workers gunicorn has booted, in order, from its ``log``."""
+    return [int(pid) for pid in WORKER_BOOTED.findall(log.read_text())]

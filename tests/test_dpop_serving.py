@@ -12,9 +12,9 @@ import requests
 from security.dpop import access_token_hash
 from tests.dpop_proofs import Proofs
 from tests.redis_server import redis_server
-from tests.servers import gunicorn
+from tests.servers import gunicorn, key_fetches
+from tests.support import eventually
 
-KEYS_FETCHED = re.compile(r"\[(\d+)\] \[INFO\] security\.keys: jwks fetched")
 REFUSED_REPLAY = re.compile(r"\[(\d+)\] \[INFO\] security\.refused: auth refused .* status=400 reason=invalid_dpop_proof")
 PER_WORKER = "DPoP replays are caught per worker only"
 
@@ -42,13 +42,9 @@ def test_two_workers_share_one_replay_store_and_fail_closed_without_it(provider,
     with redis_server() as (redis_url, redis_process):
         with gunicorn(provider, tmp_path, AUTH_DPOP_REPLAY_URL=redis_url) as base:
             url = base + "/api/private"
-            # both workers hold the issuer's keys first: a worker still fetching them answers other
-            # requests 503 at once (see README, "Key set")
-            for _ in range(30):
-                burst(lambda: requests.get(url, headers={"Authorization": f"Bearer {tokens.make()}"}, timeout=10))
-                if len(pids(KEYS_FETCHED, tmp_path / "stderr.log")) == 2:
-                    break
-            assert len(pids(KEYS_FETCHED, tmp_path / "stderr.log")) == 2, "a worker never fetched the keys"
+            # both workers booted: each fetches the issuer's keys once it has
+            assert eventually(lambda: len(key_fetches(tmp_path / "stderr.log")) == 2, seconds=15), \
+                "a worker never fetched the keys"
             captured = key.make(htu=url, ath=access_token_hash(token))
             assert send(url, token, captured).status_code == 200
             refusing: set[int] = set()

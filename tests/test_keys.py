@@ -1,5 +1,5 @@
-"""Key-set behaviour with fetches counted: lazy first fetch, rotation, floods, outages, slowness,
-and an issuer that hangs."""
+"""Key-set behaviour with fetches counted: the first fetch (at warm-up or first use) and those who wait
+for it, rotation, floods, outages, slowness, and an issuer that hangs."""
 
 from __future__ import annotations
 
@@ -12,10 +12,11 @@ import requests
 
 from security import SigningKeysUnavailable
 from security.keys import RETRY_AFTER_FAILURE, KeySetCache
-from tests.support import ManualClock, SocketIssuer, bearer_get, eventually, live
+from tests.support import ManualClock, SocketIssuer, bearer_get, eventually, live, run_together
 
 
-def test_nothing_is_fetched_at_start_up(provider, make_app, http, tokens):
+def test_nothing_is_fetched_when_the_app_is_built(provider, make_app, http, tokens):
+    """Only a server that starts warms the keys up (tests/test_fresh_workers.py); building the app fetches nothing."""
     app = make_app()
     assert (provider.discovery_fetches, provider.jwks_fetches) == (0, 0)
     with live(app) as server:
@@ -26,16 +27,17 @@ def test_nothing_is_fetched_at_start_up(provider, make_app, http, tokens):
     assert (provider.discovery_fetches, provider.jwks_fetches) == (1, 1)
 
 
-def test_first_use_fetches_once_and_nobody_queues_behind_it(provider, make_app, tokens):
-    """The request that finds no key fetches and waits; those arriving meanwhile are answered 503 at once
-    (they neither wait for that fetch nor start another), and later ones use the keys it brought."""
+def test_first_use_fetches_once_and_those_arriving_meanwhile_wait_for_it(provider, make_app, tokens):
+    """The request that finds no key fetches and waits; those arriving meanwhile wait for that same fetch
+    (they start no other) and are answered with the keys it brought, as are later ones."""
     provider.delay = 1.0  # the provider takes its time over the key set
     token = tokens.make()
     with live(make_app(AUTH_JWKS_URL=provider.jwks_url, AUTH_JWKS_TIMEOUT="5")) as server:
         first = _Call(server.url + "/api/private", token)
         assert eventually(lambda: provider.jwks_fetches == 1)
-        assert_answered_at_once_with_503(server.url + "/api/private", token)
-        assert first.thread.is_alive()  # all five were answered while the fetch was still under way
+        meanwhile = during_the_fetch(server.url + "/api/private", token)
+        assert [response.status_code for response, _ in meanwhile] == [200] * len(meanwhile)
+        assert max(waited for _, waited in meanwhile) > 0.2  # they did wait: the fetch was under way
         assert first.result().status_code == 200
         assert requests.get(server.url + "/api/private", headers={"Authorization": f"Bearer {token}"},
                             timeout=10).status_code == 200
@@ -60,6 +62,60 @@ class _Call:
     def result(self) -> requests.Response:
         self.thread.join(30)
         return self._outcome[0]
+
+
+@pytest.mark.parametrize("warmed_up", [True, False], ids=["warm-up", "first use"])
+def test_those_arriving_during_the_first_fetch_all_get_the_key_from_it(provider, warmed_up):
+    """Whoever starts the first fetch (a server's warm-up, or one of the racing requests), the others wait
+    for it: one fetch, and every one of them gets the key."""
+    provider.delay = 0.5  # the fetch is under way while they arrive
+    keys = KeySetCache(provider.issuer, jwks_url=provider.jwks_url, timeout=5)
+    if warmed_up:
+        keys.warm_up()
+        assert eventually(lambda: provider.jwks_fetches == 1)
+    found = run_together(16, lambda _: keys.get("key-1"))
+    assert [getattr(key, "kid", key) for key in found] == ["key-1"] * 16
+    assert provider.jwks_fetches == keys.fetch_count == 1
+
+
+def test_after_a_failed_fetch_requests_are_refused_at_once(provider):
+    provider.down = True
+    keys = KeySetCache(provider.issuer, jwks_url=provider.jwks_url, timeout=5, clock=ManualClock())
+    keys.warm_up()
+    assert eventually(lambda: keys.fresh_for() > 0)  # the warm-up failed: the retry delay runs
+    outcomes = run_together(16, lambda _: timed_get(keys))
+    assert {type(outcome) for outcome, _ in outcomes} == {SigningKeysUnavailable}
+    assert max(took for _, took in outcomes) < keys.timeout / 2  # at once: nothing to wait for
+    assert provider.jwks_fetches == 1
+
+
+def test_during_an_outage_only_the_request_that_retries_waits(hanging_issuer):
+    """Once a fetch has failed, those arriving while a retry is under way wait for no one: the outage piles
+    up neither waiting requests nor fetches."""
+    clock = ManualClock()
+    keys = KeySetCache(hanging_issuer.url, jwks_url=hanging_issuer.url + "jwks.json", timeout=2, clock=clock)
+    keys.warm_up()
+    assert eventually(lambda: keys.fresh_for() > 0)  # the warm-up timed out
+    clock.advance(RETRY_AFTER_FAILURE)
+    retry = threading.Thread(target=timed_get, args=(keys,))  # due again: this request retries, and waits
+    retry.start()
+    assert eventually(lambda: hanging_issuer.connections == 2)
+    outcomes = run_together(16, lambda _: timed_get(keys))
+    assert retry.is_alive()  # all were answered while the retry hung
+    assert {type(outcome) for outcome, _ in outcomes} == {SigningKeysUnavailable}
+    assert max(took for _, took in outcomes) < keys.timeout / 2
+    retry.join(10)
+    assert hanging_issuer.connections == 2
+
+
+def timed_get(keys: KeySetCache, kid: str = "key-1"):
+    """``keys.get(kid)``: the key, or the SigningKeysUnavailable raised, and the seconds it took."""
+    started = time.monotonic()
+    try:
+        outcome = keys.get(kid)
+    except SigningKeysUnavailable as error:
+        outcome = error
+    return outcome, time.monotonic() - started
 
 
 def test_rotation_picks_up_a_new_key(provider, make_app, http, tokens, other_key):
@@ -217,21 +273,26 @@ def test_one_acquisition_from_a_hanging_issuer_ends_within_the_timeout(hanging_i
     assert hanging_issuer.connections == 1  # discovery used up the time; the fallback was not even tried
 
 
-def test_a_hanging_issuer_holds_one_request_for_one_timeout_and_no_other(make_app, hanging_issuer, tokens,
-                                                                         attacker_key):
+def test_a_hanging_issuer_holds_requests_for_one_timeout_and_one_fetch(make_app, hanging_issuer, tokens,
+                                                                        attacker_key):
     timeout = 2
     forged = tokens.make(key=attacker_key, iss=hanging_issuer.url)  # a token for that issuer: its keys are fetched
     with live(make_app(AUTH_ISSUER=hanging_issuer.url, AUTH_JWKS_TIMEOUT=str(timeout))) as server:
         first = _Call(server.url + "/api/private", forged)
         assert eventually(lambda: hanging_issuer.connections == 1)
-        assert_answered_at_once_with_503(server.url + "/api/private", forged)
-        assert first.thread.is_alive()  # all five were answered while the first request's fetch hung
+        meanwhile = during_the_fetch(server.url + "/api/private", forged)  # they wait for the fetch that hangs
         response = first.result()
-        assert response.status_code == 503
-        assert response.headers["Retry-After"]
-        assert first.elapsed < timeout + 1  # one timeout, not one per step (a bound, not a speed figure)
+        for answer in [response] + [answer for answer, _ in meanwhile]:
+            assert answer.status_code == 503
+            assert answer.json()["error"] == "temporarily_unavailable"
+            assert answer.headers["Retry-After"]
+        # one timeout, not one per step nor one per request (bounds, not speed figures)
+        assert first.elapsed < timeout + 1
+        assert max(waited for _, waited in meanwhile) < timeout + 1
         # right after the failure, inside the retry delay: refused at once, nothing fetched
+        started = time.monotonic()
         assert bearer_get(server, requests, forged).status_code == 503
+        assert time.monotonic() - started < timeout / 2
     assert hanging_issuer.connections == 1
 
 
@@ -278,10 +339,12 @@ def test_keys_with_verify_in_key_ops_are_used(provider, make_app, http, tokens):
         assert bearer_get(server, http, tokens.make()).status_code == 200
 
 
-def assert_answered_at_once_with_503(url: str, token: str, times: int = 5) -> None:
-    """While another request's key fetch is under way, each of ``times`` requests gets 503 + Retry-After."""
-    for _ in range(times):
-        response = requests.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
-        assert response.status_code == 503
-        assert response.json()["error"] == "temporarily_unavailable"
-        assert response.headers["Retry-After"]
+def during_the_fetch(url: str, token: str, times: int = 5) -> list[tuple[requests.Response, float]]:
+    """``times`` requests sent together while another request's key fetch is under way: each one's answer
+    and the seconds it took (they wait for that fetch, and get what it brought)."""
+    def call(_):
+        started = time.monotonic()
+        response = requests.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+        return response, time.monotonic() - started
+
+    return run_together(times, call)

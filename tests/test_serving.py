@@ -51,7 +51,7 @@ def test_gunicorn_serves_and_logs_without_tokens(provider, tokens, attacker_key,
     assert ('auth refused route="/api/private-scoped" status=403 reason=insufficient_scope kid="key-1" '
             f'iss="{tokens.issuer}"') in errors
     assert 'reason=no_credentials' in errors
-    assert "jwks fetched reason='first use'" in errors and "duration_ms=" in errors
+    assert "jwks fetched reason='start-up'" in errors and "duration_ms=" in errors  # each worker, once booted
     for token in (good, expired, forged, stranger):
         for part in token.split("."):
             assert part not in access and part not in errors
