@@ -14,10 +14,13 @@ from .settings import Settings
 
 def migrate_database(settings: Settings, instance_path: str | Path) -> str:
     """Apply the migrations to DATABASE_URL (default: SQLite in ``instance_path``), exactly once however many
-    processes start together; the database's URL. A failed migration stops start-up with its one line."""
+    processes start together; the database's URL. A failed migration stops start-up with its one line.
+
+    Messages stored before authors had an issuer are credited to the first configured issuer: with one,
+    the one that wrote them."""
     url = settings.database_url or default_url(instance_path)
     try:
-        migrate(url)
+        migrate(url, issuer=settings.issuer)
     except MigrationError as error:
         raise SystemExit(error.description) from None
     return url

@@ -12,7 +12,7 @@ from .migrate import migrate
 from .rules import (IDEMPOTENCY_KEY_MAX_CHARS, IDEMPOTENCY_KEY_PATTERN, IDEMPOTENCY_KEY_RULE, PAGE_DEFAULT, PAGE_MAX,
                     TEXT_MAX_CHARS, TEXT_PATTERN, TEXT_RULE, check_author, check_idempotency_key, check_page_size,
                     clean_text)
-from .store import Message, MessageStore, Page
+from .store import Message, MessageStore, Owner, Page
 
 __all__ = [
     "DEFAULT_BUSY_TIMEOUT", "SQLITE_SYNCHRONOUS",
@@ -20,7 +20,7 @@ __all__ = [
     "TEXT_MAX_CHARS", "TEXT_PATTERN", "TEXT_RULE",
     "IdempotencyKeyReused", "InvalidInput", "MigrationError", "NotAuthor", "NotFound", "StorageError",
     "StorageUnavailable", "VersionMismatch",
-    "Message", "MessageStore", "Page",
+    "Message", "MessageStore", "Owner", "Page",
     "check_author", "check_idempotency_key", "check_page_size", "check_url", "clean_text", "default_url",
     "make_engine", "migrate",
 ]

@@ -20,6 +20,7 @@ import requests
 from namespaces.messages import STORE
 from storage import PAGE_MAX, TEXT_MAX_CHARS, TEXT_PATTERN, InvalidInput, clean_text
 from swagger.bodies import MAX_BODY_BYTES
+from tests.databases import database_of_0001
 from tests.support import live, run_together
 
 READ, WRITE, DELETE = "read:messages", "write:messages", "delete:messages"
@@ -60,6 +61,7 @@ def test_the_author_is_the_token_subject_and_the_answer_says_where_it_is(http, a
     answer = post(http, api, as_user("alice", WRITE), "  Hello, world!\n")
     assert answer.status_code == 201
     message = answer.json()
+    assert set(message) == {"id", "text", "author", "created_at", "updated_at", "version"}  # one issuer: no author_issuer
     assert (message["text"], message["author"], message["version"]) == ("Hello, world!", "alice", 1)
     assert message["created_at"] == message["updated_at"]
     assert answer.headers["Location"] == f"/api/messages/{message['id']}"
@@ -91,6 +93,27 @@ def test_only_the_author_edits_and_only_the_author_or_a_moderator_deletes(http, 
     for message_id in (first, second):
         assert is_error(http.get(f"{api.url}/api/messages/{message_id}", headers=alice), 404, "not_found")
         assert is_error(http.delete(f"{api.url}/api/messages/{message_id}", headers=alice), 404, "not_found")
+
+
+def test_messages_stored_before_authors_had_an_issuer_are_kept_and_still_their_authors(
+        http, make_app, database_url, as_user):
+    """The app credits them to its issuer as it migrates; its answers about them are what they were."""
+    old = database_of_0001(database_url, ["alice", "bob"], keyed=1)
+    app = make_app(DATABASE_URL=database_url)
+    try:
+        with live(app) as server:
+            alice, bob = as_user("alice", READ, WRITE), as_user("bob", READ, WRITE)
+            assert http.get(server.url + "/api/messages", headers=alice).json() == {"items": old[::-1],
+                                                                                    "next_cursor": None}
+            url = f"{server.url}/api/messages/{old[0]['id']}"
+            assert is_error(http.patch(url, json={"text": "bob's"}, headers={**bob, "If-Match": '"1"'}), 403,
+                            "not_author")
+            assert http.patch(url, json={"text": "edited"}, headers={**alice, "If-Match": '"1"'}).status_code == 200
+            retried = post(http, server, alice, old[0]["text"], **{"Idempotency-Key": "key-0"})
+            assert (retried.status_code, retried.json()) == (201, old[0])  # the first answer, as it was
+            assert len(http.get(server.url + "/api/messages", headers=alice).json()["items"]) == 2
+    finally:
+        app.extensions[STORE].close()
 
 
 def test_a_token_without_a_subject_reads_but_cannot_own_messages(http, api, tokens):

@@ -15,10 +15,13 @@ from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import func, select
 
 from storage import (PAGE_MAX, TEXT_MAX_CHARS, IdempotencyKeyReused, InvalidInput, MessageStore, NotAuthor, NotFound,
-                     StorageUnavailable, VersionMismatch, clean_text, migrate)
+                     Owner, StorageUnavailable, VersionMismatch, clean_text, migrate)
 from storage.schema import messages
 from storage.store import ID_PATTERN, decode_cursor
 from tests.support import run_together
+
+ISSUER, OTHER_ISSUER = "https://login.example.com/", "https://other.example.com/"
+ALICE, BOB, CAROL, MODERATOR = (Owner(ISSUER, sub) for sub in ("alice", "bob", "carol", "moderator"))
 
 
 def count_rows(store) -> int:
@@ -61,7 +64,7 @@ def test_invalid_text_is_refused_with_the_rule_it_breaks(sent, says):
 # --- create, get ---
 
 def test_create_then_get(store):
-    message, created = store.create("alice", "  hello  ")
+    message, created = store.create(ALICE, "  hello  ")
     assert created is True
     assert ID_PATTERN.fullmatch(message.id)
     assert (message.text, message.author, message.version) == ("hello", "alice", 1)
@@ -70,7 +73,7 @@ def test_create_then_get(store):
 
 
 def test_ids_are_opaque_and_unrelated(store):
-    ids = [store.create("alice", f"m{i}")[0].id for i in range(5)]
+    ids = [store.create(ALICE, f"m{i}")[0].id for i in range(5)]
     assert len(set(ids)) == 5
     assert len({i[:8] for i in ids}) == 5  # no shared prefix like a counter or a clock would give
 
@@ -83,11 +86,11 @@ def test_unknown_or_malformed_id_is_not_found(store, message_id):
 
 def test_bad_input_is_refused_before_the_database(store):
     with pytest.raises(InvalidInput) as caught:
-        store.create("alice", "\x07")
+        store.create(ALICE, "\x07")
     assert caught.value.field == "text"
     for author in ["", "nul\x00", "lone \udc80", None]:
         with pytest.raises(InvalidInput) as caught:
-            store.create(author, "hello")
+            store.create(Owner(ISSUER, author), "hello")
         assert caught.value.field == "author"
     assert count_rows(store) == 0
 
@@ -95,7 +98,7 @@ def test_bad_input_is_refused_before_the_database(store):
 # --- list ---
 
 def test_list_is_newest_first_in_pages_with_an_author_filter(store):
-    made = [store.create("alice" if i % 3 else "bob", f"m{i}")[0] for i in range(10)]
+    made = [store.create(ALICE if i % 3 else BOB, f"m{i}")[0] for i in range(10)]
     newest_first = list(reversed(made))
 
     first = store.list(limit=4)
@@ -115,14 +118,14 @@ def test_list_is_newest_first_in_pages_with_an_author_filter(store):
 
 def test_a_full_page_at_the_end_has_no_next_cursor(store):
     for i in range(3):
-        store.create("alice", f"m{i}")
+        store.create(ALICE, f"m{i}")
     assert store.list(limit=3).next_cursor is None
     assert store.list(limit=PAGE_MAX).next_cursor is None
 
 
 def test_the_cursor_is_opaque_text_naming_the_last_item(store):
     for i in range(3):
-        store.create("alice", f"m{i}")
+        store.create(ALICE, f"m{i}")
     page = store.list(limit=2)
     assert page.next_cursor.isascii() and "=" not in page.next_cursor
     assert decode_cursor(page.next_cursor) == (page.items[-1].created_at, page.items[-1].id)
@@ -150,7 +153,7 @@ def test_a_bad_limit_is_invalid_input(store, limit):
 
 
 def test_paging_is_stable_under_concurrent_inserts(store):
-    existing = {store.create("seed", f"seed {i}")[0].id for i in range(60)}
+    existing = {store.create(Owner(ISSUER, "seed"), f"seed {i}")[0].id for i in range(60)}
     stop = threading.Event()
     inserted: list[str] = []
     errors: list[Exception] = []
@@ -158,7 +161,7 @@ def test_paging_is_stable_under_concurrent_inserts(store):
     def insert_until_stopped(n):
         while not stop.is_set():
             try:
-                inserted.append(store.create(f"writer{n}", "meanwhile")[0].id)
+                inserted.append(store.create(Owner(ISSUER, f"writer{n}"), "meanwhile")[0].id)
             except Exception as exc:  # asserted on below
                 errors.append(exc)
                 return
@@ -196,48 +199,48 @@ def test_paging_is_stable_under_concurrent_inserts(store):
 # --- idempotency ---
 
 def test_a_retry_with_the_same_key_and_body_returns_the_first_answer(store):
-    first, created = store.create("alice", "hello", idempotency_key="key-1")
-    again, created_again = store.create("alice", "hello", idempotency_key="key-1")
+    first, created = store.create(ALICE, "hello", idempotency_key="key-1")
+    again, created_again = store.create(ALICE, "hello", idempotency_key="key-1")
     assert (created, created_again) == (True, False)
     assert again == first
     assert count_rows(store) == 1
 
 
 def test_the_same_key_with_another_body_is_refused(store):
-    store.create("alice", "hello", idempotency_key="key-1")
+    store.create(ALICE, "hello", idempotency_key="key-1")
     for other_body in ["goodbye", " hello"]:  # the body as sent: even one more space is another request
         with pytest.raises(IdempotencyKeyReused):
-            store.create("alice", other_body, idempotency_key="key-1")
+            store.create(ALICE, other_body, idempotency_key="key-1")
     assert count_rows(store) == 1
 
 
 def test_keys_belong_to_their_author(store):
-    alices, _ = store.create("alice", "hello", idempotency_key="shared")
-    bobs, created = store.create("bob", "hello", idempotency_key="shared")
+    alices, _ = store.create(ALICE, "hello", idempotency_key="shared")
+    bobs, created = store.create(BOB, "hello", idempotency_key="shared")
     assert created is True and bobs.id != alices.id and bobs.author == "bob"
-    carols, created = store.create("carol", "other text", idempotency_key="shared")
+    carols, created = store.create(CAROL, "other text", idempotency_key="shared")
     assert created is True and carols.author == "carol"
     assert count_rows(store) == 3
 
 
 def test_the_first_answer_survives_edits_and_deletion(store):
-    first, _ = store.create("alice", "hello", idempotency_key="k")
-    store.update(first.id, "edited", 1, "alice")
-    assert store.create("alice", "hello", idempotency_key="k") == (first, False)
-    store.delete(first.id, "alice")
-    assert store.create("alice", "hello", idempotency_key="k") == (first, False)
+    first, _ = store.create(ALICE, "hello", idempotency_key="k")
+    store.update(first.id, "edited", 1, ALICE)
+    assert store.create(ALICE, "hello", idempotency_key="k") == (first, False)
+    store.delete(first.id, ALICE)
+    assert store.create(ALICE, "hello", idempotency_key="k") == (first, False)
     assert count_rows(store) == 0
 
 
 @pytest.mark.parametrize("key", ["", "with space", "é", "x" * 256, "tab\t", 5])
 def test_a_malformed_key_is_invalid_input(store, key):
     with pytest.raises(InvalidInput) as caught:
-        store.create("alice", "hello", idempotency_key=key)
+        store.create(ALICE, "hello", idempotency_key=key)
     assert caught.value.field == "Idempotency-Key"
 
 
 def test_concurrent_creates_with_one_key_make_one_message(store):
-    results = run_together(8, lambda i: store.create("alice", "once", idempotency_key="race"))
+    results = run_together(8, lambda i: store.create(ALICE, "once", idempotency_key="race"))
     assert not [r for r in results if isinstance(r, Exception)], results
     assert len({message.id for message, _ in results}) == 1
     assert sorted(created for _, created in results) == [False] * 7 + [True]
@@ -247,35 +250,35 @@ def test_concurrent_creates_with_one_key_make_one_message(store):
 # --- update ---
 
 def test_update_is_a_compare_and_set_on_the_version(store):
-    message, _ = store.create("alice", "v1")
-    updated = store.update(message.id, "  v2 ", 1, "alice")
+    message, _ = store.create(ALICE, "v1")
+    updated = store.update(message.id, "  v2 ", 1, ALICE)
     assert (updated.text, updated.version, updated.created_at) == ("v2", 2, message.created_at)
     assert updated.updated_at > message.updated_at
     assert store.get(message.id) == updated
     with pytest.raises(VersionMismatch) as caught:
-        store.update(message.id, "stale", 1, "alice")
+        store.update(message.id, "stale", 1, ALICE)
     assert caught.value.current == 2
     assert store.get(message.id).text == "v2"
 
 
 def test_update_checks_existence_then_authorship(store):
-    message, _ = store.create("alice", "mine")
+    message, _ = store.create(ALICE, "mine")
     with pytest.raises(NotFound):
-        store.update("f" * 32, "x", 1, "alice")
+        store.update("f" * 32, "x", 1, ALICE)
     with pytest.raises(NotAuthor, match="only the message's author may edit it"):
-        store.update(message.id, "x", 1, "bob")
+        store.update(message.id, "x", 1, BOB)
     with pytest.raises(NotAuthor):
-        store.update(message.id, "x", 7, "bob")  # not the author: that comes before a stale version
+        store.update(message.id, "x", 7, BOB)  # not the author: that comes before a stale version
     with pytest.raises(InvalidInput):
-        store.update(message.id, "", 1, "alice")
+        store.update(message.id, "", 1, ALICE)
     with pytest.raises(InvalidInput):
-        store.update(message.id, "x", "1", "alice")
+        store.update(message.id, "x", "1", ALICE)
     assert store.get(message.id) == message
 
 
 def test_concurrent_updates_with_the_same_version_exactly_one_wins(store):
-    message, _ = store.create("alice", "v1")
-    results = run_together(8, lambda i: store.update(message.id, f"writer {i}", 1, "alice"))
+    message, _ = store.create(ALICE, "v1")
+    results = run_together(8, lambda i: store.update(message.id, f"writer {i}", 1, ALICE))
     winners = [r for r in results if not isinstance(r, Exception)]
     losers = [r for r in results if isinstance(r, Exception)]
     assert len(winners) == 1, results
@@ -286,24 +289,24 @@ def test_concurrent_updates_with_the_same_version_exactly_one_wins(store):
 # --- delete ---
 
 def test_the_author_deletes_and_others_may_not(store):
-    message, _ = store.create("alice", "mine")
+    message, _ = store.create(ALICE, "mine")
     with pytest.raises(NotAuthor, match="only the message's author, or a moderator, may delete it"):
-        store.delete(message.id, "bob")
+        store.delete(message.id, BOB)
     assert store.get(message.id) == message
-    store.delete(message.id, "alice")
+    store.delete(message.id, ALICE)
     with pytest.raises(NotFound):
         store.get(message.id)
     with pytest.raises(NotFound):
-        store.delete(message.id, "alice")
+        store.delete(message.id, ALICE)
 
 
 def test_a_moderator_deletes_anyones_message(store):
-    message, _ = store.create("alice", "hers")
-    store.delete(message.id, "moderator", may_delete_any=True)
+    message, _ = store.create(ALICE, "hers")
+    store.delete(message.id, MODERATOR, may_delete_any=True)
     with pytest.raises(NotFound):
         store.get(message.id)
     with pytest.raises(NotFound):
-        store.delete(message.id, "moderator", may_delete_any=True)
+        store.delete(message.id, MODERATOR, may_delete_any=True)
 
 
 # --- group commit ---
@@ -312,7 +315,7 @@ def test_creates_that_arrive_together_share_commits_and_all_last(store):
     """16 writers at once: every message stored and readable, in fewer commits than messages."""
     commits = []
     sqlalchemy_event.listen(store.engine, "commit", lambda connection: commits.append(1))
-    created = run_together(16, lambda i: store.create(f"writer-{i}", f"message {i}")[0])
+    created = run_together(16, lambda i: store.create(Owner(ISSUER, f"writer-{i}"), f"message {i}")[0])
     assert all(not isinstance(message, Exception) for message in created), created
     assert len({message.id for message in created}) == 16
     for message in created:
@@ -328,12 +331,12 @@ def test_a_failed_group_commit_fails_each_of_its_writers_and_the_next_one_works(
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")  # another writer keeps the lock past the busy timeout
     try:
-        results = run_together(8, lambda i: store.create("alice", f"message {i}"))
+        results = run_together(8, lambda i: store.create(ALICE, f"message {i}"))
         assert all(isinstance(result, StorageUnavailable) for result in results), results
     finally:
         holder.rollback()
         holder.close()
-    assert store.create("alice", "after")[1] is True
+    assert store.create(ALICE, "after")[1] is True
     assert count_rows(store) == 1
     store.close()
 
@@ -348,7 +351,7 @@ def test_sqlite_writers_wait_their_turn_up_to_the_busy_timeout(tmp_path):
         fcntl.flock(turn, fcntl.LOCK_EX)  # as another process's writer would
         started = time.monotonic()
         with pytest.raises(StorageUnavailable):
-            store.create("alice", "while it is someone else's turn")
+            store.create(ALICE, "while it is someone else's turn")
         assert 0.25 <= time.monotonic() - started < 5
-    assert store.create("alice", "my turn")[1] is True
+    assert store.create(ALICE, "my turn")[1] is True
     store.close()
