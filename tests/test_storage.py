@@ -300,6 +300,26 @@ def test_the_author_deletes_and_others_may_not(store):
         store.delete(message.id, ALICE)
 
 
+def test_the_same_subject_from_another_issuer_is_another_author(store):
+    alice_elsewhere = Owner(OTHER_ISSUER, "alice")
+    message, _ = store.create(ALICE, "mine", idempotency_key="k")
+    assert (message.author, message.author_issuer) == ("alice", ISSUER)
+    with pytest.raises(NotAuthor):
+        store.update(message.id, "not hers", 1, alice_elsewhere)
+    with pytest.raises(NotAuthor):
+        store.delete(message.id, alice_elsewhere)
+    theirs, created = store.create(alice_elsewhere, "mine", idempotency_key="k")
+    assert created is True and (theirs.author, theirs.author_issuer) == ("alice", OTHER_ISSUER)
+    assert store.create(ALICE, "mine", idempotency_key="k") == (message, False)
+    assert [m.author_issuer for m in store.list(author="alice").items] == [OTHER_ISSUER, ISSUER]
+    assert store.list(author="alice", author_issuer=ISSUER).items == [message]
+    with pytest.raises(InvalidInput) as caught:
+        store.list(author_issuer=ISSUER)
+    assert caught.value.field == "author_issuer"
+    store.delete(message.id, Owner(OTHER_ISSUER, "moderator"), may_delete_any=True)
+    assert store.list().items == [theirs]
+
+
 def test_a_moderator_deletes_anyones_message(store):
     message, _ = store.create(ALICE, "hers")
     store.delete(message.id, MODERATOR, may_delete_any=True)
