@@ -31,6 +31,7 @@ def open_message_store(app: Flask, settings: Settings) -> MessageStore:
 
     SQLite keeps ``synchronous=FULL``: a commit, and so a 201, returns only once it is on disk."""
     url = migrate_database(settings, app.instance_path)
-    store = MessageStore.open(url, busy_timeout=settings.database_busy_timeout, sqlite_synchronous="FULL")
+    store = MessageStore.open(url, idempotency_key_ttl=settings.idempotency_key_ttl,
+                              busy_timeout=settings.database_busy_timeout, sqlite_synchronous="FULL")
     app.extensions[STORE] = store
     return store

@@ -4,7 +4,8 @@ with write:messages, delete anyone's with delete:messages (moderators).
 - ``GET /api/messages``: newest first, in pages (``limit``, ``cursor``), optionally by one ``author`` (and
   ``author_issuer``).
 - ``POST /api/messages``: the author is the token's ``sub`` and ``iss``; 201 with ``Location`` and ``ETag``; an
-  ``Idempotency-Key`` (the caller's own) makes a retry return the first answer instead of a second message.
+  ``Idempotency-Key`` (the caller's own) makes a retry return the first answer instead of a second message,
+  for as long as the store remembers the key (``IDEMPOTENCY_KEY_TTL``).
 - ``GET /api/messages/{message_id}``: with ``ETag``; ``If-None-Match`` gives 304.
 - ``PATCH /api/messages/{message_id}``: the author only, with ``If-Match`` (428 without, 412 when stale).
 - ``DELETE /api/messages/{message_id}``: the author with write:messages, or anyone with delete:messages.
@@ -118,7 +119,9 @@ IDEMPOTENCY_KEY = {"in": "header", "type": "string", "minLength": 1, "maxLength"
                    "pattern": IDEMPOTENCY_KEY_PATTERN,
                    "description": f"Makes the request safe to retry: {IDEMPOTENCY_KEY_RULE}. A retry with the same "
                                   "key and body returns the first answer and creates nothing; the same key with "
-                                  "another body is refused (422). Keys are the caller's own (its `sub` and `iss`)."}
+                                  "another body is refused (422). Keys are the caller's own (its `sub` and `iss`), "
+                                  "remembered for `IDEMPOTENCY_KEY_TTL` seconds from their first use (a day unless "
+                                  "configured otherwise): after that, the same key makes a new message."}
 ENTITY_TAGS = r'^(W/)?"[^"]*"( *, *(W/)?"[^"]*")*$'  # a list of entity tags (RFC 9110), but not *
 IF_MATCH = {"in": "header", "type": "string", "required": True, "pattern": ENTITY_TAGS,
             "description": "The `ETag` of the message as you last saw it. The edit happens only if the message "
@@ -301,7 +304,8 @@ class Messages(Resource):
     @ns.doc("create_message", params={"Idempotency-Key": IDEMPOTENCY_KEY})
     @links(ns, 201, ITEM_LINKS)
     @answers(ns, 201, "Posted: the message, its URL in `Location` and its `ETag`. A retry with the same "
-                      "`Idempotency-Key` and body gets this same answer and creates nothing.", message_model,
+                      "`Idempotency-Key` and body, while the key is remembered, gets this same answer and creates "
+                      "nothing.", message_model,
              {SUCCESS: example("The message as stored", as_json(EXAMPLE), {"ETag": etag(EXAMPLE),
                                                                             "Location": EXAMPLE_URL})})
     @answers(ns, 400, "The text or the `Idempotency-Key` breaks its rule.", error_model,

@@ -57,7 +57,8 @@ messages = Table(
 )
 
 # One row per (author, its issuer, Idempotency-Key): the body it came with and the first answer, kept as it
-# was (a later edit or delete of the message does not change what a retry of that create gets).
+# was (a later edit or delete of the message does not change what a retry of that create gets) until the
+# key expires; expired rows are deleted a few at a time, oldest first, through the created_at index.
 idempotency_keys = Table(
     "idempotency_keys", metadata,
     Column("author", Text, primary_key=True),
@@ -66,4 +67,5 @@ idempotency_keys = Table(
     Column("fingerprint", String(64), nullable=False),  # SHA-256 of the text exactly as sent
     Column("answer", JSON, nullable=False),  # the message as first created
     Column("created_at", UTCDateTime, nullable=False),
+    Index(None, "created_at"),
 )

@@ -8,6 +8,9 @@ Concurrency is the database's job, never a read-then-write race in Python:
 - a delete is one ``DELETE ... WHERE id = ? [AND author = ? AND author_issuer = ?]``;
 - an idempotent create relies on the (author, author_issuer, key) primary key: of two concurrent requests
   with one key, the second waits for the first and then returns its answer;
+- an idempotency key is remembered for ``idempotency_key_ttl`` seconds; each keyed create also deletes a
+  few of the oldest expired records (EXPIRED_KEYS_PER_CREATE, found through the created_at index), so the
+  table stays small without any request paying for a whole sweep;
 - plain creates that arrive together in one process share one transaction (group commit): one commit,
   one fsync on SQLite, makes them all durable, and none returns before it has;
 - pages follow the total order (created_at, id), newest first, with a cursor that names the last item
@@ -31,7 +34,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Iterator, NamedTuple
 
 import sqlalchemy
-from sqlalchemy import and_, bindparam, delete, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, insert, or_, select, tuple_, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 
@@ -45,6 +48,8 @@ from .schema import ID_LENGTH, idempotency_keys, messages
 ID_PATTERN = re.compile(f"[0-9a-f]{{{ID_LENGTH}}}")  # 128 random bits, hex: opaque, not sequential
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 TURN_POLL = 0.0005  # seconds between two tries for a SQLite writer's turn
+IDEMPOTENCY_KEY_TTL = 86_400  # seconds an Idempotency-Key is remembered, unless the store is told otherwise
+EXPIRED_KEYS_PER_CREATE = 10  # the most expired key records one keyed create deletes besides its own
 
 
 class Owner(NamedTuple):
@@ -82,12 +87,22 @@ class Page(NamedTuple):
 
 _GET = select(messages).where(messages.c.id == bindparam("id"))
 _INSERT = insert(messages)  # every column
+_KEYS = idempotency_keys.c
+# Deletes the oldest expired key records, at most EXPIRED_KEYS_PER_CREATE, found through the created_at index;
+# on PostgreSQL, rows another create is deleting right now are skipped, not waited for (SQLite has one writer
+# at a time).
+SWEEP_EXPIRED_KEYS = delete(idempotency_keys).where(tuple_(_KEYS.author, _KEYS.author_issuer, _KEYS.key).in_(
+    select(_KEYS.author, _KEYS.author_issuer, _KEYS.key).where(_KEYS.created_at <= bindparam("expired_before"))
+    .order_by(_KEYS.created_at).limit(EXPIRED_KEYS_PER_CREATE).with_for_update(skip_locked=True)))
 
 
 class MessageStore:
-    def __init__(self, engine: Engine, busy_timeout: float = DEFAULT_BUSY_TIMEOUT):
-        """``busy_timeout``: on SQLite, the longest a writer waits for its turn (see _writers_turn)."""
+    def __init__(self, engine: Engine, busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+                 idempotency_key_ttl: float = IDEMPOTENCY_KEY_TTL):
+        """``busy_timeout``: on SQLite, the longest a writer waits for its turn (see _writers_turn).
+        ``idempotency_key_ttl``: seconds an Idempotency-Key is remembered; after that, it makes a new message."""
         self.engine = engine
+        self._key_ttl = timedelta(seconds=idempotency_key_ttl)
         self._sqlite = is_sqlite(engine)
         self._busy_timeout = busy_timeout
         self._turns = f"{engine.url.database}-write.lock" if self._sqlite else None
@@ -106,9 +121,10 @@ class MessageStore:
         self._unavailable = (dialect.loaded_dbapi.OperationalError, dialect.loaded_dbapi.InterfaceError)
 
     @classmethod
-    def open(cls, url: str, **engine_options) -> "MessageStore":
+    def open(cls, url: str, *, idempotency_key_ttl: float = IDEMPOTENCY_KEY_TTL, **engine_options) -> "MessageStore":
         """A store on a new engine for ``url`` (options: see storage.engine.make_engine); migrate first."""
-        return cls(make_engine(url, **engine_options), engine_options.get("busy_timeout", DEFAULT_BUSY_TIMEOUT))
+        return cls(make_engine(url, **engine_options), engine_options.get("busy_timeout", DEFAULT_BUSY_TIMEOUT),
+                   idempotency_key_ttl)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -116,9 +132,9 @@ class MessageStore:
     def create(self, author: Owner, text: str, idempotency_key: str | None = None) -> tuple[Message, bool]:
         """Store a new message by ``author``: (message, True).
 
-        With an ``idempotency_key`` this author (same issuer, same subject) already used with the same text,
-        nothing is created: (the message as first created, False); with another text, IdempotencyKeyReused.
-        InvalidInput for a bad text, author or key."""
+        With an ``idempotency_key`` this author (same issuer, same subject) already used with the same text
+        less than ``idempotency_key_ttl`` seconds ago, nothing is created: (the message as first created,
+        False); with another text, IdempotencyKeyReused. InvalidInput for a bad text, author or key."""
         author = _check_owner(author)
         stored_text = clean_text(text)
         if idempotency_key is None:
@@ -126,9 +142,11 @@ class MessageStore:
 
         key = check_idempotency_key(idempotency_key)
         fingerprint = hashlib.sha256(text.encode()).hexdigest()  # the text as sent, before trimming
+        expired_before = _now() - self._key_ttl
         try:
             with self._writing() as connection:
-                first = _first_answer(connection, author, key, fingerprint)
+                _forget_expired_keys(connection, author, key, expired_before)
+                first = _first_answer(connection, author, key, fingerprint, expired_before)
                 if first is not None:
                     return first, False
                 message = _new_message(author, stored_text)
@@ -141,7 +159,7 @@ class MessageStore:
             # PostgreSQL: a concurrent request with this key committed first; ours was rolled back.
             # (SQLite's BEGIN IMMEDIATE serializes the two, so the second finds the first's row above.)
             with self._reading() as connection:
-                first = _first_answer(connection, author, key, fingerprint)
+                first = _first_answer(connection, author, key, fingerprint, expired_before)
             if first is None:
                 raise
             return first, False
@@ -411,11 +429,22 @@ def _by(owner: Owner):
     return and_(messages.c.author == owner.subject, messages.c.author_issuer == owner.issuer)
 
 
-def _first_answer(connection: Connection, author: Owner, key: str, fingerprint: str) -> Message | None:
+def _forget_expired_keys(connection: Connection, author: Owner, key: str, expired_before: datetime) -> None:
+    """Delete this key's record if it expired (the key then makes a new message), and at most
+    EXPIRED_KEYS_PER_CREATE other expired records, the oldest."""
+    connection.execute(delete(idempotency_keys).where(_key_of(author, key), _KEYS.created_at <= expired_before))
+    connection.execute(SWEEP_EXPIRED_KEYS, {"expired_before": expired_before})
+
+
+def _key_of(author: Owner, key: str):
+    """The condition: the record of ``author``'s ``key``."""
+    return and_(_KEYS.author == author.subject, _KEYS.author_issuer == author.issuer, _KEYS.key == key)
+
+
+def _first_answer(connection: Connection, author: Owner, key: str, fingerprint: str,
+                  expired_before: datetime) -> Message | None:
     row = connection.execute(
-        select(idempotency_keys.c.fingerprint, idempotency_keys.c.answer)
-        .where(idempotency_keys.c.author == author.subject, idempotency_keys.c.author_issuer == author.issuer,
-               idempotency_keys.c.key == key)
+        select(_KEYS.fingerprint, _KEYS.answer).where(_key_of(author, key), _KEYS.created_at > expired_before)
     ).first()
     if row is None:
         return None

@@ -11,7 +11,9 @@ import http.client
 import json
 import re
 import sys
+import time
 import unicodedata
+from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
 import pytest
@@ -172,6 +174,27 @@ def test_idempotency_keys_belong_to_the_caller(http, api, as_user):
     assert sorted(m["author"] for m in listed) == ["alice", "bob"]
     for key in ("has space", "é", "x" * 256):
         assert is_error(post(http, api, alice, **{"Idempotency-Key": key}), 400, "invalid_request"), key
+
+
+def test_an_idempotency_key_is_remembered_for_its_time_to_live_then_makes_a_new_message(
+        http, make_app, database_url, as_user):
+    ttl = 2  # seconds
+    app = make_app(DATABASE_URL=database_url, IDEMPOTENCY_KEY_TTL=ttl)
+    try:
+        with live(app) as server:
+            alice = as_user("alice", READ, WRITE)
+            first = post(http, server, alice, "once", **{"Idempotency-Key": "order-7"})
+            again = post(http, server, alice, "once", **{"Idempotency-Key": "order-7"})  # at once: inside the TTL
+            assert (first.status_code, again.status_code, again.json()) == (201, 201, first.json())
+            expires = datetime.fromisoformat(first.json()["created_at"]) + timedelta(seconds=ttl)
+            time.sleep(max(0.0, (expires - datetime.now(timezone.utc)).total_seconds()) + 0.1)
+            later = post(http, server, alice, "once", **{"Idempotency-Key": "order-7"})
+            assert later.status_code == 201 and later.json()["id"] != first.json()["id"]
+            assert post(http, server, alice, "once", **{"Idempotency-Key": "order-7"}).json() == later.json()
+            listed = http.get(server.url + "/api/messages", headers=alice).json()["items"]
+            assert [m["id"] for m in listed] == [later.json()["id"], first.json()["id"]]
+    finally:
+        app.extensions[STORE].close()
 
 
 def test_pages_newest_first_with_an_author_filter(http, api, as_user):

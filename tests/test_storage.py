@@ -8,16 +8,16 @@ import re
 import sqlite3
 import threading
 import time
-from datetime import timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import event as sqlalchemy_event
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select, update
 
 from storage import (PAGE_MAX, TEXT_MAX_CHARS, IdempotencyKeyReused, InvalidInput, MessageStore, NotAuthor, NotFound,
                      Owner, StorageUnavailable, VersionMismatch, clean_text, migrate)
-from storage.schema import messages
-from storage.store import ID_PATTERN, decode_cursor
+from storage.schema import idempotency_keys, messages
+from storage.store import EXPIRED_KEYS_PER_CREATE, ID_PATTERN, SWEEP_EXPIRED_KEYS, decode_cursor
 from tests.support import run_together
 
 ISSUER, OTHER_ISSUER = "https://login.example.com/", "https://other.example.com/"
@@ -245,6 +245,68 @@ def test_concurrent_creates_with_one_key_make_one_message(store):
     assert len({message.id for message, _ in results}) == 1
     assert sorted(created for _, created in results) == [False] * 7 + [True]
     assert count_rows(store) == 1
+
+
+# --- idempotency keys expire ---
+
+def keys_by_age(store) -> list[str]:
+    """The stored Idempotency-Keys, oldest first."""
+    with store.engine.connect() as connection:
+        return list(connection.execute(select(idempotency_keys.c.key).order_by(idempotency_keys.c.created_at)).scalars())
+
+
+def age_key(store, key: str, days: float) -> None:
+    with store.engine.begin() as connection:
+        connection.execute(update(idempotency_keys).where(idempotency_keys.c.key == key)
+                           .values(created_at=datetime.now(timezone.utc) - timedelta(days=days)))
+
+
+def test_an_expired_key_makes_a_new_message_which_the_key_then_stands_for(store):
+    first, _ = store.create(ALICE, "hello", idempotency_key="k")
+    age_key(store, "k", days=0.99)  # a day is the default time to live: still remembered
+    assert store.create(ALICE, "hello", idempotency_key="k") == (first, False)
+    age_key(store, "k", days=1.01)
+    second, created = store.create(ALICE, "hello", idempotency_key="k")
+    assert created is True and second.id != first.id
+    assert store.create(ALICE, "hello", idempotency_key="k") == (second, False)
+    age_key(store, "k", days=2)
+    third, created = store.create(ALICE, "another text", idempotency_key="k")  # expired: no longer a reuse
+    assert created is True and third.text == "another text"
+    assert count_rows(store) == 3 and keys_by_age(store) == ["k"]
+
+
+def test_each_keyed_create_deletes_a_bounded_number_of_expired_keys_the_oldest_first(store):
+    assert EXPIRED_KEYS_PER_CREATE == 10
+    posted_at = datetime.now(timezone.utc)
+    with store.engine.begin() as connection:
+        connection.execute(insert(idempotency_keys), [
+            {"author": "someone", "author_issuer": ISSUER, "key": f"{'old' if n < 25 else 'new'}-{n:02}",
+             "fingerprint": "0" * 64, "answer": {},
+             "created_at": posted_at - (timedelta(days=30 - n) if n < 25 else timedelta(hours=30 - n))}
+            for n in range(30)])  # 25 expired, from 30 to 6 days old; 5 remembered, from 5 to 1 hours old
+    expired = [f"old-{n:02}" for n in range(25)]
+    remembered = [f"new-{n:02}" for n in range(25, 30)]
+    store.create(ALICE, "one", idempotency_key="mine-1")
+    assert keys_by_age(store) == expired[10:] + remembered + ["mine-1"]  # exactly ten deleted, the oldest
+    store.create(BOB, "two", idempotency_key="mine-2")
+    assert keys_by_age(store) == expired[20:] + remembered + ["mine-1", "mine-2"]
+    store.create(ALICE, "three")  # without a key: nothing to sweep for
+    assert store.create(ALICE, "one", idempotency_key="mine-1")[1] is False  # a retry sweeps too
+    assert keys_by_age(store) == remembered + ["mine-1", "mine-2"]
+
+
+def test_the_sweep_finds_expired_keys_through_the_created_at_index(store):
+    """The database's own plan for the sweep, with sequential scans made as costly as PostgreSQL allows: the
+    created_at index is what it reads, so a sweep never costs a read of the whole table."""
+    compiled = SWEEP_EXPIRED_KEYS.compile(dialect=store.engine.dialect)
+    sqlite = store.engine.dialect.name == "sqlite"
+    expired_before = datetime.now(timezone.utc) - timedelta(days=1)
+    params = {**compiled.params, "expired_before": str(expired_before.replace(tzinfo=None)) if sqlite else expired_before}
+    with store.engine.connect() as connection:
+        if not sqlite:
+            connection.exec_driver_sql("SET enable_seqscan = off")
+        plan = connection.exec_driver_sql(f"EXPLAIN {'QUERY PLAN ' if sqlite else ''}{compiled}", params).all()
+    assert "ix_idempotency_keys_created_at" in " ".join(str(row[-1]) for row in plan), plan
 
 
 # --- update ---

@@ -18,7 +18,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
 from storage import (MessageStore, MigrationError, NotAuthor, Owner, StorageUnavailable, check_url, default_url,
                      make_engine, migrate)
@@ -98,6 +98,17 @@ def test_stored_messages_without_an_issuer_to_credit_stop_the_migration_and_lose
         assert store.get(old[0]["id"]).author_issuer == ISSUER
     finally:
         store.close()
+
+
+def test_idempotency_keys_are_indexed_by_age_for_their_sweep(database_url):
+    migrate(database_url)
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            indexes = {index["name"]: index["column_names"] for index in inspect(connection).get_indexes("idempotency_keys")}
+    finally:
+        engine.dispose()
+    assert indexes["ix_idempotency_keys_created_at"] == ["created_at"]
 
 
 MIGRATE_WHEN_TOLD = """
