@@ -16,7 +16,7 @@ from security.schemes import DPOP_MODES
 from security.net import is_loopback_host
 from security.nonce import MIN_SECRET_LENGTH as DPOP_MIN_NONCE_SECRET
 from security.proof_keys import SUPPORTED_ALGORITHMS as DPOP_ALGORITHMS
-from storage import DEFAULT_BUSY_TIMEOUT, check_url
+from storage import DEFAULT_BUSY_TIMEOUT, IDEMPOTENCY_KEY_TTL, check_url
 
 DEFAULT_PORT = 3010
 LOOPBACK = "127.0.0.1"
@@ -72,6 +72,7 @@ class Settings:
     local_client_secret: str | None = None
     database_url: str | None = None  # None: the SQLite file in the instance folder (storage.default_url)
     database_busy_timeout: float = DEFAULT_BUSY_TIMEOUT
+    idempotency_key_ttl: int = IDEMPOTENCY_KEY_TTL  # seconds an Idempotency-Key is remembered
     # Several issuers and audiences: a token's iss must be one of ``issuers``, its aud contain one of ``audiences``.
     issuers: tuple[str, ...] = ()  # () means (issuer,)
     audiences: tuple[str, ...] = ()  # () means (audience,)
@@ -339,6 +340,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         local_client_secret=_client_secret(env),
         database_url=_database_url(env),
         database_busy_timeout=_busy_timeout(env),
+        idempotency_key_ttl=_number(env, "IDEMPOTENCY_KEY_TTL", DEFAULTS["idempotency_key_ttl"], kind=int, minimum=1),
         dpop=dpop,
         dpop_algorithms=_dpop_algorithms(env),
         dpop_iat_window=dpop_iat_window,

@@ -1,12 +1,17 @@
 """The messages collection, stored in the database (storage/): read with read:messages, post and change your own
 with write:messages, delete anyone's with delete:messages (moderators).
 
-- ``GET /api/messages``: newest first, in pages (``limit``, ``cursor``), optionally by one ``author``.
-- ``POST /api/messages``: the author is the token's ``sub``; 201 with ``Location`` and ``ETag``; an
-  ``Idempotency-Key`` (the caller's own) makes a retry return the first answer instead of a second message.
+- ``GET /api/messages``: newest first, in pages (``limit``, ``cursor``), optionally by one ``author`` (and
+  ``author_issuer``).
+- ``POST /api/messages``: the author is the token's ``sub`` and ``iss``; 201 with ``Location`` and ``ETag``; an
+  ``Idempotency-Key`` (the caller's own) makes a retry return the first answer instead of a second message,
+  for as long as the store remembers the key (``IDEMPOTENCY_KEY_TTL``).
 - ``GET /api/messages/{message_id}``: with ``ETag``; ``If-None-Match`` gives 304.
 - ``PATCH /api/messages/{message_id}``: the author only, with ``If-Match`` (428 without, 412 when stale).
 - ``DELETE /api/messages/{message_id}``: the author with write:messages, or anyone with delete:messages.
+
+An author is a subject of one issuer (``iss`` and ``sub``): the same ``sub`` from another issuer is someone else.
+With several issuers configured, each message names its author's (``author_issuer``); with one, it is left out.
 
 What the store refuses becomes the documented error, built by ``refusal`` for both the answer and the docs.
 """
@@ -27,7 +32,7 @@ from werkzeug.http import quote_etag
 from security import current_token
 from storage import (IDEMPOTENCY_KEY_MAX_CHARS, IDEMPOTENCY_KEY_PATTERN, IDEMPOTENCY_KEY_RULE, PAGE_DEFAULT, PAGE_MAX,
                      TEXT_MAX_CHARS, TEXT_PATTERN, TEXT_RULE, IdempotencyKeyReused, InvalidInput, Message,
-                     MessageStore, NotAuthor, NotFound, StorageError, StorageUnavailable, VersionMismatch,
+                     MessageStore, NotAuthor, NotFound, Owner, StorageError, StorageUnavailable, VersionMismatch,
                      check_author)
 from storage.store import ID_PATTERN
 from swagger import (SUCCESS, ApiError, Scope, answers, error_model, example, failure_example, json_body, links,
@@ -65,6 +70,11 @@ message_model = SchemaModel("StoredMessage", {
                  "description": "The text, as sent less its surrounding white space."},
         "author": {"type": "string", "minLength": 1, "readOnly": True,
                    "description": "The `sub` of the token that posted it."},
+        "author_issuer": {"type": "string", "minLength": 1, "readOnly": True,
+                          "description": "The `iss` of the token that posted it. Present only when the API trusts "
+                                         "several issuers (`AUTH_ISSUER` or `AUTH0_DOMAIN` lists more than one): a "
+                                         "`sub` names one user within one issuer only, so the author is `author` "
+                                         "and `author_issuer` together."},
         "created_at": {"type": "string", "format": "date-time", "readOnly": True},
         "updated_at": {"type": "string", "format": "date-time", "readOnly": True},
         "version": {"type": "integer", "minimum": 1, "readOnly": True,
@@ -99,13 +109,19 @@ LIST_PARAMETERS = {
     "limit": {"in": "query", "type": "integer", "minimum": 1, "maximum": PAGE_MAX, "default": PAGE_DEFAULT,
               "description": "How many messages, at most, on this page."},
     "cursor": {"in": "query", "type": "string", "description": "A page's `next_cursor`: the page after it."},
-    "author": {"in": "query", "type": "string", "minLength": 1, "description": "Only this author's messages."},
+    "author": {"in": "query", "type": "string", "minLength": 1,
+               "description": "Only messages whose author is this `sub`, from whichever issuer."},
+    "author_issuer": {"in": "query", "type": "string", "minLength": 1,
+                      "description": "Only that `author`'s messages from this issuer (`iss`): one user, when the "
+                                     "API trusts several issuers. Needs `author`."},
 }
 IDEMPOTENCY_KEY = {"in": "header", "type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_KEY_MAX_CHARS,
                    "pattern": IDEMPOTENCY_KEY_PATTERN,
                    "description": f"Makes the request safe to retry: {IDEMPOTENCY_KEY_RULE}. A retry with the same "
                                   "key and body returns the first answer and creates nothing; the same key with "
-                                  "another body is refused (422). Keys are the caller's own (`sub`)."}
+                                  "another body is refused (422). Keys are the caller's own (its `sub` and `iss`), "
+                                  "remembered for `IDEMPOTENCY_KEY_TTL` seconds from their first use (a day unless "
+                                  "configured otherwise): after that, the same key makes a new message."}
 ENTITY_TAGS = r'^(W/)?"[^"]*"( *, *(W/)?"[^"]*")*$'  # a list of entity tags (RFC 9110), but not *
 IF_MATCH = {"in": "header", "type": "string", "required": True, "pattern": ENTITY_TAGS,
             "description": "The `ETag` of the message as you last saw it. The edit happens only if the message "
@@ -114,12 +130,20 @@ IF_NONE_MATCH = {"in": "header", "type": "string",
                  "description": "An `ETag` you hold: 304 without a body if the message is still at that version."}
 
 
-def as_json(message: Message) -> dict:
+def as_json(message: Message, with_issuer: bool = False) -> dict:
     """The message as the API shows it (built field by field: dataclasses.asdict deep-copies, at a cost
-    as large as the database read)."""
-    return {"id": message.id, "text": message.text, "author": message.author,
-            "created_at": message.created_at.isoformat(), "updated_at": message.updated_at.isoformat(),
-            "version": message.version}
+    as large as the database read); ``with_issuer`` when several issuers are trusted (see several_issuers)."""
+    shown = {"id": message.id, "text": message.text, "author": message.author,
+             "created_at": message.created_at.isoformat(), "updated_at": message.updated_at.isoformat(),
+             "version": message.version}
+    if with_issuer:
+        shown["author_issuer"] = message.author_issuer
+    return shown
+
+
+def several_issuers() -> bool:
+    """The app trusts several issuers: a message's author then needs its issuer to be named."""
+    return len(current_app.config["SETTINGS"].issuers) > 1
 
 
 def json_answer(body: dict, status: int, headers: dict[str, str]) -> Response:
@@ -180,10 +204,11 @@ def answering_store_errors(view):
     return answering
 
 
-def caller() -> str:
-    """The token's subject: the author of what it posts."""
+def caller() -> Owner:
+    """The token's issuer and subject: the author of what it posts (its `iss` is one the app trusts)."""
+    claims = current_token.claims
     try:
-        return check_author(current_token.claims.get("sub"))
+        return Owner(claims["iss"], check_author(claims.get("sub")))
     except InvalidInput:
         raise no_subject() from None
 
@@ -222,7 +247,8 @@ def expected_version(message_id: str) -> int:
 EXAMPLE_AUTHOR = "alice"
 _POSTED_AT = datetime(2025, 6, 1, 9, 30, 0, 125000, tzinfo=timezone.utc)
 EXAMPLE = Message(id="4f9c2a7e81d34b6f9a0e5c1d2b3a4f5e", text=EXAMPLE_TEXT, author=EXAMPLE_AUTHOR,
-                  created_at=_POSTED_AT, updated_at=_POSTED_AT, version=1)
+                  author_issuer="https://login.example.com/", created_at=_POSTED_AT, updated_at=_POSTED_AT,
+                  version=1)
 EDITED = replace(EXAMPLE, updated_at=_POSTED_AT + timedelta(minutes=5), version=2)
 EXAMPLE_URL = f"/api/messages/{EXAMPLE.id}"
 
@@ -259,7 +285,8 @@ class Messages(Resource):
     @answers(ns, 200, "A page of messages, newest first. Messages posted while you page through never make "
                       "one repeat or skip another.", page_model,
              {SUCCESS: example("One message, on the last page", {"items": [as_json(EXAMPLE)], "next_cursor": None})})
-    @answers(ns, 400, "A `limit`, `cursor` or `author` that breaks its rule (`invalid_request`).", error_model,
+    @answers(ns, 400, "A `limit`, `cursor`, `author` or `author_issuer` that breaks its rule, or `author_issuer` "
+                      "without `author` (`invalid_request`).", error_model,
              _examples(("invalid_limit", "A limit out of range", refusal(InvalidInput(
                  "limit", f"limit must be an integer from 1 to {PAGE_MAX}"))),
                        ("invalid_cursor", "A cursor this API did not give out", refusal(InvalidInput(
@@ -269,13 +296,16 @@ class Messages(Resource):
     @answering_store_errors
     def get(self):
         """List messages, newest first. Needs `read:messages`."""
-        page = store().list(page_size(), single(request.args, "cursor"), single(request.args, "author"))
-        return {"items": [as_json(message) for message in page.items], "next_cursor": page.next_cursor}
+        args = request.args
+        page = store().list(page_size(), single(args, "cursor"), single(args, "author"), single(args, "author_issuer"))
+        with_issuer = several_issuers()
+        return {"items": [as_json(message, with_issuer) for message in page.items], "next_cursor": page.next_cursor}
 
     @ns.doc("create_message", params={"Idempotency-Key": IDEMPOTENCY_KEY})
     @links(ns, 201, ITEM_LINKS)
     @answers(ns, 201, "Posted: the message, its URL in `Location` and its `ETag`. A retry with the same "
-                      "`Idempotency-Key` and body gets this same answer and creates nothing.", message_model,
+                      "`Idempotency-Key` and body, while the key is remembered, gets this same answer and creates "
+                      "nothing.", message_model,
              {SUCCESS: example("The message as stored", as_json(EXAMPLE), {"ETag": etag(EXAMPLE),
                                                                             "Location": EXAMPLE_URL})})
     @answers(ns, 400, "The text or the `Idempotency-Key` breaks its rule.", error_model,
@@ -289,11 +319,11 @@ class Messages(Resource):
     @json_body(ns, text_model, "The message to post.")
     @answering_store_errors
     def post(self, body):
-        """Post a message. Needs `write:messages`; the author is the token's `sub`."""
+        """Post a message. Needs `write:messages`; the author is the token's `sub` (of its `iss`)."""
         # A repeated header reaches a WSGI app as one value, joined by commas: headers.get sees it all.
         message, _ = store().create(caller(), body["text"], request.headers.get("Idempotency-Key"))
         location = url_for("message", message_id=message.id)
-        return json_answer(as_json(message), 201, {"ETag": etag(message), "Location": location})
+        return json_answer(as_json(message, several_issuers()), 201, {"ETag": etag(message), "Location": location})
 
 
 @ns.route("/messages/<message_id>", endpoint="message")
@@ -315,14 +345,15 @@ class MessageItem(Resource):
         tag = etag(message)
         if "HTTP_IF_NONE_MATCH" in request.environ and request.if_none_match.contains_weak(str(message.version)):
             return Response(status=304, headers={"ETag": tag})
-        return json_answer(as_json(message), 200, {"ETag": tag})
+        return json_answer(as_json(message, several_issuers()), 200, {"ETag": tag})
 
     @ns.doc("edit_message", params={"If-Match": IF_MATCH})
     @links(ns, 200, ITEM_LINKS)
     @answers(ns, 200, "Edited: the message with its new text, version and `ETag`.", message_model,
              {SUCCESS: example("The message, edited once", as_json(EDITED), {"ETag": etag(EDITED)})})
     @answers(ns, 400, "The text breaks its rule.", error_model, invalid_text)
-    @answers(ns, 403, f"The message is someone else's (`not_author`). {NO_SUBJECT}.", error_model,
+    @answers(ns, 403, f"The message is someone else's (`not_author`): another `sub`, or the same `sub` from another "
+                      f"issuer. {NO_SUBJECT}.", error_model,
              _examples(("not_author", "Another user's message", refusal(NotAuthor("update")))))
     @not_found
     @answers(ns, 412, "`If-Match` is not the message's current `ETag`: someone edited it since. Read it again, "
@@ -338,7 +369,7 @@ class MessageItem(Resource):
     def patch(self, message_id, body):
         """Edit your message. Needs `write:messages`, being its author, and `If-Match` with its `ETag`."""
         message = store().update(message_id, body["text"], expected_version(message_id), caller())
-        return as_json(message), 200, {"ETag": etag(message)}
+        return as_json(message, several_issuers()), 200, {"ETag": etag(message)}
 
     @ns.doc("delete_message")
     @answers(ns, 204, "Deleted. No body.")

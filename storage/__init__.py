@@ -12,15 +12,16 @@ from .migrate import migrate
 from .rules import (IDEMPOTENCY_KEY_MAX_CHARS, IDEMPOTENCY_KEY_PATTERN, IDEMPOTENCY_KEY_RULE, PAGE_DEFAULT, PAGE_MAX,
                     TEXT_MAX_CHARS, TEXT_PATTERN, TEXT_RULE, check_author, check_idempotency_key, check_page_size,
                     clean_text)
-from .store import Message, MessageStore, Page
+from .store import IDEMPOTENCY_KEY_TTL, Message, MessageStore, Owner, Page
 
 __all__ = [
     "DEFAULT_BUSY_TIMEOUT", "SQLITE_SYNCHRONOUS",
-    "IDEMPOTENCY_KEY_MAX_CHARS", "IDEMPOTENCY_KEY_PATTERN", "IDEMPOTENCY_KEY_RULE", "PAGE_DEFAULT", "PAGE_MAX",
+    "IDEMPOTENCY_KEY_MAX_CHARS", "IDEMPOTENCY_KEY_PATTERN", "IDEMPOTENCY_KEY_RULE", "IDEMPOTENCY_KEY_TTL",
+    "PAGE_DEFAULT", "PAGE_MAX",
     "TEXT_MAX_CHARS", "TEXT_PATTERN", "TEXT_RULE",
     "IdempotencyKeyReused", "InvalidInput", "MigrationError", "NotAuthor", "NotFound", "StorageError",
     "StorageUnavailable", "VersionMismatch",
-    "Message", "MessageStore", "Page",
+    "Message", "MessageStore", "Owner", "Page",
     "check_author", "check_idempotency_key", "check_page_size", "check_url", "clean_text", "default_url",
     "make_engine", "migrate",
 ]

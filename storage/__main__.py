@@ -1,8 +1,10 @@
 """The storage layer's two commands.
 
-``python -m storage migrate [URL]`` applies the migrations, exactly once. Without a URL it migrates the
-database the app would use: DATABASE_URL (from the environment or the repository's ``.env``), or the
-default SQLite file in the repository's ``instance/`` folder.
+``python -m storage migrate [URL] [--issuer ISSUER]`` applies the migrations, exactly once. Without a URL it
+migrates the database the app would use: DATABASE_URL (from the environment or the repository's ``.env``),
+or the default SQLite file in the repository's ``instance/`` folder. ISSUER is the one whose tokens wrote the
+messages stored before authors had an issuer (the app gives its first configured one), needed only when
+there are such messages.
 ``python -m storage revision "what it changes"`` starts a new file in storage/migrations/versions/.
 """
 
@@ -36,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     upgrade = commands.add_parser("migrate", help="apply the migrations, exactly once")
     upgrade.add_argument("url", nargs="?", help="default: DATABASE_URL, else instance/messages.db")
+    upgrade.add_argument("--issuer", help="the issuer of the messages stored before authors had one")
     revision = commands.add_parser("revision", help="start a new migration file")
     revision.add_argument("message")
     args = parser.parse_args(argv)
@@ -44,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         command.revision(alembic_config(), message=args.message)
         return 0
     try:
-        changed = migrate(args.url or default_database_url())
+        changed = migrate(args.url or default_database_url(), args.issuer)
     except MigrationError as exc:
         print(exc, file=sys.stderr)
         return 1

@@ -35,10 +35,12 @@ ADVISORY_LOCK_KEY = 0x6D65_7373_6167_6573 & 0x7FFF_FFFF_FFFF_FFFF  # "messages":
 LOCK_WAIT = 120.0  # seconds a process waits for another one's migration to finish
 
 
-def migrate(url: str) -> bool:
+def migrate(url: str, issuer: str | None = None) -> bool:
     """Bring the database at ``url`` to the newest revision; True when this call changed it.
 
-    Raises MigrationError, whose message is one line naming the database (password hidden) and why.
+    ``issuer``: the issuer whose tokens wrote the rows that predate revision 0002 (authors by `sub` alone);
+    needed only when such rows exist. Raises MigrationError, whose message is one line naming the database
+    (password hidden) and why.
     """
     try:
         parsed = check_url(url)
@@ -46,29 +48,31 @@ def migrate(url: str) -> bool:
         raise MigrationError(f"database migration failed: {exc}") from None
     try:
         with _sqlite_file_lock(parsed):
-            return _upgrade(url)
+            return _upgrade(url, issuer)
     except Exception as exc:
         where = parsed.render_as_string(hide_password=True)
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "no details"
         raise MigrationError(f"database migration failed on {where}: {type(exc).__name__}: {reason}") from exc
 
 
-def alembic_config(connection: Connection | None = None) -> Config:
-    """Alembic's configuration, without an alembic.ini: env.py takes ``connection`` from its attributes."""
+def alembic_config(connection: Connection | None = None, issuer: str | None = None) -> Config:
+    """Alembic's configuration, without an alembic.ini: env.py takes ``connection`` from its attributes, and
+    the migrations ``issuer`` (see migrate)."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("path_separator", "os")
     config.attributes["connection"] = connection
+    config.attributes["issuer"] = issuer
     return config
 
 
-def _upgrade(url: str) -> bool:
+def _upgrade(url: str, issuer: str | None) -> bool:
     engine = make_engine(url, busy_timeout=LOCK_WAIT, poolclass=NullPool)
     try:
         with engine.connect() as connection, connection.begin():
             _lock_database(connection)
             before = _current_revision(connection)
-            command.upgrade(alembic_config(connection), "head")
+            command.upgrade(alembic_config(connection, issuer), "head")
             return _current_revision(connection) != before
     finally:
         engine.dispose()

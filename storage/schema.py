@@ -47,6 +47,7 @@ messages = Table(
     Column("id", String(ID_LENGTH), primary_key=True),
     Column("text", Text, nullable=False),
     Column("author", Text, nullable=False),  # the token's `sub`
+    Column("author_issuer", Text, nullable=False),  # the token's `iss`: a `sub` is unique within one issuer only
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("version", Integer, nullable=False),  # 1 on creation, +1 on each update: the ETag
@@ -55,13 +56,16 @@ messages = Table(
     Index(None, "author", "created_at", "id"),
 )
 
-# One row per (author, Idempotency-Key): the body it came with and the first answer, kept as it was
-# (a later edit or delete of the message does not change what a retry of that create gets).
+# One row per (author, its issuer, Idempotency-Key): the body it came with and the first answer, kept as it
+# was (a later edit or delete of the message does not change what a retry of that create gets) until the
+# key expires; expired rows are deleted a few at a time, oldest first, through the created_at index.
 idempotency_keys = Table(
     "idempotency_keys", metadata,
     Column("author", Text, primary_key=True),
+    Column("author_issuer", Text, primary_key=True),
     Column("key", String(IDEMPOTENCY_KEY_MAX_CHARS), primary_key=True),
     Column("fingerprint", String(64), nullable=False),  # SHA-256 of the text exactly as sent
     Column("answer", JSON, nullable=False),  # the message as first created
     Column("created_at", UTCDateTime, nullable=False),
+    Index(None, "created_at"),
 )

@@ -1,10 +1,16 @@
 """MessageStore: create, read, page through, update and delete messages, each in one short transaction.
 
+An author, or an actor, is an Owner: a token's issuer and subject, since OpenID Connect makes a `sub`
+unique within one issuer only.
+
 Concurrency is the database's job, never a read-then-write race in Python:
-- an update is one compare-and-set ``UPDATE ... WHERE id = ? AND version = ? AND author = ?``;
-- a delete is one ``DELETE ... WHERE id = ? [AND author = ?]``;
-- an idempotent create relies on the (author, key) primary key: of two concurrent requests with one
-  key, the second waits for the first and then returns its answer;
+- an update is one compare-and-set ``UPDATE ... WHERE id = ? AND version = ? AND author = ? AND author_issuer = ?``;
+- a delete is one ``DELETE ... WHERE id = ? [AND author = ? AND author_issuer = ?]``;
+- an idempotent create relies on the (author, author_issuer, key) primary key: of two concurrent requests
+  with one key, the second waits for the first and then returns its answer;
+- an idempotency key is remembered for ``idempotency_key_ttl`` seconds; each keyed create also deletes a
+  few of the oldest expired records (EXPIRED_KEYS_PER_CREATE, found through the created_at index), so the
+  table stays small without any request paying for a whole sweep;
 - plain creates that arrive together in one process share one transaction (group commit): one commit,
   one fsync on SQLite, makes them all durable, and none returns before it has;
 - pages follow the total order (created_at, id), newest first, with a cursor that names the last item
@@ -28,7 +34,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Iterator, NamedTuple
 
 import sqlalchemy
-from sqlalchemy import and_, bindparam, delete, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, insert, or_, select, tuple_, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 
@@ -42,13 +48,23 @@ from .schema import ID_LENGTH, idempotency_keys, messages
 ID_PATTERN = re.compile(f"[0-9a-f]{{{ID_LENGTH}}}")  # 128 random bits, hex: opaque, not sequential
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 TURN_POLL = 0.0005  # seconds between two tries for a SQLite writer's turn
+IDEMPOTENCY_KEY_TTL = 86_400  # seconds an Idempotency-Key is remembered, unless the store is told otherwise
+EXPIRED_KEYS_PER_CREATE = 10  # the most expired key records one keyed create deletes besides its own
+
+
+class Owner(NamedTuple):
+    """Who writes a message: a token's ``iss`` and ``sub``, which only together name one user."""
+
+    issuer: str
+    subject: str
 
 
 @dataclass(frozen=True, slots=True)
 class Message:
     id: str
     text: str
-    author: str
+    author: str  # the author's `sub`
+    author_issuer: str  # and its issuer
     created_at: datetime  # aware, UTC
     updated_at: datetime  # aware, UTC
     version: int  # 1 when created, +1 on each update
@@ -71,12 +87,22 @@ class Page(NamedTuple):
 
 _GET = select(messages).where(messages.c.id == bindparam("id"))
 _INSERT = insert(messages)  # every column
+_KEYS = idempotency_keys.c
+# Deletes the oldest expired key records, at most EXPIRED_KEYS_PER_CREATE, found through the created_at index;
+# on PostgreSQL, rows another create is deleting right now are skipped, not waited for (SQLite has one writer
+# at a time).
+SWEEP_EXPIRED_KEYS = delete(idempotency_keys).where(tuple_(_KEYS.author, _KEYS.author_issuer, _KEYS.key).in_(
+    select(_KEYS.author, _KEYS.author_issuer, _KEYS.key).where(_KEYS.created_at <= bindparam("expired_before"))
+    .order_by(_KEYS.created_at).limit(EXPIRED_KEYS_PER_CREATE).with_for_update(skip_locked=True)))
 
 
 class MessageStore:
-    def __init__(self, engine: Engine, busy_timeout: float = DEFAULT_BUSY_TIMEOUT):
-        """``busy_timeout``: on SQLite, the longest a writer waits for its turn (see _writers_turn)."""
+    def __init__(self, engine: Engine, busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+                 idempotency_key_ttl: float = IDEMPOTENCY_KEY_TTL):
+        """``busy_timeout``: on SQLite, the longest a writer waits for its turn (see _writers_turn).
+        ``idempotency_key_ttl``: seconds an Idempotency-Key is remembered; after that, it makes a new message."""
         self.engine = engine
+        self._key_ttl = timedelta(seconds=idempotency_key_ttl)
         self._sqlite = is_sqlite(engine)
         self._busy_timeout = busy_timeout
         self._turns = f"{engine.url.database}-write.lock" if self._sqlite else None
@@ -95,42 +121,45 @@ class MessageStore:
         self._unavailable = (dialect.loaded_dbapi.OperationalError, dialect.loaded_dbapi.InterfaceError)
 
     @classmethod
-    def open(cls, url: str, **engine_options) -> "MessageStore":
+    def open(cls, url: str, *, idempotency_key_ttl: float = IDEMPOTENCY_KEY_TTL, **engine_options) -> "MessageStore":
         """A store on a new engine for ``url`` (options: see storage.engine.make_engine); migrate first."""
-        return cls(make_engine(url, **engine_options), engine_options.get("busy_timeout", DEFAULT_BUSY_TIMEOUT))
+        return cls(make_engine(url, **engine_options), engine_options.get("busy_timeout", DEFAULT_BUSY_TIMEOUT),
+                   idempotency_key_ttl)
 
     def close(self) -> None:
         self.engine.dispose()
 
-    def create(self, author: str, text: str, idempotency_key: str | None = None) -> tuple[Message, bool]:
+    def create(self, author: Owner, text: str, idempotency_key: str | None = None) -> tuple[Message, bool]:
         """Store a new message by ``author``: (message, True).
 
-        With an ``idempotency_key`` this author already used with the same text, nothing is created:
-        (the message as first created, False); with another text, IdempotencyKeyReused.
-        InvalidInput for a bad text, author or key."""
-        author = check_author(author)
+        With an ``idempotency_key`` this author (same issuer, same subject) already used with the same text
+        less than ``idempotency_key_ttl`` seconds ago, nothing is created: (the message as first created,
+        False); with another text, IdempotencyKeyReused. InvalidInput for a bad text, author or key."""
+        author = _check_owner(author)
         stored_text = clean_text(text)
         if idempotency_key is None:
             return self._group_commit.write(_new_message(author, stored_text)), True
 
         key = check_idempotency_key(idempotency_key)
         fingerprint = hashlib.sha256(text.encode()).hexdigest()  # the text as sent, before trimming
+        expired_before = _now() - self._key_ttl
         try:
             with self._writing() as connection:
-                first = _first_answer(connection, author, key, fingerprint)
+                _forget_expired_keys(connection, author, key, expired_before)
+                first = _first_answer(connection, author, key, fingerprint, expired_before)
                 if first is not None:
                     return first, False
                 message = _new_message(author, stored_text)
                 connection.execute(insert(messages).values(asdict(message)))
                 connection.execute(insert(idempotency_keys).values(
-                    author=author, key=key, fingerprint=fingerprint, answer=message.to_json(),
-                    created_at=message.created_at))
+                    author=author.subject, author_issuer=author.issuer, key=key, fingerprint=fingerprint,
+                    answer=message.to_json(), created_at=message.created_at))
             return message, True
         except IntegrityError:
             # PostgreSQL: a concurrent request with this key committed first; ours was rolled back.
             # (SQLite's BEGIN IMMEDIATE serializes the two, so the second finds the first's row above.)
             with self._reading() as connection:
-                first = _first_answer(connection, author, key, fingerprint)
+                first = _first_answer(connection, author, key, fingerprint, expired_before)
             if first is None:
                 raise
             return first, False
@@ -148,15 +177,17 @@ class MessageStore:
                 cursor.close()
         if row is None:
             raise NotFound(message_id)
-        id_, text, author, created_at, updated_at, version = row
-        return Message(id_, text, author, self._time_from_db(created_at), self._time_from_db(updated_at), version)
+        id_, text, author, author_issuer, created_at, updated_at, version = row
+        return Message(id_, text, author, author_issuer, self._time_from_db(created_at),
+                       self._time_from_db(updated_at), version)
 
-    def update(self, message_id: str, text: str, expected_version: int, actor: str) -> Message:
+    def update(self, message_id: str, text: str, expected_version: int, actor: Owner) -> Message:
         """The message with its new text and version (expected_version + 1).
 
-        NotFound, NotAuthor (actor is not the author), VersionMismatch (the message is no longer at
-        expected_version: someone else's update won), InvalidInput (text)."""
-        actor = check_author(actor, "actor")
+        NotFound, NotAuthor (actor is not the author: another subject, or the same from another issuer),
+        VersionMismatch (the message is no longer at expected_version: someone else's update won),
+        InvalidInput (text)."""
+        actor = _check_owner(actor, "actor")
         stored_text = clean_text(text)
         if isinstance(expected_version, bool) or not isinstance(expected_version, int):
             raise InvalidInput("version", "the expected version must be an integer")
@@ -165,8 +196,7 @@ class MessageStore:
         with self._writing() as connection:
             row = connection.execute(
                 update(messages)
-                .where(messages.c.id == message_id, messages.c.version == expected_version,
-                       messages.c.author == actor)
+                .where(messages.c.id == message_id, messages.c.version == expected_version, _by(actor))
                 .values(text=stored_text, version=messages.c.version + 1, updated_at=_now())
                 .returning(*messages.c)
             ).first()
@@ -175,29 +205,36 @@ class MessageStore:
             current = connection.execute(_GET, {"id": message_id}).first()
         if current is None:
             raise NotFound(message_id)
-        if current.author != actor:
+        if Owner(current.author_issuer, current.author) != actor:
             raise NotAuthor("update")
         raise VersionMismatch(current.version)
 
-    def delete(self, message_id: str, actor: str, may_delete_any: bool = False) -> None:
-        """Delete the message if actor wrote it or ``may_delete_any`` (a moderator); NotFound, NotAuthor."""
-        actor = check_author(actor, "actor")
+    def delete(self, message_id: str, actor: Owner, may_delete_any: bool = False) -> None:
+        """Delete the message if actor wrote it or ``may_delete_any`` (a moderator, whatever its issuer);
+        NotFound, NotAuthor."""
+        actor = _check_owner(actor, "actor")
         if not _is_id(message_id):
             raise NotFound(str(message_id))
         condition = messages.c.id == message_id
         if not may_delete_any:
-            condition = and_(condition, messages.c.author == actor)
+            condition = and_(condition, _by(actor))
         with self._writing() as connection:
             if connection.execute(delete(messages).where(condition)).rowcount == 1:
                 return
             exists = connection.execute(_GET, {"id": message_id}).first() is not None
         raise NotAuthor("delete") if exists else NotFound(message_id)
 
-    def list(self, limit: int = PAGE_DEFAULT, cursor: str | None = None, author: str | None = None) -> Page:
-        """Up to ``limit`` messages, newest first, after ``cursor`` (a page's next_cursor) and only by
-        ``author`` when given. InvalidInput for a bad limit, cursor or author."""
+    def list(self, limit: int = PAGE_DEFAULT, cursor: str | None = None, author: str | None = None,
+             author_issuer: str | None = None) -> Page:
+        """Up to ``limit`` messages, newest first, after ``cursor`` (a page's next_cursor); when given, only
+        by ``author`` (a `sub`, whatever its issuer) and only from ``author_issuer`` (which needs ``author``:
+        it narrows one subject to one user). InvalidInput for a bad limit, cursor, author or issuer."""
         limit = check_page_size(limit)
         query = select(messages).order_by(messages.c.created_at.desc(), messages.c.id.desc()).limit(limit + 1)
+        if author_issuer is not None:
+            if author is None:
+                raise InvalidInput("author_issuer", "an author_issuer needs an author: it narrows one sub to one issuer")
+            query = query.where(messages.c.author_issuer == check_author(author_issuer, "author_issuer"))
         if author is not None:
             query = query.where(messages.c.author == check_author(author))
         if cursor is not None:
@@ -219,12 +256,12 @@ class MessageStore:
                 if self._sqlite:
                     cursor.execute("BEGIN IMMEDIATE")  # take the write lock now, waiting busy_timeout
                 now = _now()
-                stored = [Message(message.id, message.text, message.author, now, now, message.version)
-                          for message in batch]
+                stored = [Message(message.id, message.text, message.author, message.author_issuer, now, now,
+                                  message.version) for message in batch]
                 at = self._time_to_db(now)
                 cursor.executemany(self._insert_sql, [
-                    {"id": m.id, "text": m.text, "author": m.author, "created_at": at, "updated_at": at,
-                     "version": m.version} for m in stored])
+                    {"id": m.id, "text": m.text, "author": m.author, "author_issuer": m.author_issuer,
+                     "created_at": at, "updated_at": at, "version": m.version} for m in stored])
                 connection.commit()  # durably: see storage.engine
             finally:
                 cursor.close()  # on failure, the pool rolls the transaction back (see _driver)
@@ -380,22 +417,46 @@ def _unavailable_on_trouble() -> Iterator[None]:
         raise
 
 
-def _first_answer(connection: Connection, author: str, key: str, fingerprint: str) -> Message | None:
+def _check_owner(owner: object, field: str = "author") -> Owner:
+    """An Owner whose issuer and subject are both usable (see rules.check_author), or InvalidInput."""
+    if not isinstance(owner, Owner):
+        raise InvalidInput(field, f"{field} must be an issuer and a subject")
+    return Owner(check_author(owner.issuer, f"{field}'s issuer"), check_author(owner.subject, field))
+
+
+def _by(owner: Owner):
+    """The condition: written by ``owner`` (its issuer and its subject)."""
+    return and_(messages.c.author == owner.subject, messages.c.author_issuer == owner.issuer)
+
+
+def _forget_expired_keys(connection: Connection, author: Owner, key: str, expired_before: datetime) -> None:
+    """Delete this key's record if it expired (the key then makes a new message), and at most
+    EXPIRED_KEYS_PER_CREATE other expired records, the oldest."""
+    connection.execute(delete(idempotency_keys).where(_key_of(author, key), _KEYS.created_at <= expired_before))
+    connection.execute(SWEEP_EXPIRED_KEYS, {"expired_before": expired_before})
+
+
+def _key_of(author: Owner, key: str):
+    """The condition: the record of ``author``'s ``key``."""
+    return and_(_KEYS.author == author.subject, _KEYS.author_issuer == author.issuer, _KEYS.key == key)
+
+
+def _first_answer(connection: Connection, author: Owner, key: str, fingerprint: str,
+                  expired_before: datetime) -> Message | None:
     row = connection.execute(
-        select(idempotency_keys.c.fingerprint, idempotency_keys.c.answer)
-        .where(idempotency_keys.c.author == author, idempotency_keys.c.key == key)
+        select(_KEYS.fingerprint, _KEYS.answer).where(_key_of(author, key), _KEYS.created_at > expired_before)
     ).first()
     if row is None:
         return None
     if row.fingerprint != fingerprint:
         raise IdempotencyKeyReused()
-    return Message.from_json(row.answer)
+    return Message.from_json({"author_issuer": author.issuer, **row.answer})  # answers from before 0002 lack it
 
 
-def _new_message(author: str, text: str) -> Message:
+def _new_message(author: Owner, text: str) -> Message:
     now = _now()
-    return Message(id=secrets.token_hex(ID_LENGTH // 2), text=text, author=author,
-                   created_at=now, updated_at=now, version=1)
+    return Message(id=secrets.token_hex(ID_LENGTH // 2), text=text, author=author.subject,
+                   author_issuer=author.issuer, created_at=now, updated_at=now, version=1)
 
 
 def _now() -> datetime:

@@ -88,6 +88,9 @@ def test_tuning_values():
         ({"DATABASE_URL": "not a url"}, "DATABASE_URL"),
         ({"DATABASE_BUSY_TIMEOUT": "11"}, "DATABASE_BUSY_TIMEOUT"),
         ({"DATABASE_BUSY_TIMEOUT": "-1"}, "DATABASE_BUSY_TIMEOUT"),
+        ({"IDEMPOTENCY_KEY_TTL": "0"}, "IDEMPOTENCY_KEY_TTL"),
+        ({"IDEMPOTENCY_KEY_TTL": "1.5"}, "IDEMPOTENCY_KEY_TTL"),
+        ({"IDEMPOTENCY_KEY_TTL": "a day"}, "IDEMPOTENCY_KEY_TTL"),
         ({"AUTH_ISSUER": "https://a.example/, http://b.example/"}, "AUTH_ISSUER"),
         ({"AUTH0_DOMAIN": "tenant.auth0.com, login.example.com/x"}, "AUTH0_DOMAIN"),
         ({"AUTH_ISSUER": "https://a.example/,https://b.example/", "AUTH_JWKS_URL": "https://a.example/jwks"},
@@ -124,6 +127,8 @@ def test_database_settings():
     settings = load_settings({**AUTH0, "DATABASE_URL": "postgresql+psycopg://app:pw@db:5432/messages",
                               "DATABASE_BUSY_TIMEOUT": "0.5"})
     assert (settings.database_url, settings.database_busy_timeout) == ("postgresql+psycopg://app:pw@db:5432/messages", 0.5)
+    assert load_settings(AUTH0).idempotency_key_ttl == 86400  # a day
+    assert load_settings({**AUTH0, "IDEMPOTENCY_KEY_TTL": "3600"}).idempotency_key_ttl == 3600
 
 
 def test_several_issuers_and_audiences():

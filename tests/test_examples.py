@@ -25,6 +25,7 @@ import pytest
 
 from namespaces.messages import EXAMPLE_AUTHOR, EXAMPLE_TEXT, STORE
 from security.dpop import access_token_hash
+from storage import Owner
 from tests.calls import Call, Caller, Signer
 from tests.dpop_proofs import Proofs
 from tests.support import free_port, live, operations
@@ -163,7 +164,7 @@ def reset(app) -> None:
     with store.engine.begin() as connection:
         connection.exec_driver_sql("DELETE FROM idempotency_keys")
         connection.exec_driver_sql("DELETE FROM messages")
-    store.create(EXAMPLE_AUTHOR, EXAMPLE_TEXT)
+    store.create(Owner(app.config["SETTINGS"].issuer, EXAMPLE_AUTHOR), EXAMPLE_TEXT)
 
 
 def masked(documented, live_one, ids: dict[str, str]):

@@ -1,13 +1,15 @@
 """Several issuers and audiences: two fake providers with keys of their own, one API trusting both.
 
 A token's iss picks its issuer's key set: each issuer has its own discovery, key set and fetch budget,
-their keys never mix, and a token naming any other issuer is refused before anything is fetched.
+their keys never mix, and a token naming any other issuer is refused before anything is fetched. A message's
+author is an issuer and a subject: the same sub from the other issuer is someone else.
 """
 
 from __future__ import annotations
 
 import pytest
 
+from namespaces.messages import STORE
 from tests.support import AUDIENCE, Provider, Tokens, live, rsa_key
 
 OTHER_AUDIENCE = "https://messages.test/other-api"
@@ -101,3 +103,89 @@ def test_the_verified_token_cache_serves_each_issuer(both, http, provider, secon
     assert validator.cached(mine).claims["iss"] == provider.issuer
     assert validator.cached(theirs).claims["iss"] == second.issuer
     assert (provider.jwks_fetches, second.jwks_fetches) == (1, 1)
+
+
+# --- messages: an author is an issuer and a subject ---
+
+READ, WRITE, DELETE = "read:messages", "write:messages", "delete:messages"
+
+
+@pytest.fixture
+def messages_api(make_app, provider, second, database_url):
+    """Both issuers, on a fresh database (each test runs once on SQLite, once on PostgreSQL)."""
+    app = make_app(AUTH_ISSUER=f"{provider.issuer},{second.issuer}", DATABASE_URL=database_url)
+    try:
+        with live(app) as server:
+            yield server
+    finally:
+        app.extensions[STORE].close()
+
+
+@pytest.fixture
+def user(tokens, second):
+    """Authorization headers for a `sub` of the first issuer ("a") or the second ("b"), with scopes."""
+    issuers = {"a": tokens, "b": Tokens(second.issuer, second.keys[0])}
+
+    def headers(issuer: str, sub: str, *scopes: str, **extra: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {issuers[issuer].make(sub=sub, scope=' '.join(scopes))}", **extra}
+
+    return headers
+
+
+def refusal(answer) -> tuple[int, str]:
+    return answer.status_code, answer.json()["error"]
+
+
+def test_the_same_sub_from_another_issuer_is_someone_else(http, messages_api, provider, second, user):
+    alice_a, alice_b = user("a", "alice", READ, WRITE), user("b", "alice", READ, WRITE)
+    posted = http.post(messages_api.url + "/api/messages", json={"text": "mine"},
+                       headers={**alice_a, "Idempotency-Key": "order-1"})
+    assert posted.status_code == 201
+    mine = posted.json()
+    assert (mine["author"], mine["author_issuer"]) == ("alice", provider.issuer)  # several issuers: named
+    url = messages_api.url + posted.headers["Location"]
+
+    assert refusal(http.patch(url, json={"text": "b's"}, headers={**alice_b, "If-Match": '"1"'})) == (403, "not_author")
+    assert refusal(http.delete(url, headers=alice_b)) == (403, "not_author")
+    theirs = http.post(messages_api.url + "/api/messages", json={"text": "mine"},
+                       headers={**alice_b, "Idempotency-Key": "order-1"})  # the same key and body: another user's
+    assert theirs.status_code == 201 and theirs.json()["id"] != mine["id"]
+    assert (theirs.json()["author"], theirs.json()["author_issuer"]) == ("alice", second.issuer)
+    retried = http.post(messages_api.url + "/api/messages", json={"text": "mine"},
+                        headers={**alice_a, "Idempotency-Key": "order-1"})
+    assert (retried.status_code, retried.json()) == (201, mine)
+    assert http.get(url, headers=alice_b).json() == mine  # nothing changed
+
+    edited = http.patch(url, json={"text": "edited"}, headers={**alice_a, "If-Match": '"1"'})
+    assert (edited.status_code, edited.json()["author_issuer"]) == (200, provider.issuer)
+    assert http.delete(url, headers=alice_a).status_code == 204
+
+
+def test_a_moderator_of_either_issuer_deletes_anyones_message(http, messages_api, user):
+    for writer, moderator in (("a", "b"), ("b", "a")):
+        posted = http.post(messages_api.url + "/api/messages", json={"text": "hi"}, headers=user(writer, "alice", WRITE))
+        url = messages_api.url + posted.headers["Location"]
+        assert http.delete(url, headers=user(moderator, "mod", DELETE)).status_code == 204
+        assert http.get(url, headers=user(writer, "alice", READ)).status_code == 404
+
+
+def test_the_author_filter_matches_a_sub_across_issuers_and_author_issuer_narrows_it(
+        http, messages_api, provider, second, user):
+    for issuer in ("a", "b", "a"):
+        http.post(messages_api.url + "/api/messages", json={"text": issuer}, headers=user(issuer, "alice", WRITE))
+    http.post(messages_api.url + "/api/messages", json={"text": "bob"}, headers=user("a", "bob", WRITE))
+
+    def listed(**query) -> list[tuple[str, str]]:
+        page = http.get(messages_api.url + "/api/messages", params=query, headers=user("b", "reader", READ))
+        assert page.status_code == 200, page.text
+        return [(m["author"], m["author_issuer"]) for m in page.json()["items"]]
+
+    a, b = ("alice", provider.issuer), ("alice", second.issuer)
+    assert listed(author="alice") == [a, b, a]
+    assert listed(author="alice", author_issuer=provider.issuer) == [a, a]
+    assert listed(author="alice", author_issuer=second.issuer) == [b]
+    assert listed(author="alice", author_issuer="https://stranger.example/") == []
+    alone = http.get(messages_api.url + "/api/messages", params={"author_issuer": provider.issuer},
+                     headers=user("a", "reader", READ))
+    assert refusal(alone) == (400, "invalid_request")
+    assert alone.json()["error_description"] == "An author_issuer needs an author: it narrows one sub to one issuer."

@@ -11,7 +11,9 @@ import http.client
 import json
 import re
 import sys
+import time
 import unicodedata
+from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
 import pytest
@@ -20,6 +22,7 @@ import requests
 from namespaces.messages import STORE
 from storage import PAGE_MAX, TEXT_MAX_CHARS, TEXT_PATTERN, InvalidInput, clean_text
 from swagger.bodies import MAX_BODY_BYTES
+from tests.databases import database_of_0001
 from tests.support import live, run_together
 
 READ, WRITE, DELETE = "read:messages", "write:messages", "delete:messages"
@@ -60,6 +63,7 @@ def test_the_author_is_the_token_subject_and_the_answer_says_where_it_is(http, a
     answer = post(http, api, as_user("alice", WRITE), "  Hello, world!\n")
     assert answer.status_code == 201
     message = answer.json()
+    assert set(message) == {"id", "text", "author", "created_at", "updated_at", "version"}  # one issuer: no author_issuer
     assert (message["text"], message["author"], message["version"]) == ("Hello, world!", "alice", 1)
     assert message["created_at"] == message["updated_at"]
     assert answer.headers["Location"] == f"/api/messages/{message['id']}"
@@ -91,6 +95,27 @@ def test_only_the_author_edits_and_only_the_author_or_a_moderator_deletes(http, 
     for message_id in (first, second):
         assert is_error(http.get(f"{api.url}/api/messages/{message_id}", headers=alice), 404, "not_found")
         assert is_error(http.delete(f"{api.url}/api/messages/{message_id}", headers=alice), 404, "not_found")
+
+
+def test_messages_stored_before_authors_had_an_issuer_are_kept_and_still_their_authors(
+        http, make_app, database_url, as_user):
+    """The app credits them to its issuer as it migrates; its answers about them are what they were."""
+    old = database_of_0001(database_url, ["alice", "bob"], keyed=1)
+    app = make_app(DATABASE_URL=database_url)
+    try:
+        with live(app) as server:
+            alice, bob = as_user("alice", READ, WRITE), as_user("bob", READ, WRITE)
+            assert http.get(server.url + "/api/messages", headers=alice).json() == {"items": old[::-1],
+                                                                                    "next_cursor": None}
+            url = f"{server.url}/api/messages/{old[0]['id']}"
+            assert is_error(http.patch(url, json={"text": "bob's"}, headers={**bob, "If-Match": '"1"'}), 403,
+                            "not_author")
+            assert http.patch(url, json={"text": "edited"}, headers={**alice, "If-Match": '"1"'}).status_code == 200
+            retried = post(http, server, alice, old[0]["text"], **{"Idempotency-Key": "key-0"})
+            assert (retried.status_code, retried.json()) == (201, old[0])  # the first answer, as it was
+            assert len(http.get(server.url + "/api/messages", headers=alice).json()["items"]) == 2
+    finally:
+        app.extensions[STORE].close()
 
 
 def test_a_token_without_a_subject_reads_but_cannot_own_messages(http, api, tokens):
@@ -149,6 +174,27 @@ def test_idempotency_keys_belong_to_the_caller(http, api, as_user):
     assert sorted(m["author"] for m in listed) == ["alice", "bob"]
     for key in ("has space", "é", "x" * 256):
         assert is_error(post(http, api, alice, **{"Idempotency-Key": key}), 400, "invalid_request"), key
+
+
+def test_an_idempotency_key_is_remembered_for_its_time_to_live_then_makes_a_new_message(
+        http, make_app, database_url, as_user):
+    ttl = 2  # seconds
+    app = make_app(DATABASE_URL=database_url, IDEMPOTENCY_KEY_TTL=ttl)
+    try:
+        with live(app) as server:
+            alice = as_user("alice", READ, WRITE)
+            first = post(http, server, alice, "once", **{"Idempotency-Key": "order-7"})
+            again = post(http, server, alice, "once", **{"Idempotency-Key": "order-7"})  # at once: inside the TTL
+            assert (first.status_code, again.status_code, again.json()) == (201, 201, first.json())
+            expires = datetime.fromisoformat(first.json()["created_at"]) + timedelta(seconds=ttl)
+            time.sleep(max(0.0, (expires - datetime.now(timezone.utc)).total_seconds()) + 0.1)
+            later = post(http, server, alice, "once", **{"Idempotency-Key": "order-7"})
+            assert later.status_code == 201 and later.json()["id"] != first.json()["id"]
+            assert post(http, server, alice, "once", **{"Idempotency-Key": "order-7"}).json() == later.json()
+            listed = http.get(server.url + "/api/messages", headers=alice).json()["items"]
+            assert [m["id"] for m in listed] == [later.json()["id"], first.json()["id"]]
+    finally:
+        app.extensions[STORE].close()
 
 
 def test_pages_newest_first_with_an_author_filter(http, api, as_user):

@@ -8,17 +8,20 @@ import re
 import sqlite3
 import threading
 import time
-from datetime import timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import event as sqlalchemy_event
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select, update
 
 from storage import (PAGE_MAX, TEXT_MAX_CHARS, IdempotencyKeyReused, InvalidInput, MessageStore, NotAuthor, NotFound,
-                     StorageUnavailable, VersionMismatch, clean_text, migrate)
-from storage.schema import messages
-from storage.store import ID_PATTERN, decode_cursor
+                     Owner, StorageUnavailable, VersionMismatch, clean_text, migrate)
+from storage.schema import idempotency_keys, messages
+from storage.store import EXPIRED_KEYS_PER_CREATE, ID_PATTERN, SWEEP_EXPIRED_KEYS, decode_cursor
 from tests.support import run_together
+
+ISSUER, OTHER_ISSUER = "https://login.example.com/", "https://other.example.com/"
+ALICE, BOB, CAROL, MODERATOR = (Owner(ISSUER, sub) for sub in ("alice", "bob", "carol", "moderator"))
 
 
 def count_rows(store) -> int:
@@ -61,7 +64,7 @@ def test_invalid_text_is_refused_with_the_rule_it_breaks(sent, says):
 # --- create, get ---
 
 def test_create_then_get(store):
-    message, created = store.create("alice", "  hello  ")
+    message, created = store.create(ALICE, "  hello  ")
     assert created is True
     assert ID_PATTERN.fullmatch(message.id)
     assert (message.text, message.author, message.version) == ("hello", "alice", 1)
@@ -70,7 +73,7 @@ def test_create_then_get(store):
 
 
 def test_ids_are_opaque_and_unrelated(store):
-    ids = [store.create("alice", f"m{i}")[0].id for i in range(5)]
+    ids = [store.create(ALICE, f"m{i}")[0].id for i in range(5)]
     assert len(set(ids)) == 5
     assert len({i[:8] for i in ids}) == 5  # no shared prefix like a counter or a clock would give
 
@@ -83,11 +86,11 @@ def test_unknown_or_malformed_id_is_not_found(store, message_id):
 
 def test_bad_input_is_refused_before_the_database(store):
     with pytest.raises(InvalidInput) as caught:
-        store.create("alice", "\x07")
+        store.create(ALICE, "\x07")
     assert caught.value.field == "text"
     for author in ["", "nul\x00", "lone \udc80", None]:
         with pytest.raises(InvalidInput) as caught:
-            store.create(author, "hello")
+            store.create(Owner(ISSUER, author), "hello")
         assert caught.value.field == "author"
     assert count_rows(store) == 0
 
@@ -95,7 +98,7 @@ def test_bad_input_is_refused_before_the_database(store):
 # --- list ---
 
 def test_list_is_newest_first_in_pages_with_an_author_filter(store):
-    made = [store.create("alice" if i % 3 else "bob", f"m{i}")[0] for i in range(10)]
+    made = [store.create(ALICE if i % 3 else BOB, f"m{i}")[0] for i in range(10)]
     newest_first = list(reversed(made))
 
     first = store.list(limit=4)
@@ -115,14 +118,14 @@ def test_list_is_newest_first_in_pages_with_an_author_filter(store):
 
 def test_a_full_page_at_the_end_has_no_next_cursor(store):
     for i in range(3):
-        store.create("alice", f"m{i}")
+        store.create(ALICE, f"m{i}")
     assert store.list(limit=3).next_cursor is None
     assert store.list(limit=PAGE_MAX).next_cursor is None
 
 
 def test_the_cursor_is_opaque_text_naming_the_last_item(store):
     for i in range(3):
-        store.create("alice", f"m{i}")
+        store.create(ALICE, f"m{i}")
     page = store.list(limit=2)
     assert page.next_cursor.isascii() and "=" not in page.next_cursor
     assert decode_cursor(page.next_cursor) == (page.items[-1].created_at, page.items[-1].id)
@@ -150,7 +153,7 @@ def test_a_bad_limit_is_invalid_input(store, limit):
 
 
 def test_paging_is_stable_under_concurrent_inserts(store):
-    existing = {store.create("seed", f"seed {i}")[0].id for i in range(60)}
+    existing = {store.create(Owner(ISSUER, "seed"), f"seed {i}")[0].id for i in range(60)}
     stop = threading.Event()
     inserted: list[str] = []
     errors: list[Exception] = []
@@ -158,7 +161,7 @@ def test_paging_is_stable_under_concurrent_inserts(store):
     def insert_until_stopped(n):
         while not stop.is_set():
             try:
-                inserted.append(store.create(f"writer{n}", "meanwhile")[0].id)
+                inserted.append(store.create(Owner(ISSUER, f"writer{n}"), "meanwhile")[0].id)
             except Exception as exc:  # asserted on below
                 errors.append(exc)
                 return
@@ -199,86 +202,148 @@ def test_paging_is_stable_under_concurrent_inserts(store):
 # --- idempotency ---
 
 def test_a_retry_with_the_same_key_and_body_returns_the_first_answer(store):
-    first, created = store.create("alice", "hello", idempotency_key="key-1")
-    again, created_again = store.create("alice", "hello", idempotency_key="key-1")
+    first, created = store.create(ALICE, "hello", idempotency_key="key-1")
+    again, created_again = store.create(ALICE, "hello", idempotency_key="key-1")
     assert (created, created_again) == (True, False)
     assert again == first
     assert count_rows(store) == 1
 
 
 def test_the_same_key_with_another_body_is_refused(store):
-    store.create("alice", "hello", idempotency_key="key-1")
+    store.create(ALICE, "hello", idempotency_key="key-1")
     for other_body in ["goodbye", " hello"]:  # the body as sent: even one more space is another request
         with pytest.raises(IdempotencyKeyReused):
-            store.create("alice", other_body, idempotency_key="key-1")
+            store.create(ALICE, other_body, idempotency_key="key-1")
     assert count_rows(store) == 1
 
 
 def test_keys_belong_to_their_author(store):
-    alices, _ = store.create("alice", "hello", idempotency_key="shared")
-    bobs, created = store.create("bob", "hello", idempotency_key="shared")
+    alices, _ = store.create(ALICE, "hello", idempotency_key="shared")
+    bobs, created = store.create(BOB, "hello", idempotency_key="shared")
     assert created is True and bobs.id != alices.id and bobs.author == "bob"
-    carols, created = store.create("carol", "other text", idempotency_key="shared")
+    carols, created = store.create(CAROL, "other text", idempotency_key="shared")
     assert created is True and carols.author == "carol"
     assert count_rows(store) == 3
 
 
 def test_the_first_answer_survives_edits_and_deletion(store):
-    first, _ = store.create("alice", "hello", idempotency_key="k")
-    store.update(first.id, "edited", 1, "alice")
-    assert store.create("alice", "hello", idempotency_key="k") == (first, False)
-    store.delete(first.id, "alice")
-    assert store.create("alice", "hello", idempotency_key="k") == (first, False)
+    first, _ = store.create(ALICE, "hello", idempotency_key="k")
+    store.update(first.id, "edited", 1, ALICE)
+    assert store.create(ALICE, "hello", idempotency_key="k") == (first, False)
+    store.delete(first.id, ALICE)
+    assert store.create(ALICE, "hello", idempotency_key="k") == (first, False)
     assert count_rows(store) == 0
 
 
 @pytest.mark.parametrize("key", ["", "with space", "é", "x" * 256, "tab\t", 5])
 def test_a_malformed_key_is_invalid_input(store, key):
     with pytest.raises(InvalidInput) as caught:
-        store.create("alice", "hello", idempotency_key=key)
+        store.create(ALICE, "hello", idempotency_key=key)
     assert caught.value.field == "Idempotency-Key"
 
 
 def test_concurrent_creates_with_one_key_make_one_message(store):
-    results = run_together(8, lambda i: store.create("alice", "once", idempotency_key="race"))
+    results = run_together(8, lambda i: store.create(ALICE, "once", idempotency_key="race"))
     assert not [r for r in results if isinstance(r, Exception)], results
     assert len({message.id for message, _ in results}) == 1
     assert sorted(created for _, created in results) == [False] * 7 + [True]
     assert count_rows(store) == 1
 
 
+# --- idempotency keys expire ---
+
+def keys_by_age(store) -> list[str]:
+    """The stored Idempotency-Keys, oldest first."""
+    with store.engine.connect() as connection:
+        return list(connection.execute(select(idempotency_keys.c.key).order_by(idempotency_keys.c.created_at)).scalars())
+
+
+def age_key(store, key: str, days: float) -> None:
+    with store.engine.begin() as connection:
+        connection.execute(update(idempotency_keys).where(idempotency_keys.c.key == key)
+                           .values(created_at=datetime.now(timezone.utc) - timedelta(days=days)))
+
+
+def test_an_expired_key_makes_a_new_message_which_the_key_then_stands_for(store):
+    first, _ = store.create(ALICE, "hello", idempotency_key="k")
+    age_key(store, "k", days=0.99)  # a day is the default time to live: still remembered
+    assert store.create(ALICE, "hello", idempotency_key="k") == (first, False)
+    age_key(store, "k", days=1.01)
+    second, created = store.create(ALICE, "hello", idempotency_key="k")
+    assert created is True and second.id != first.id
+    assert store.create(ALICE, "hello", idempotency_key="k") == (second, False)
+    age_key(store, "k", days=2)
+    third, created = store.create(ALICE, "another text", idempotency_key="k")  # expired: no longer a reuse
+    assert created is True and third.text == "another text"
+    assert count_rows(store) == 3 and keys_by_age(store) == ["k"]
+
+
+def test_each_keyed_create_deletes_a_bounded_number_of_expired_keys_the_oldest_first(store):
+    assert EXPIRED_KEYS_PER_CREATE == 10
+    posted_at = datetime.now(timezone.utc)
+    with store.engine.begin() as connection:
+        connection.execute(insert(idempotency_keys), [
+            {"author": "someone", "author_issuer": ISSUER, "key": f"{'old' if n < 25 else 'new'}-{n:02}",
+             "fingerprint": "0" * 64, "answer": {},
+             "created_at": posted_at - (timedelta(days=30 - n) if n < 25 else timedelta(hours=30 - n))}
+            for n in range(30)])  # 25 expired, from 30 to 6 days old; 5 remembered, from 5 to 1 hours old
+    expired = [f"old-{n:02}" for n in range(25)]
+    remembered = [f"new-{n:02}" for n in range(25, 30)]
+    store.create(ALICE, "one", idempotency_key="mine-1")
+    assert keys_by_age(store) == expired[10:] + remembered + ["mine-1"]  # exactly ten deleted, the oldest
+    store.create(BOB, "two", idempotency_key="mine-2")
+    assert keys_by_age(store) == expired[20:] + remembered + ["mine-1", "mine-2"]
+    store.create(ALICE, "three")  # without a key: nothing to sweep for
+    assert store.create(ALICE, "one", idempotency_key="mine-1")[1] is False  # a retry sweeps too
+    assert keys_by_age(store) == remembered + ["mine-1", "mine-2"]
+
+
+def test_the_sweep_finds_expired_keys_through_the_created_at_index(store):
+    """The database's own plan for the sweep, with sequential scans made as costly as PostgreSQL allows: the
+    created_at index is what it reads, so a sweep never costs a read of the whole table."""
+    compiled = SWEEP_EXPIRED_KEYS.compile(dialect=store.engine.dialect)
+    sqlite = store.engine.dialect.name == "sqlite"
+    expired_before = datetime.now(timezone.utc) - timedelta(days=1)
+    params = {**compiled.params, "expired_before": str(expired_before.replace(tzinfo=None)) if sqlite else expired_before}
+    with store.engine.connect() as connection:
+        if not sqlite:
+            connection.exec_driver_sql("SET enable_seqscan = off")
+        plan = connection.exec_driver_sql(f"EXPLAIN {'QUERY PLAN ' if sqlite else ''}{compiled}", params).all()
+    assert "ix_idempotency_keys_created_at" in " ".join(str(row[-1]) for row in plan), plan
+
+
 # --- update ---
 
 def test_update_is_a_compare_and_set_on_the_version(store):
-    message, _ = store.create("alice", "v1")
-    updated = store.update(message.id, "  v2 ", 1, "alice")
+    message, _ = store.create(ALICE, "v1")
+    updated = store.update(message.id, "  v2 ", 1, ALICE)
     assert (updated.text, updated.version, updated.created_at) == ("v2", 2, message.created_at)
     assert updated.updated_at > message.updated_at
     assert store.get(message.id) == updated
     with pytest.raises(VersionMismatch) as caught:
-        store.update(message.id, "stale", 1, "alice")
+        store.update(message.id, "stale", 1, ALICE)
     assert caught.value.current == 2
     assert store.get(message.id).text == "v2"
 
 
 def test_update_checks_existence_then_authorship(store):
-    message, _ = store.create("alice", "mine")
+    message, _ = store.create(ALICE, "mine")
     with pytest.raises(NotFound):
-        store.update("f" * 32, "x", 1, "alice")
+        store.update("f" * 32, "x", 1, ALICE)
     with pytest.raises(NotAuthor, match="only the message's author may edit it"):
-        store.update(message.id, "x", 1, "bob")
+        store.update(message.id, "x", 1, BOB)
     with pytest.raises(NotAuthor):
-        store.update(message.id, "x", 7, "bob")  # not the author: that comes before a stale version
+        store.update(message.id, "x", 7, BOB)  # not the author: that comes before a stale version
     with pytest.raises(InvalidInput):
-        store.update(message.id, "", 1, "alice")
+        store.update(message.id, "", 1, ALICE)
     with pytest.raises(InvalidInput):
-        store.update(message.id, "x", "1", "alice")
+        store.update(message.id, "x", "1", ALICE)
     assert store.get(message.id) == message
 
 
 def test_concurrent_updates_with_the_same_version_exactly_one_wins(store):
-    message, _ = store.create("alice", "v1")
-    results = run_together(8, lambda i: store.update(message.id, f"writer {i}", 1, "alice"))
+    message, _ = store.create(ALICE, "v1")
+    results = run_together(8, lambda i: store.update(message.id, f"writer {i}", 1, ALICE))
     winners = [r for r in results if not isinstance(r, Exception)]
     losers = [r for r in results if isinstance(r, Exception)]
     assert len(winners) == 1, results
@@ -289,24 +354,44 @@ def test_concurrent_updates_with_the_same_version_exactly_one_wins(store):
 # --- delete ---
 
 def test_the_author_deletes_and_others_may_not(store):
-    message, _ = store.create("alice", "mine")
+    message, _ = store.create(ALICE, "mine")
     with pytest.raises(NotAuthor, match="only the message's author, or a moderator, may delete it"):
-        store.delete(message.id, "bob")
+        store.delete(message.id, BOB)
     assert store.get(message.id) == message
-    store.delete(message.id, "alice")
+    store.delete(message.id, ALICE)
     with pytest.raises(NotFound):
         store.get(message.id)
     with pytest.raises(NotFound):
-        store.delete(message.id, "alice")
+        store.delete(message.id, ALICE)
+
+
+def test_the_same_subject_from_another_issuer_is_another_author(store):
+    alice_elsewhere = Owner(OTHER_ISSUER, "alice")
+    message, _ = store.create(ALICE, "mine", idempotency_key="k")
+    assert (message.author, message.author_issuer) == ("alice", ISSUER)
+    with pytest.raises(NotAuthor):
+        store.update(message.id, "not hers", 1, alice_elsewhere)
+    with pytest.raises(NotAuthor):
+        store.delete(message.id, alice_elsewhere)
+    theirs, created = store.create(alice_elsewhere, "mine", idempotency_key="k")
+    assert created is True and (theirs.author, theirs.author_issuer) == ("alice", OTHER_ISSUER)
+    assert store.create(ALICE, "mine", idempotency_key="k") == (message, False)
+    assert [m.author_issuer for m in store.list(author="alice").items] == [OTHER_ISSUER, ISSUER]
+    assert store.list(author="alice", author_issuer=ISSUER).items == [message]
+    with pytest.raises(InvalidInput) as caught:
+        store.list(author_issuer=ISSUER)
+    assert caught.value.field == "author_issuer"
+    store.delete(message.id, Owner(OTHER_ISSUER, "moderator"), may_delete_any=True)
+    assert store.list().items == [theirs]
 
 
 def test_a_moderator_deletes_anyones_message(store):
-    message, _ = store.create("alice", "hers")
-    store.delete(message.id, "moderator", may_delete_any=True)
+    message, _ = store.create(ALICE, "hers")
+    store.delete(message.id, MODERATOR, may_delete_any=True)
     with pytest.raises(NotFound):
         store.get(message.id)
     with pytest.raises(NotFound):
-        store.delete(message.id, "moderator", may_delete_any=True)
+        store.delete(message.id, MODERATOR, may_delete_any=True)
 
 
 # --- group commit ---
@@ -315,7 +400,7 @@ def test_creates_that_arrive_together_share_commits_and_all_last(store):
     """16 writers at once: every message stored and readable, in fewer commits than messages."""
     commits = []
     sqlalchemy_event.listen(store.engine, "commit", lambda connection: commits.append(1))
-    created = run_together(16, lambda i: store.create(f"writer-{i}", f"message {i}")[0])
+    created = run_together(16, lambda i: store.create(Owner(ISSUER, f"writer-{i}"), f"message {i}")[0])
     assert all(not isinstance(message, Exception) for message in created), created
     assert len({message.id for message in created}) == 16
     for message in created:
@@ -331,12 +416,12 @@ def test_a_failed_group_commit_fails_each_of_its_writers_and_the_next_one_works(
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")  # another writer keeps the lock past the busy timeout
     try:
-        results = run_together(8, lambda i: store.create("alice", f"message {i}"))
+        results = run_together(8, lambda i: store.create(ALICE, f"message {i}"))
         assert all(isinstance(result, StorageUnavailable) for result in results), results
     finally:
         holder.rollback()
         holder.close()
-    assert store.create("alice", "after")[1] is True
+    assert store.create(ALICE, "after")[1] is True
     assert count_rows(store) == 1
     store.close()
 
@@ -351,7 +436,7 @@ def test_sqlite_writers_wait_their_turn_up_to_the_busy_timeout(tmp_path):
         fcntl.flock(turn, fcntl.LOCK_EX)  # as another process's writer would
         started = time.monotonic()
         with pytest.raises(StorageUnavailable):
-            store.create("alice", "while it is someone else's turn")
+            store.create(ALICE, "while it is someone else's turn")
         assert 0.25 <= time.monotonic() - started < 5
-    assert store.create("alice", "my turn")[1] is True
+    assert store.create(ALICE, "my turn")[1] is True
     store.close()

@@ -18,15 +18,19 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
-from storage import MessageStore, MigrationError, StorageUnavailable, check_url, default_url, make_engine, migrate
+from storage import (MessageStore, MigrationError, NotAuthor, Owner, StorageUnavailable, check_url, default_url,
+                     make_engine, migrate)
 from storage.errors import RETRY_AFTER_SECONDS
 from storage.migrate import alembic_config
 from storage.schema import metadata
+from tests.databases import database_of_0001
 
 ROOT = Path(__file__).resolve().parent.parent
 HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
+ISSUER, OTHER_ISSUER = "https://login.example.com/", "https://other.example.com/"
+ALICE = Owner(ISSUER, "alice")
 
 
 def python(code: str, *args: str, **popen) -> subprocess.Popen:
@@ -60,6 +64,51 @@ def test_the_migrations_build_exactly_the_schema_the_code_uses(database_url):
             assert compare_metadata(MigrationContext.configure(connection), metadata) == []
     finally:
         engine.dispose()
+
+
+def test_messages_from_before_authors_had_an_issuer_are_all_kept_and_credited_to_the_issuer_given(database_url):
+    old = database_of_0001(database_url, ["alice", "bob", "alice"], keyed=2)
+    assert migrate(database_url, issuer=ISSUER) is True
+    store = MessageStore.open(database_url)
+    try:
+        kept = store.list(limit=100).items[::-1]
+        assert [(m.id, m.text, m.author, m.author_issuer, m.created_at.isoformat(), m.version) for m in kept] == [
+            (row["id"], row["text"], row["author"], ISSUER, row["created_at"], row["version"]) for row in old]
+        with pytest.raises(NotAuthor):
+            store.update(old[0]["id"], "the same sub, another issuer", 1, Owner(OTHER_ISSUER, "alice"))
+        assert store.update(old[0]["id"], "edited", 1, ALICE).version == 2
+        for n, row in enumerate(old[:2]):  # their Idempotency-Keys still give the first answers
+            first, created = store.create(Owner(ISSUER, row["author"]), row["text"], idempotency_key=f"key-{n}")
+            assert (created, first.id, first.author_issuer, first.version) == (False, row["id"], ISSUER, 1)
+        assert store.create(Owner(OTHER_ISSUER, "alice"), old[0]["text"], idempotency_key="key-0")[1] is True
+    finally:
+        store.close()
+
+
+def test_stored_messages_without_an_issuer_to_credit_stop_the_migration_and_lose_nothing(database_url):
+    old = database_of_0001(database_url, ["alice"])
+    with pytest.raises(MigrationError, match="the stored messages need the issuer whose tokens wrote them"):
+        migrate(database_url)
+    assert versions(database_url) == ["0001"]  # the failed migration left nothing behind
+    done = subprocess.run([sys.executable, "-m", "storage", "migrate", database_url, "--issuer", ISSUER], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout) == (0, "migrated\n"), done.stderr
+    store = MessageStore.open(database_url)
+    try:
+        assert store.get(old[0]["id"]).author_issuer == ISSUER
+    finally:
+        store.close()
+
+
+def test_idempotency_keys_are_indexed_by_age_for_their_sweep(database_url):
+    migrate(database_url)
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            indexes = {index["name"]: index["column_names"] for index in inspect(connection).get_indexes("idempotency_keys")}
+    finally:
+        engine.dispose()
+    assert indexes["ix_idempotency_keys_created_at"] == ["created_at"]
 
 
 MIGRATE_WHEN_TOLD = """
@@ -190,12 +239,13 @@ def test_the_default_database_is_a_file_in_the_instance_folder(tmp_path):
 
 WRITE_UNTIL_KILLED = """
 import os, sys, threading
-from storage import MessageStore
+from storage import MessageStore, Owner
 store = MessageStore.open(sys.argv[1], sqlite_synchronous=sys.argv[2])
+WRITER = Owner("https://login.example.com/", "writer")
 
 def write():
     while True:
-        message, _ = store.create("writer", "acknowledged")
+        message, _ = store.create(WRITER, "acknowledged")
         os.write(1, (message.id + "\\n").encode())  # after the commit returned: the id is acknowledged
 
 for _ in range(4):
@@ -234,7 +284,7 @@ def assert_acknowledged_creates_survive_sigkill(database_url: str, sqlite_synchr
     try:
         for message_id in acknowledged:
             assert store.get(message_id).text == "acknowledged"
-        after, _ = store.create("survivor", "the database still takes writes")
+        after, _ = store.create(Owner(ISSUER, "survivor"), "the database still takes writes")
         assert store.get(after.id) == after
         if database_url.startswith("sqlite"):
             with store.engine.connect() as connection:
@@ -247,9 +297,9 @@ def assert_acknowledged_creates_survive_sigkill(database_url: str, sqlite_synchr
 
 def attempts(store, message):
     return {
-        "create": lambda: store.create("alice", "while locked"),
-        "update": lambda: store.update(message.id, "while locked", 1, "alice"),
-        "delete": lambda: store.delete(message.id, "alice"),
+        "create": lambda: store.create(ALICE, "while locked"),
+        "update": lambda: store.update(message.id, "while locked", 1, ALICE),
+        "delete": lambda: store.delete(message.id, ALICE),
         "get": lambda: store.get(message.id),
         "list": lambda: store.list(),
     }
@@ -259,7 +309,7 @@ def test_a_locked_sqlite_database_gives_storage_unavailable_after_the_busy_timeo
     path = tmp_path / "messages.db"
     migrate(f"sqlite:///{path}")
     store = MessageStore.open(f"sqlite:///{path}", busy_timeout=0.3)
-    message, _ = store.create("alice", "before the lock")
+    message, _ = store.create(ALICE, "before the lock")
     writes = {name: attempt for name, attempt in attempts(store, message).items()
               if name in ("create", "update", "delete")}
 
@@ -278,7 +328,7 @@ def test_a_locked_sqlite_database_gives_storage_unavailable_after_the_busy_timeo
     finally:
         holder.rollback()
         holder.close()
-    assert store.update(message.id, "after the lock", 1, "alice").version == 2
+    assert store.update(message.id, "after the lock", 1, ALICE).version == 2
     store.close()
 
 
@@ -286,7 +336,7 @@ def test_a_database_locked_even_for_readers_gives_storage_unavailable(tmp_path):
     path = tmp_path / "messages.db"
     migrate(f"sqlite:///{path}")
     store = MessageStore.open(f"sqlite:///{path}", busy_timeout=0.3)
-    message, _ = store.create("alice", "before the lock")
+    message, _ = store.create(ALICE, "before the lock")
     store.close()  # no connection of ours is open: the holder can take the file for itself
 
     holder = sqlite3.connect(path, isolation_level=None)
@@ -308,7 +358,7 @@ def test_a_stopped_postgresql_gives_storage_unavailable_then_recovers(postgres):
     url = postgres.new_database()
     migrate(url)
     store = MessageStore.open(url)
-    message, _ = store.create("alice", "before the outage")
+    message, _ = store.create(ALICE, "before the outage")
     postgres.stop()
     try:
         for name, attempt in attempts(store, message).items():
@@ -318,5 +368,5 @@ def test_a_stopped_postgresql_gives_storage_unavailable_then_recovers(postgres):
     finally:
         postgres.start()
     assert store.get(message.id) == message  # the pool reconnects by itself
-    assert store.create("alice", "after the outage")[1] is True
+    assert store.create(ALICE, "after the outage")[1] is True
     store.close()
