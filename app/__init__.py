@@ -23,6 +23,7 @@ from swagger import (
 from security.dpop_protection import AuthorizationSchemes
 
 from .database import open_message_store
+from .hosts import TrustedHosts
 from .json_body import ApiJSONProvider, ApiRequest
 from .proxies import redirect_with_paths, trust_proxies
 from .settings import ConfigError, Settings, load_settings
@@ -67,7 +68,8 @@ def create_app(config: Mapping[str, str] | None = None, *, instance_path: str | 
     add_redirect_page_headers(app)
     redirect_with_paths(app)
     _allow_cors(app, settings)
-    app.wsgi_app = trust_proxies(app.wsgi_app, settings)
+    # A trusted proxy may forward the host; the host left is checked before any of the app runs.
+    app.wsgi_app = trust_proxies(TrustedHosts.wrap(app.wsgi_app, settings), settings)
     return app
 
 

@@ -1,13 +1,18 @@
 """`python -m app` (what `make run` does): the development server, always on loopback, at PORT (default
 3010). Its request log follows the same rules as gunicorn's (see app/access_log.py)."""
 
+import logging
+
 from werkzeug import serving
 
 from . import create_app
 from .access_log import DevRequestHandler
+from .hosts import any_host_note
 from .settings import LOOPBACK
 
 serving._log_add_style = False  # werkzeug's banner colours are raw ESC sequences in a captured log
 
 app = create_app()
+if note := any_host_note(app.config["SETTINGS"]):
+    logging.getLogger("app.hosts").warning(note)
 app.run(host=LOOPBACK, port=app.config["SETTINGS"].port, request_handler=DevRequestHandler)
