@@ -5,8 +5,9 @@ any host were taken, a proof made for another server that accepts the same token
 here with that server's name in ``Host``. So a request naming any other host is answered 400
 ``invalid_request`` in front of the whole app: no route, proof check, page or redirect sees it.
 
-The host that counts is the one left in the WSGI environ by the layer around this check: a trusted
-proxy's ``X-Forwarded-Host``/``-Port`` (app/proxies.py).
+The host that counts is the one left in the WSGI environ by the layers around this check: a request
+line in absolute form (RFC 9112 §3.2.2: its host replaces ``Host``, see ``AbsoluteFormTarget``), then a
+trusted proxy's ``X-Forwarded-Host``/``-Port`` (app/proxies.py).
 
 Flask 3.1's own ``TRUSTED_HOSTS`` is not used: it ignores ports, and it refuses while routing, after
 the before_request hooks have run, with an HTML page.
@@ -99,6 +100,8 @@ def refusal(description: str) -> Response:
 
 NOT_OURS = "The request names a host this API does not answer to (TRUSTED_HOSTS)."
 NO_HOST = "The request names no host: HTTP/1.1 needs a Host header."
+NOT_HTTP = "The request target is an absolute URI whose scheme is not http or https."
+NO_AUTHORITY = "The request target is an absolute URI without a host, or with userinfo."
 
 
 class TrustedHosts:
@@ -133,6 +136,32 @@ class TrustedHosts:
             return False
         port = DEFAULT_PORTS.get(scheme, 0) if port is None else port
         return any(rule.allows(name, port) for rule in self.rules)
+
+
+class AbsoluteFormTarget:
+    """WSGI middleware for a request line in absolute form (``GET http://api.example/x HTTP/1.1``): as RFC
+    9112 §3.2.2 says, the host in it is the request's host (it replaces ``Host``), and the path served is
+    its path ("/" when empty). Its scheme must be http or https, and it must carry no userinfo (RFC 9110
+    §4.2.4); the scheme that counts stays the connection's (or a trusted proxy's). Both servers put the
+    request line's target in ``RAW_URI``; werkzeug's also takes the host from it, gunicorn does not."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        target = environ.get("RAW_URI") or environ.get("REQUEST_URI") or "/"
+        if target.startswith("/") or "://" not in target:  # origin form (and "*"): the usual case
+            return self.app(environ, start_response)
+        scheme, _, rest = target.partition("://")
+        authority = rest[:min((i for i in map(rest.find, "/?#") if i >= 0), default=len(rest))]
+        if scheme.lower() not in DEFAULT_PORTS:
+            return refusal(NOT_HTTP)(environ, start_response)
+        if not authority or "@" in authority:
+            return refusal(NO_AUTHORITY)(environ, start_response)
+        environ["HTTP_HOST"] = authority
+        if not environ.get("PATH_INFO"):
+            environ["PATH_INFO"] = "/"
+        return self.app(environ, start_response)
 
 
 def any_host_note(settings) -> str | None:

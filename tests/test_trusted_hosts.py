@@ -264,3 +264,20 @@ def test_start_up_warns_once_that_any_host_is_answered(any_host_server):
     lines = [line for line in (logs / "stderr.log").read_text().splitlines() if "TRUSTED_HOSTS is unset" in line]
     assert len(lines) == 1, lines  # once per server, not once per worker
     assert "[WARNING]" in lines[0] and "could be replayed here" in lines[0]
+
+
+def test_the_host_of_an_absolute_form_request_line_is_the_one_a_proof_names(any_host_server, own_provider):
+    url, _ = any_host_server
+    proofs = Proofs()
+    token = own_provider[1].make(jkt=proofs.key.thumbprint(), scope="read:messages")
+
+    def answer(target: str, htu: str) -> tuple[int, str | None]:
+        request = (f"GET {target} HTTP/1.1\r\nHost: {urlsplit(url).netloc}\r\nAuthorization: DPoP {token}\r\n"
+                   f"DPoP: {proofs.make(htu=htu, ath=access_token_hash(token))}\r\nConnection: close\r\n\r\n")
+        head, _, body = send_raw(url, request.encode()).partition(b"\r\n\r\n")
+        return int(head.split(b" ", 2)[1]), json.loads(body).get("error")
+
+    named = "http://api.example:8080" + SCOPED
+    assert answer(named, htu=named) == (200, None)
+    assert answer(named, htu=url + SCOPED) == (400, "invalid_dpop_proof")  # the Host header's URL is not the one asked
+    assert answer(SCOPED, htu=url + SCOPED) == (200, None)  # origin form: the Host header's
