@@ -270,6 +270,28 @@ def test_two_client_authentication_methods_are_refused(local_server, http):
                                 "client_secret": client.client_secret}).status_code == 200
 
 
+def test_a_client_secret_in_the_url_is_refused(local_server, http):
+    """RFC 6749 §2.3.1: client credentials never go in the request URI, even alone and right."""
+    client = client_of(local_server)
+    url = local_server.url + "/oauth/token"
+    secret = {"client_id": client.client_id, "client_secret": client.client_secret}
+    for response in (
+        http.post(url, data={"grant_type": "client_credentials"}, params=secret),
+        http.post(url, json={"grant_type": "client_credentials", "client_id": client.client_id},
+                  params={"client_secret": client.client_secret}),
+        http.post(url + "?client_secret=", data={"grant_type": "client_credentials", "client_id": client.client_id}),
+        http.get(local_server.url + "/authorize", params={**code_request(local_server), "client_secret": "x"},
+                 allow_redirects=False),
+    ):
+        assert_oauth_error(response, 400, "invalid_request")
+        assert response.json()["error_description"] == ("The client_secret must not be sent in the URL: send it in "
+                                                         "the request body, or use HTTP Basic authentication.")
+        assert "Location" not in response.headers
+    assert http.post(url, data={"grant_type": "client_credentials", **secret}).status_code == 200  # in the body
+    assert http.post(url, params={"client_id": client.client_id}, data={"grant_type": "client_credentials"},
+                     auth=(client.client_id, client.client_secret)).status_code == 200  # client_id alone may be
+
+
 def _non_loopback_address() -> str | None:
     """This machine's address on its default route, if it has one."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
