@@ -17,6 +17,7 @@ from dotenv import load_dotenv
 # socket at import.
 from app import INSTANCE_PATH, warm_up_key_sets
 from app.database import migrate_database
+from app.hosts import any_host_note
 from app.settings import load_settings
 from security.dpop_protection import replay_scope_note
 from security.net import is_loopback_host
@@ -69,13 +70,14 @@ control_socket_disable = True
 def on_starting(server):
     """Once per server, in the master, before any worker starts. The database is migrated here, once: a
     failed migration stops gunicorn with its one line (instead of every worker failing in turn, forever),
-    and workers find nothing left to do. Then what a worker alone cannot see: several workers without a
-    shared DPoP replay store each catch only the replays sent to them; and local mode trusts a development
-    issuer, so say so when it listens beyond this machine."""
+    and workers find nothing left to do. Then the warnings, said once per server rather than per worker:
+    several workers without a shared DPoP replay store each catch only the replays sent to them; any Host
+    answered while DPoP proofs are taken (app.hosts); and local mode trusts a development issuer, so say
+    so when it listens beyond this machine."""
     migrate_database(settings, INSTANCE_PATH)
-    note = replay_scope_note(settings, server.cfg.workers)
-    if note:
-        server.log.warning(note)
+    for note in (replay_scope_note(settings, server.cfg.workers), any_host_note(settings)):
+        if note:
+            server.log.warning(note)
     if not settings.uses_local_issuer:
         return
     for address in server.cfg.address:

@@ -24,6 +24,7 @@ from security.dpop_protection import AuthorizationSchemes
 from security.protector import EXTENSION
 
 from .database import open_message_store
+from .hosts import AbsoluteFormTarget, TrustedHosts
 from .json_body import ApiJSONProvider, ApiRequest
 from .proxies import redirect_with_paths, trust_proxies
 from .settings import ConfigError, Settings, load_settings
@@ -68,7 +69,9 @@ def create_app(config: Mapping[str, str] | None = None, *, instance_path: str | 
     add_redirect_page_headers(app)
     redirect_with_paths(app)
     _allow_cors(app, settings)
-    app.wsgi_app = trust_proxies(app.wsgi_app, settings)
+    # Outermost first: an absolute-form request line names the host, a trusted proxy may then forward
+    # another, and the host left is checked before any of the app runs.
+    app.wsgi_app = AbsoluteFormTarget(trust_proxies(TrustedHosts.wrap(app.wsgi_app, settings), settings))
     return app
 
 

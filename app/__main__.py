@@ -1,14 +1,19 @@
 """`python -m app` (what `make run` does): the development server, always on loopback, at PORT (default
 3010). Its request log follows the same rules as gunicorn's (see app/access_log.py)."""
 
+import logging
+
 from werkzeug import serving
 
 from . import create_app, warm_up_key_sets
 from .access_log import DevRequestHandler
+from .hosts import any_host_note
 from .settings import LOOPBACK
 
 serving._log_add_style = False  # werkzeug's banner colours are raw ESC sequences in a captured log
 
 app = create_app()
 warm_up_key_sets(app)  # beside start-up: the server listens at once, whatever the issuer does
+if note := any_host_note(app.config["SETTINGS"]):
+    logging.getLogger("app.hosts").warning(note)
 app.run(host=LOOPBACK, port=app.config["SETTINGS"].port, request_handler=DevRequestHandler)

@@ -17,10 +17,10 @@ import threading
 from flask import Flask, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from .hosts import host_problem
+
 logger = logging.getLogger("app.proxies")
 
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-PLAIN_HOST = re.compile(rf"(?:{_LABEL}(?:\.{_LABEL})*\.?|\[[0-9A-Fa-f:.]+\])(?::(?P<port>[0-9]{{1,5}}))?")
 # RFC 3986 pchar without percent-encoding: nothing a browser or a later decoder could read as "/" or "\"
 PLAIN_SEGMENT = re.compile(r"[A-Za-z0-9._~!$&'()*+,;=:@-]+")
 
@@ -73,16 +73,6 @@ def prefix_problem(prefix: str) -> str | None:
             return "it contains a '.' or '..' segment"
         if not PLAIN_SEGMENT.fullmatch(segment):
             return "it contains a character outside a plain path"
-    return None
-
-
-def host_problem(host: str) -> str | None:
-    """Why ``host`` is not ``name[:port]`` or ``address[:port]`` (None when it is)."""
-    match = PLAIN_HOST.fullmatch(host)
-    if not match or len(host) > 255:
-        return "it is not a host name or address with an optional port"
-    if match["port"] is not None and not 0 < int(match["port"]) <= 65535:
-        return "its port is out of range"
     return None
 
 

@@ -18,8 +18,12 @@ from security.nonce import MIN_SECRET_LENGTH as DPOP_MIN_NONCE_SECRET
 from security.proof_keys import SUPPORTED_ALGORITHMS as DPOP_ALGORITHMS
 from storage import DEFAULT_BUSY_TIMEOUT, IDEMPOTENCY_KEY_TTL, check_url
 
+from .hosts import HostRule
+
 DEFAULT_PORT = 3010
 LOOPBACK = "127.0.0.1"
+#: TRUSTED_HOSTS in local mode, unless set: the loopback names, on any port.
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 LOCAL_CLIENT_ID = "local-swagger-ui"
 # The longest a request may wait on the issuer for keys (AUTH_JWKS_TIMEOUT): well below the worker
 # timeout (30 s in gunicorn.conf.py), so a hanging issuer costs a slow 503, never a killed worker.
@@ -67,6 +71,7 @@ class Settings:
     log_level: str = "INFO"
     trusted_proxies: int = 0
     trusted_proxy_headers: frozenset[str] = frozenset()  # of FORWARDED_EXTRAS
+    trusted_hosts: tuple[str, ...] | None = None  # app.hosts.HostRule texts; None: any host is answered
     swagger_ui_client_id: str | None = None
     local_client_id: str = LOCAL_CLIENT_ID
     local_client_secret: str | None = None
@@ -230,6 +235,22 @@ def _trusted_proxy_headers(env, trusted_proxies: int) -> frozenset[str]:
     return names
 
 
+def _trusted_hosts(env, local: bool) -> tuple[str, ...] | None:
+    """TRUSTED_HOSTS' entries, normalised; unset: the loopback names in local mode, any host with a provider."""
+    if _text(env, "TRUSTED_HOSTS") is None:
+        return LOOPBACK_HOSTS if local else None
+    rules = []
+    for item in _list(env, "TRUSTED_HOSTS"):
+        try:
+            rules.append(str(HostRule.parse(item)))
+        except ValueError as error:
+            raise ConfigError(f"TRUSTED_HOSTS lists host names such as api.example.com, .example.com (its "
+                              f"subdomains too) or 10.0.0.5:8080, comma-separated; {item[:80]!r}: {error}") from None
+    if not rules:
+        raise ConfigError(f"TRUSTED_HOSTS lists no host name, got {_text(env, 'TRUSTED_HOSTS')!r}")
+    return tuple(dict.fromkeys(rules))
+
+
 def _dpop_algorithms(env) -> tuple[str, ...]:
     if _text(env, "AUTH_DPOP_ALGORITHMS") is None:
         return DEFAULTS["dpop_algorithms"]
@@ -335,6 +356,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         log_level=log_level,
         trusted_proxies=trusted_proxies,
         trusted_proxy_headers=_trusted_proxy_headers(env, trusted_proxies),
+        trusted_hosts=_trusted_hosts(env, uses_local_issuer),
         swagger_ui_client_id=_text(env, "SWAGGER_UI_OAUTH_CLIENT_ID"),
         local_client_id=_text(env, "LOCAL_CLIENT_ID") or DEFAULTS["local_client_id"],
         local_client_secret=_client_secret(env),

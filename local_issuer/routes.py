@@ -3,7 +3,8 @@
 /authorize and /oauth/token answer loopback clients only, and only when the request carries no
 proxy header (a reverse proxy in front would make every remote caller look local) and names a
 loopback host (a DNS-rebound name such as evil.example:3010 must not reach them from a browser).
-They refuse ambiguous requests: a parameter sent twice, or two client authentication methods at once.
+They refuse ambiguous requests (a parameter sent twice, or two client authentication methods at once)
+and a client secret in the URL.
 """
 
 from __future__ import annotations
@@ -66,6 +67,16 @@ def unambiguous_parameters():
     if "Authorization" in request.headers and "client_secret" in seen:
         return _refusal(400, "invalid_request",
                         "Use one client authentication method: HTTP Basic or client_secret, not both.")
+    return None
+
+
+@blueprint.before_request
+def no_secret_in_the_url():
+    """RFC 6749 §2.3.1: client credentials never go in the request URI (URLs end up in histories, logs
+    and Referer headers)."""
+    if request.endpoint in LOOPBACK_ONLY and "client_secret" in request.args:
+        return _refusal(400, "invalid_request", "The client_secret must not be sent in the URL: send it in the "
+                                                "request body, or use HTTP Basic authentication.")
     return None
 
 

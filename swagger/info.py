@@ -16,6 +16,7 @@ Every error is JSON `{"error": "...", "error_description": "..."}`.
 - **400** `invalid_dpop_proof`, `invalid_request`: a DPoP proof that fails a check, or a DPoP request
   in the wrong form. **401** `use_dpop_nonce`: nonces are on and the proof lacks the current one, given in
   the `DPoP-Nonce` header.
+- **400** `invalid_request`, on any route: the request names a host this API does not answer to.
 - **503** `temporarily_unavailable`: the issuer's signing keys could not be fetched (or the DPoP replay
   store, or the database, cannot be reached); retry after `Retry-After` seconds.
 - The messages routes answer more (`invalid_request`, `not_author`, `precondition_failed`...): each

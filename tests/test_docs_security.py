@@ -60,8 +60,11 @@ def test_the_secret_is_not_shown_to_remote_viewers(make_local_app):
     client = make_local_app().test_client()
     page = client.get("/docs", environ_base={"REMOTE_ADDR": "203.0.113.9"})
     assert "clientSecret" not in docs_settings(page.text)["oauth"]
-    page = client.get("/docs", headers={"Host": "evil.example:3010"})  # a DNS-rebound name
-    assert "clientSecret" not in docs_settings(page.text)["oauth"]
+    refused = client.get("/docs", headers={"Host": "evil.example:3010"})  # a DNS-rebound name: no page at all
+    assert (refused.status_code, refused.json["error"]) == (400, "invalid_request")
+    rebound = make_local_app(TRUSTED_HOSTS="127.0.0.1,localhost,evil.example").test_client()
+    page = rebound.get("/docs", headers={"Host": "evil.example:3010"})  # even where that name is answered
+    assert page.status_code == 200 and "clientSecret" not in docs_settings(page.text)["oauth"]
     for proxy_header in ("X-Forwarded-For", "Forwarded", "X-Real-IP", "X-Forwarded-Host"):  # relayed by a proxy
         page = client.get("/docs", headers={"Host": "127.0.0.1:3010", proxy_header: "203.0.113.9"})
         assert "clientSecret" not in docs_settings(page.text)["oauth"], proxy_header

@@ -51,19 +51,29 @@ def test_authorize_wrong_redirect_uri_is_not_redirected_to(local_server, http, u
     assert "Location" not in response.headers
 
 
-def test_authorize_on_a_non_loopback_host_name_is_refused(local_server, http):
-    """DNS rebinding: a page on evil.example resolving to 127.0.0.1 must not get codes."""
+def _on_a_rebound_name(server, http, uri: str) -> list:
+    """/authorize and /oauth/token asked for under the name evil.example."""
+    host = {"Host": f"evil.example:{server.port}"}
+    client = client_of(server)
+    return [http.get(server.url + "/authorize", params=code_request(server, redirect_uri=uri), headers=host,
+                     allow_redirects=False),
+            http.post(server.url + "/oauth/token", data={"grant_type": "client_credentials"},
+                      auth=(client.client_id, client.client_secret), headers=host)]
+
+
+def test_authorize_on_a_non_loopback_host_name_is_refused(local_server, make_local_app, http):
+    """DNS rebinding: a page on evil.example resolving to 127.0.0.1 must not get codes. Local mode answers
+    loopback names only (TRUSTED_HOSTS); where another name is answered, the issuer still refuses it."""
     uri = f"http://evil.example:{local_server.port}/swaggerui/oauth2-redirect.html"
     response = authorize(http, local_server, **code_request(local_server, redirect_uri=uri))
     assert_oauth_error(response, 400, "invalid_request")
-    response = http.get(local_server.url + "/authorize", params=code_request(local_server, redirect_uri=uri),
-                        headers={"Host": f"evil.example:{local_server.port}"}, allow_redirects=False)
-    assert_oauth_error(response, 403, "access_denied")
-    client = client_of(local_server)
-    response = http.post(local_server.url + "/oauth/token", data={"grant_type": "client_credentials"},
-                         auth=(client.client_id, client.client_secret),
-                         headers={"Host": f"evil.example:{local_server.port}"})
-    assert_oauth_error(response, 403, "access_denied")
+    for response in _on_a_rebound_name(local_server, http, uri):
+        assert_oauth_error(response, 400, "invalid_request")
+        assert "does not answer to" in response.json()["error_description"]
+    build = lambda port: make_local_app(port, TRUSTED_HOSTS="127.0.0.1,evil.example")
+    with live_on_own_port(build) as answering:
+        for response in _on_a_rebound_name(answering, http, uri.replace(str(local_server.port), str(answering.port))):
+            assert_oauth_error(response, 403, "access_denied")
 
 
 @pytest.mark.parametrize("overrides, description", [
@@ -264,6 +274,28 @@ def test_two_client_authentication_methods_are_refused(local_server, http):
                                 "client_secret": client.client_secret}).status_code == 200
 
 
+def test_a_client_secret_in_the_url_is_refused(local_server, http):
+    """RFC 6749 §2.3.1: client credentials never go in the request URI, even alone and right."""
+    client = client_of(local_server)
+    url = local_server.url + "/oauth/token"
+    secret = {"client_id": client.client_id, "client_secret": client.client_secret}
+    for response in (
+        http.post(url, data={"grant_type": "client_credentials"}, params=secret),
+        http.post(url, json={"grant_type": "client_credentials", "client_id": client.client_id},
+                  params={"client_secret": client.client_secret}),
+        http.post(url + "?client_secret=", data={"grant_type": "client_credentials", "client_id": client.client_id}),
+        http.get(local_server.url + "/authorize", params={**code_request(local_server), "client_secret": "x"},
+                 allow_redirects=False),
+    ):
+        assert_oauth_error(response, 400, "invalid_request")
+        assert response.json()["error_description"] == ("The client_secret must not be sent in the URL: send it in "
+                                                         "the request body, or use HTTP Basic authentication.")
+        assert "Location" not in response.headers
+    assert http.post(url, data={"grant_type": "client_credentials", **secret}).status_code == 200  # in the body
+    assert http.post(url, params={"client_id": client.client_id}, data={"grant_type": "client_credentials"},
+                     auth=(client.client_id, client.client_secret)).status_code == 200  # client_id alone may be
+
+
 def _non_loopback_address() -> str | None:
     """This machine's address on its default route, if it has one."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
@@ -287,7 +319,7 @@ def test_remote_clients_are_refused(make_local_app, http):
     address = _non_loopback_address()
     if address is None:
         return
-    with live_on_own_port(make_local_app, host="0.0.0.0") as server:
+    with live_on_own_port(lambda port: make_local_app(port, TRUSTED_HOSTS=address), host="0.0.0.0") as server:
         url = f"http://{address}:{server.port}"
         assert_oauth_error(http.post(url + "/oauth/token", data={"grant_type": "client_credentials"}), 403,
                            "access_denied")

@@ -16,6 +16,8 @@ from tests.support import docs_settings, live, live_on_own_port, raw_get
 FORWARDED = {"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https",
              "X-Forwarded-Host": "api.example.com", "X-Forwarded-Port": "8443", "X-Forwarded-Prefix": "/messages"}
 ALL_TRUSTED = {"TRUSTED_PROXIES": "1", "TRUSTED_PROXY_HEADERS": "host,port,prefix"}
+# The attacker's names among the hosts the API answers to (TRUSTED_HOSTS), so that their requests reach the app
+EVIL_HOSTS_TOO = {"TRUSTED_HOSTS": "127.0.0.1,.example"}
 
 HOSTILE_PREFIXES = [
     "//evil.example", "///evil.example", "/\\evil.example", "\\\\evil.example", "https://evil.example",
@@ -24,7 +26,7 @@ HOSTILE_PREFIXES = [
     "/evil<script>", '/evil"onload=', "/evil space",
 ]
 HOSTILE_HOSTS = ["evil.example/x", "evil.example\\x", "a@evil.example", "evil.example:99999", "evil.example:x",
-                 "evil example", "evil.example\x1b", "//evil.example", "evil.example#", ""]
+                 "evil example", "evil.example\x1b", "//evil.example", "evil.example#", "", "[1:2]"]
 
 
 def _environ_echo(environ, start_response):
@@ -107,12 +109,13 @@ def test_ignored_values_are_logged_once_per_reason(caplog):
 
 @pytest.fixture(params=["provider", "local"])
 def trusting_server(request, make_app, make_local_app):
-    """The app with every forwarded header trusted, as the worst configuration to attack."""
+    """The app with every forwarded header trusted and the attacker's hosts answered, as the worst
+    configuration to attack (by default local mode answers loopback names only: tests/test_trusted_hosts.py)."""
     if request.param == "provider":
-        with live(make_app(**ALL_TRUSTED)) as server:
+        with live(make_app(**ALL_TRUSTED, **EVIL_HOSTS_TOO)) as server:
             yield server
     else:
-        with live_on_own_port(lambda port: make_local_app(port, **ALL_TRUSTED)) as server:
+        with live_on_own_port(lambda port: make_local_app(port, **ALL_TRUSTED, **EVIL_HOSTS_TOO)) as server:
             yield server
 
 

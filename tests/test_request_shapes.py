@@ -9,6 +9,9 @@ byte, a line or header over its limits, a TLS handshake) is answered by gunicorn
 server itself, with 400, 414 or 431 and its own short HTML page. That is accepted: it is the server's
 refusal of the bytes, before any of our code runs. To a request line it cannot take (HTTP/2.0, a TLS
 handshake) the development server answers in HTTP/0.9: its error page alone, with no status line.
+
+A request line in absolute form (`GET http://127.0.0.1:3010/api/public HTTP/1.1`) is served as RFC 9112
+§3.2.2 says, alike on both servers: its host is the request's host, checked against TRUSTED_HOSTS.
 """
 
 from __future__ import annotations
@@ -225,6 +228,49 @@ def test_over_deep_json_is_invalid_request(running, opening, closing, depth):
     assert json.loads(answer.body) == {"error": "invalid_request",
                                        "error_description": "The JSON body is nested too deeply."}
     assert "Traceback" not in running.log()
+
+
+def absolute_form(target: str, host: str = "evil.example", method: str = "GET") -> bytes:
+    """A request line in absolute form, with a Host header that RFC 9112 §3.2.2 says to ignore."""
+    return f"{method} {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode()
+
+
+def test_an_absolute_form_request_line_names_the_host(running):
+    """Its host replaces Host, and is checked like one (local mode answers loopback names only); the path
+    served is its path. Both servers behave alike."""
+    port = running.port
+    for target in ("http://other.example/api/public", f"http://other.example:{port}/api/public",
+                   "http://other.example", f"http://127.0.0.2:{port}/api/public"):
+        answer = exchange(port, absolute_form(target, host=f"127.0.0.1:{port}"))
+        assert answer.status == 400, target
+        assert json.loads(answer.body)["error_description"] == (
+            "The request names a host this API does not answer to (TRUSTED_HOSTS).")
+        assert "Location" not in answer.headers
+    for target, status in ((f"http://127.0.0.1:{port}/api/public", 200), (f"HTTP://LocalHost:{port}/api/private", 401),
+                           (f"http://[::1]:{port}/api/public", 200), ("http://localhost/api/public", 200),
+                           (f"https://127.0.0.1:{port}/api/public", 200), (f"http://127.0.0.1:{port}/nowhere", 404),
+                           (f"http://127.0.0.1:{port}/api/%70ublic?x=1", 200)):
+        answer = exchange(port, absolute_form(target))  # Host: evil.example, ignored
+        assert answer.status == status, target
+        assert problems(answer, "GET") == [], target
+    for target in (f"http://127.0.0.1:{port}", f"http://127.0.0.1:{port}?x=1"):  # an empty path is "/"
+        answer = exchange(port, absolute_form(target))
+        assert (answer.status, answer.headers["Location"]) == (302, "/docs"), target
+    assert "Traceback" not in running.log()
+
+
+@pytest.mark.parametrize("target, description", [
+    ("ftp://127.0.0.1/api/public", "whose scheme is not http or https"),
+    ("javascript://127.0.0.1/api/public", "whose scheme is not http or https"),
+    ("http://user@127.0.0.1/api/public", "without a host, or with userinfo"),
+    ("http://user:secret@127.0.0.1/api/public", "without a host, or with userinfo"),
+    ("http:///api/public", "without a host, or with userinfo"),
+])
+def test_absolute_forms_that_are_not_plain_http_urls(running, target, description):
+    answer = exchange(running.port, absolute_form(target, host=f"127.0.0.1:{running.port}"))
+    assert answer.status == 400 and answer.content_type == "application/json"
+    body = json.loads(answer.body)
+    assert body["error"] == "invalid_request" and description in body["error_description"]
 
 
 UNPARSABLE = {
