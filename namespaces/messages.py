@@ -28,7 +28,7 @@ from security import current_token
 from storage import (IDEMPOTENCY_KEY_MAX_CHARS, IDEMPOTENCY_KEY_PATTERN, IDEMPOTENCY_KEY_RULE, PAGE_DEFAULT, PAGE_MAX,
                      TEXT_MAX_CHARS, TEXT_PATTERN, TEXT_RULE, IdempotencyKeyReused, InvalidInput, Message,
                      MessageStore, NotAuthor, NotFound, StorageError, StorageUnavailable, VersionMismatch,
-                     check_author)
+                     check_author, clean_text)
 from storage.store import ID_PATTERN
 from swagger import (SUCCESS, ApiError, Scope, answers, error_model, example, failure_example, json_body, links,
                      protected)
@@ -236,8 +236,24 @@ storage_down = answers(ns, 503, "The database is unavailable (down, or locked pa
                        _examples(("storage_unavailable", "The database is unavailable", refusal(StorageUnavailable()))))
 not_found = answers(ns, 404, "No message has this id.", error_model,
                     _examples(("not_found", "No message has this id", refusal(NotFound("")))))
-invalid_text = _examples(("invalid_text", "The text is empty once trimmed", refusal(InvalidInput(
-    "text", "text must not be empty or only white space"))))
+
+
+def refused_text(text: str) -> ApiError:
+    """What the API answers to this text, as clean_text words it."""
+    try:
+        clean_text(text)
+    except InvalidInput as error:
+        return refusal(error)
+    raise ValueError(f"{text!r} is a valid text")
+
+
+INVISIBLE_EXAMPLE = "\u200b\u200b"  # two zero width spaces
+BIDI_EXAMPLE = "Invoice for \u202egpj.exe"  # shows as "Invoice for exe.jpg"
+invalid_text = _examples(("invalid_text", "The text is empty once trimmed", refused_text("   ")),
+                         ("invisible_text", "The text has only invisible characters (U+200B)",
+                          refused_text(INVISIBLE_EXAMPLE)),
+                         ("bidi_control", "The text has a right-to-left override (U+202E)",
+                          refused_text(BIDI_EXAMPLE)))
 NO_SUBJECT = "A token without a usable `sub` claim gets `forbidden`"
 
 #: From a message's answer to the next call on it: how a client (or schemathesis) follows on.

@@ -6,8 +6,10 @@ import base64
 import fcntl
 import re
 import sqlite3
+import sys
 import threading
 import time
+import unicodedata
 from datetime import timezone
 
 import pytest
@@ -16,6 +18,7 @@ from sqlalchemy import func, select
 
 from storage import (PAGE_MAX, TEXT_MAX_CHARS, IdempotencyKeyReused, InvalidInput, MessageStore, NotAuthor, NotFound,
                      StorageUnavailable, VersionMismatch, clean_text, migrate)
+from storage.rules import BIDI_CONTROLS, INVISIBLE, SPACE
 from storage.schema import messages
 from storage.store import ID_PATTERN, decode_cursor
 from tests.support import run_together
@@ -35,6 +38,7 @@ def count_rows(store) -> int:
     ("x" * TEXT_MAX_CHARS, "x" * TEXT_MAX_CHARS),
     ("  " + "é" * TEXT_MAX_CHARS + "  ", "é" * TEXT_MAX_CHARS),  # characters, not bytes, after trimming
     ("emoji 🙂", "emoji 🙂"),
+    ("\u200b\u200bzero width spaces first", "\u200b\u200bzero width spaces first"),  # not white space: kept
 ])
 def test_valid_text_is_stored_trimmed(sent, stored):
     assert clean_text(sent) == stored
@@ -49,6 +53,10 @@ def test_valid_text_is_stored_trimmed(sent, stored):
     ("nul\x00", "control characters (found U+0000)"),
     ("c1 \x85 control", "control characters (found U+0085)"),
     ("lone \ud800 surrogate", "lone surrogates (found U+D800)"),
+    ("\u200b \ufeff", "at least one visible character: white space and invisible characters alone show "
+                      "nothing (found U+200B)"),
+    ("Invoice for \u202egpj.exe", "bidi embedding, override or isolate controls (found U+202E)"),
+    ("isolated \u2068text\u2069", "bidi embedding, override or isolate controls (found U+2068)"),
     (42, "must be a string"),
     (None, "must be a string"),
 ])
@@ -56,6 +64,22 @@ def test_invalid_text_is_refused_with_the_rule_it_breaks(sent, says):
     with pytest.raises(InvalidInput, match="^text .*" + re.escape(says)) as caught:
         clean_text(sent)
     assert caught.value.field == "text"
+
+
+def test_the_character_tables_say_what_unicode_says():
+    """SPACE is what str.strip() removes; INVISIBLE holds every format character (Cf) but the prepended
+    concatenation marks, which are drawn, and the fillers the rule names; BIDI_CONTROLS are the embedding,
+    override and isolate controls (bidi classes LRE, RLE, PDF, LRO, RLO, LRI, RLI, FSI, PDI)."""
+    def codes(ranges):
+        return {code for first, last in ranges for code in range(first, last + 1)}
+
+    every = range(sys.maxunicode + 1)
+    assert codes(SPACE) == {code for code in every if chr(code).isspace()}
+    drawn = {*range(0x0600, 0x0606), 0x06DD, 0x070F, 0x0890, 0x0891, 0x08E2, 0x110BD, 0x110CD}
+    assert {code for code in every if unicodedata.category(chr(code)) == "Cf"} - codes(INVISIBLE) == drawn
+    assert {0x115F, 0x1160, 0x3164, 0xFFA0, 0x2800, *range(0xFE00, 0xFE10), *range(0xE0100, 0xE01F0)} <= codes(INVISIBLE)
+    assert codes(BIDI_CONTROLS) == {code for code in every if unicodedata.bidirectional(chr(code))
+                                    in ("LRE", "RLE", "PDF", "LRO", "RLO", "LRI", "RLI", "FSI", "PDI")}
 
 
 # --- create, get ---
