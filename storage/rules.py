@@ -112,9 +112,9 @@ def _text_pattern() -> str:
     allowed = _bmp_class(CONTROLS + BIDI_CONTROLS, negated=True)  # anywhere in the trimmed text
     edge = _bmp_class(SPACE + CONTROLS + BIDI_CONTROLS, negated=True)  # its first and last character
     visible = f"(?!{_beyond_bmp(INVISIBLE)})" + _bmp_class(SPACE + CONTROLS + BIDI_CONTROLS + INVISIBLE, negated=True)
-    # (?!space) keeps the look-ahead from running again for each leading space given back
-    return (f"^{space}*(?!{space})(?={allowed}*?{visible})"
-            f"{edge}(?:{allowed}{{0,{TEXT_MAX_CHARS - 2}}}{edge})?{space}*$")
+    middle = f"{allowed}{{0,{TEXT_MAX_CHARS - 2}}}"
+    # the trimmed text starts with a visible character, or with another one and has a visible one after it
+    return f"^{space}*(?:{visible}(?:{middle}{edge})?|{edge}(?={allowed}*?{visible}){middle}{edge}){space}*$"
 
 
 TEXT_PATTERN = _text_pattern()
