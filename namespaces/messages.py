@@ -25,10 +25,10 @@ from flask_restx import Namespace, Resource, SchemaModel
 from werkzeug.http import quote_etag
 
 from security import current_token
-from storage import (IDEMPOTENCY_KEY_MAX_CHARS, IDEMPOTENCY_KEY_PATTERN, IDEMPOTENCY_KEY_RULE, PAGE_DEFAULT, PAGE_MAX,
-                     TEXT_MAX_CHARS, TEXT_PATTERN, TEXT_RULE, IdempotencyKeyReused, InvalidInput, Message,
-                     MessageStore, NotAuthor, NotFound, StorageError, StorageUnavailable, VersionMismatch,
-                     check_author, clean_text)
+from storage import (AUTHOR_PATTERN, CURSOR_LENGTH, CURSOR_PATTERN, CURSOR_RULE, IDEMPOTENCY_KEY_MAX_CHARS,
+                     IDEMPOTENCY_KEY_PATTERN, IDEMPOTENCY_KEY_RULE, PAGE_DEFAULT, PAGE_MAX, TEXT_MAX_CHARS, TEXT_PATTERN,
+                     TEXT_RULE, IdempotencyKeyReused, InvalidInput, Message, MessageStore, NotAuthor, NotFound,
+                     StorageError, StorageUnavailable, VersionMismatch, check_author, clean_text)
 from storage.store import ID_PATTERN
 from swagger import (SUCCESS, ApiError, Scope, answers, error_model, example, failure_example, json_body, links,
                      protected)
@@ -78,7 +78,7 @@ page_model = SchemaModel("MessagePage", {
     "properties": {
         "items": {"type": "array", "maxItems": PAGE_MAX, "items": {"$ref": "#/definitions/StoredMessage"},
                   "description": "Newest first."},
-        "next_cursor": {"type": "string", "x-nullable": True,
+        "next_cursor": {"type": "string", "x-nullable": True, "pattern": CURSOR_PATTERN,
                         "description": "Pass it as `cursor` for the next page; null on the last page."},
     },
 })
@@ -98,8 +98,12 @@ MESSAGE_ID = {"description": "A message's `id`.", "pattern": f"^{ID_PATTERN.patt
 LIST_PARAMETERS = {
     "limit": {"in": "query", "type": "integer", "minimum": 1, "maximum": PAGE_MAX, "default": PAGE_DEFAULT,
               "description": "How many messages, at most, on this page."},
-    "cursor": {"in": "query", "type": "string", "description": "A page's `next_cursor`: the page after it."},
-    "author": {"in": "query", "type": "string", "minLength": 1, "description": "Only this author's messages."},
+    "cursor": {"in": "query", "type": "string", "minLength": CURSOR_LENGTH, "maxLength": CURSOR_LENGTH,
+               "pattern": CURSOR_PATTERN,
+               "description": f"A page's `next_cursor`: the page after it. Opaque, always {CURSOR_LENGTH} characters; "
+                              "none for the first page (an empty one is refused, as any other length is)."},
+    "author": {"in": "query", "type": "string", "minLength": 1, "pattern": AUTHOR_PATTERN,
+               "description": "Only this author's messages (a `sub`: any text but NUL)."},
 }
 IDEMPOTENCY_KEY = {"in": "header", "type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_KEY_MAX_CHARS,
                    "pattern": IDEMPOTENCY_KEY_PATTERN,
@@ -278,8 +282,8 @@ class Messages(Resource):
     @answers(ns, 400, "A `limit`, `cursor` or `author` that breaks its rule (`invalid_request`).", error_model,
              _examples(("invalid_limit", "A limit out of range", refusal(InvalidInput(
                  "limit", f"limit must be an integer from 1 to {PAGE_MAX}"))),
-                       ("invalid_cursor", "A cursor this API did not give out", refusal(InvalidInput(
-                           "cursor", "cursor is not one this API gave out: use a page's next_cursor")))))
+                       ("invalid_cursor", "A cursor not of the form a next_cursor has", refusal(InvalidInput(
+                           "cursor", CURSOR_RULE)))))
     @storage_down
     @protected(ns, READ_MESSAGES)
     @answering_store_errors

@@ -14,6 +14,7 @@ TEXT_MAX_CHARS = 500  # characters (code points) after trimming
 PAGE_DEFAULT = 20
 PAGE_MAX = 100
 IDEMPOTENCY_KEY_MAX_CHARS = 255
+CURSOR_LENGTH = 32  # a page's next_cursor: base64url of 24 bytes (see store.encode_cursor)
 
 # --- what a reader sees: one table of code point ranges (inclusive) for the check and the pattern ---
 
@@ -44,6 +45,7 @@ TEXT_RULE = (f"text must be 1 to {TEXT_MAX_CHARS} characters after trimming surr
              "variation selectors, Hangul fillers or U+2800, show nothing), and no control characters except "
              "newline nor bidi embedding, override or isolate controls (U+202A to U+202E, U+2066 to U+2069)")
 IDEMPOTENCY_KEY_RULE = f"Idempotency-Key must be 1 to {IDEMPOTENCY_KEY_MAX_CHARS} visible ASCII characters"
+CURSOR_RULE = f"cursor must be a page's next_cursor: {CURSOR_LENGTH} characters from A-Z, a-z, 0-9, - and _"
 
 
 def _python_class(ranges: Ranges, negated: bool = False) -> str:
@@ -119,6 +121,8 @@ def _text_pattern() -> str:
 
 TEXT_PATTERN = _text_pattern()
 IDEMPOTENCY_KEY_PATTERN = f"^[!-~]{{1,{IDEMPOTENCY_KEY_MAX_CHARS}}}$"
+CURSOR_PATTERN = f"^[A-Za-z0-9_-]{{{CURSOR_LENGTH}}}$"
+AUTHOR_PATTERN = r"^[^\x00]+$"  # check_author's rule, for an author in a query (where no lone surrogate can come)
 
 
 def check_author(value: object, field: str = "author") -> str:

@@ -36,11 +36,13 @@ from .engine import DEFAULT_BUSY_TIMEOUT, is_sqlite, make_engine
 from .file_lock import file_lock
 from .errors import (IdempotencyKeyReused, InvalidInput, NotAuthor, NotFound, StorageUnavailable,
                      VersionMismatch)
-from .rules import PAGE_DEFAULT, check_author, check_idempotency_key, check_page_size, clean_text
+from .rules import (CURSOR_PATTERN, CURSOR_RULE, PAGE_DEFAULT, check_author, check_idempotency_key, check_page_size,
+                    clean_text)
 from .schema import ID_LENGTH, idempotency_keys, messages
 
 ID_PATTERN = re.compile(f"[0-9a-f]{{{ID_LENGTH}}}")  # 128 random bits, hex: opaque, not sequential
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_LAST_MICROS = (datetime.max.replace(tzinfo=timezone.utc) - EPOCH) // timedelta(microseconds=1)
 TURN_POLL = 0.0005  # seconds between two tries for a SQLite writer's turn
 
 
@@ -352,20 +354,19 @@ class _GroupCommit:
 
 
 def encode_cursor(last: Message) -> str:
-    raw = f"{(last.created_at - EPOCH) // timedelta(microseconds=1)}.{last.id}"
-    return base64.urlsafe_b64encode(raw.encode()).rstrip(b"=").decode()
+    """The position after ``last``: its creation time (microseconds since 1970, 8 bytes) and id (16 bytes),
+    in base64url: always CURSOR_LENGTH characters, and every string of that form names some position."""
+    micros = (last.created_at - EPOCH) // timedelta(microseconds=1)
+    return base64.urlsafe_b64encode(micros.to_bytes(8, "big") + bytes.fromhex(last.id)).decode()
 
 
 def decode_cursor(cursor: object) -> tuple[datetime, str]:
-    """(created_at, id) of the last item of the previous page, or InvalidInput."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
-        micros, last_id = raw.split(".")
-        if not (micros.isdigit() and _is_id(last_id)):
-            raise ValueError
-        return EPOCH + timedelta(microseconds=int(micros)), last_id
-    except (TypeError, ValueError, OverflowError):
-        raise InvalidInput("cursor", "cursor is not one this API gave out: use a page's next_cursor") from None
+    """(created_at, id) of the last item of the previous page, or InvalidInput. A time past the last one a
+    datetime holds is that last one: the page then starts at the newest message."""
+    if not isinstance(cursor, str) or not re.fullmatch(CURSOR_PATTERN, cursor):
+        raise InvalidInput("cursor", CURSOR_RULE)
+    raw = base64.urlsafe_b64decode(cursor)
+    return EPOCH + timedelta(microseconds=min(int.from_bytes(raw[:8], "big"), _LAST_MICROS)), raw[8:].hex()
 
 
 @contextmanager

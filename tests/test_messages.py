@@ -185,8 +185,8 @@ def test_paging_while_others_post_repeats_and_skips_nothing(http, api, as_user):
 
 
 @pytest.mark.parametrize("query", [{"limit": "0"}, {"limit": str(PAGE_MAX + 1)}, {"limit": "ten"}, {"limit": "-1"},
-                                   {"limit": ["1", "2"]}, {"cursor": "not-ours"}, {"cursor": ["a", "b"]},
-                                   {"author": ""}])
+                                   {"limit": ["1", "2"]}, {"cursor": "not-ours"}, {"cursor": ""}, {"cursor": ["a", "b"]},
+                                   {"author": ""}, {"author": "nul\x00"}])
 def test_bad_list_parameters_are_refused_by_name(http, api, as_user, query):
     answer = http.get(api.url + "/api/messages", params=query, headers=as_user("alice", READ))
     assert is_error(answer, 400, "invalid_request")

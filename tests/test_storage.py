@@ -10,17 +10,17 @@ import sys
 import threading
 import time
 import unicodedata
-from datetime import timezone
+from datetime import timedelta, timezone
 
 import pytest
 from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import func, select
 
-from storage import (PAGE_MAX, TEXT_MAX_CHARS, IdempotencyKeyReused, InvalidInput, MessageStore, NotAuthor, NotFound,
-                     StorageUnavailable, VersionMismatch, clean_text, migrate)
+from storage import (CURSOR_LENGTH, CURSOR_PATTERN, PAGE_MAX, TEXT_MAX_CHARS, IdempotencyKeyReused, InvalidInput,
+                     MessageStore, NotAuthor, NotFound, StorageUnavailable, VersionMismatch, clean_text, migrate)
 from storage.rules import BIDI_CONTROLS, INVISIBLE, SPACE
 from storage.schema import messages
-from storage.store import ID_PATTERN, decode_cursor
+from storage.store import EPOCH, ID_PATTERN, decode_cursor
 from tests.support import run_together
 
 
@@ -148,17 +148,26 @@ def test_the_cursor_is_opaque_text_naming_the_last_item(store):
     for i in range(3):
         store.create("alice", f"m{i}")
     page = store.list(limit=2)
-    assert page.next_cursor.isascii() and "=" not in page.next_cursor
+    assert re.fullmatch(CURSOR_PATTERN, page.next_cursor) and len(page.next_cursor) == CURSOR_LENGTH
     assert decode_cursor(page.next_cursor) == (page.items[-1].created_at, page.items[-1].id)
 
 
-def b64(text: str) -> str:
-    return base64.urlsafe_b64encode(text.encode()).decode()
+def test_every_cursor_of_the_documented_form_names_a_place(store):
+    """Any 32 base64url characters are a cursor: the messages older than the time and id they hold."""
+    made = [store.create("alice", f"m{i}")[0] for i in range(3)]
+    assert store.list(cursor="A" * CURSOR_LENGTH).items == []  # 1970, id 0: nothing is older
+    assert store.list(cursor="_" * CURSOR_LENGTH).items == made[::-1]  # past year 9999: everything is
+    assert store.list(cursor="-" * CURSOR_LENGTH).items == made[::-1]
+    middle = made[1]
+    after_middle = base64.urlsafe_b64encode(
+        ((middle.created_at - EPOCH) // timedelta(microseconds=1)).to_bytes(8, "big") + bytes.fromhex(middle.id))
+    assert store.list(cursor=after_middle.decode()).items == [made[0]]
 
 
 @pytest.mark.parametrize("cursor", [
-    "", "garbage!", "é", 12, b64("not-a-cursor"), b64("123.abc"), b64("-1." + "0" * 32),
-    b64(f"{10 ** 20}." + "0" * 32), b64("1.2." + "0" * 32),
+    "", "garbage!", "é", 12, "A" * (CURSOR_LENGTH - 1), "A" * (CURSOR_LENGTH + 1), "+" * CURSOR_LENGTH,
+    "A" * (CURSOR_LENGTH - 1) + "=", "A" * (CURSOR_LENGTH - 1) + "\n", " " + "A" * (CURSOR_LENGTH - 1),
+    "A" * (CURSOR_LENGTH - 1) + "é",
 ])
 def test_a_bad_cursor_is_invalid_input(store, cursor):
     with pytest.raises(InvalidInput) as caught:
