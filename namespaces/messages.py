@@ -30,10 +30,10 @@ from flask_restx import Namespace, Resource, SchemaModel
 from werkzeug.http import quote_etag
 
 from security import current_token
-from storage import (IDEMPOTENCY_KEY_MAX_CHARS, IDEMPOTENCY_KEY_PATTERN, IDEMPOTENCY_KEY_RULE, PAGE_DEFAULT, PAGE_MAX,
-                     TEXT_MAX_CHARS, TEXT_PATTERN, TEXT_RULE, IdempotencyKeyReused, InvalidInput, Message,
-                     MessageStore, NotAuthor, NotFound, Owner, StorageError, StorageUnavailable, VersionMismatch,
-                     check_author)
+from storage import (AUTHOR_PATTERN, CURSOR_LENGTH, CURSOR_PATTERN, CURSOR_RULE, IDEMPOTENCY_KEY_MAX_CHARS,
+                     IDEMPOTENCY_KEY_PATTERN, IDEMPOTENCY_KEY_RULE, PAGE_DEFAULT, PAGE_MAX, TEXT_MAX_CHARS, TEXT_PATTERN,
+                     TEXT_RULE, IdempotencyKeyReused, InvalidInput, Message, MessageStore, NotAuthor, NotFound, Owner,
+                     StorageError, StorageUnavailable, VersionMismatch, check_author, clean_text)
 from storage.store import ID_PATTERN
 from swagger import (SUCCESS, ApiError, Scope, answers, error_model, example, failure_example, json_body, links,
                      protected)
@@ -88,7 +88,7 @@ page_model = SchemaModel("MessagePage", {
     "properties": {
         "items": {"type": "array", "maxItems": PAGE_MAX, "items": {"$ref": "#/definitions/StoredMessage"},
                   "description": "Newest first."},
-        "next_cursor": {"type": "string", "x-nullable": True,
+        "next_cursor": {"type": "string", "x-nullable": True, "pattern": CURSOR_PATTERN,
                         "description": "Pass it as `cursor` for the next page; null on the last page."},
     },
 })
@@ -108,12 +108,15 @@ MESSAGE_ID = {"description": "A message's `id`.", "pattern": f"^{ID_PATTERN.patt
 LIST_PARAMETERS = {
     "limit": {"in": "query", "type": "integer", "minimum": 1, "maximum": PAGE_MAX, "default": PAGE_DEFAULT,
               "description": "How many messages, at most, on this page."},
-    "cursor": {"in": "query", "type": "string", "description": "A page's `next_cursor`: the page after it."},
-    "author": {"in": "query", "type": "string", "minLength": 1,
-               "description": "Only messages whose author is this `sub`, from whichever issuer."},
-    "author_issuer": {"in": "query", "type": "string", "minLength": 1,
-                      "description": "Only that `author`'s messages from this issuer (`iss`): one user, when the "
-                                     "API trusts several issuers. Needs `author`."},
+    "cursor": {"in": "query", "type": "string", "minLength": CURSOR_LENGTH, "maxLength": CURSOR_LENGTH,
+               "pattern": CURSOR_PATTERN,
+               "description": f"A page's `next_cursor`: the page after it. Opaque, always {CURSOR_LENGTH} characters; "
+                              "none for the first page (an empty one is refused, as any other length is)."},
+    "author": {"in": "query", "type": "string", "minLength": 1, "pattern": AUTHOR_PATTERN,
+               "description": "Only messages whose author is this `sub` (any text but NUL), from whichever issuer."},
+    "author_issuer": {"in": "query", "type": "string", "minLength": 1, "pattern": AUTHOR_PATTERN,
+                      "description": "Only messages whose author's issuer (`iss`) is this one; with `author`, one "
+                                     "user's, when the API trusts several issuers."},
 }
 IDEMPOTENCY_KEY = {"in": "header", "type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_KEY_MAX_CHARS,
                    "pattern": IDEMPOTENCY_KEY_PATTERN,
@@ -262,8 +265,24 @@ storage_down = answers(ns, 503, "The database is unavailable (down, or locked pa
                        _examples(("storage_unavailable", "The database is unavailable", refusal(StorageUnavailable()))))
 not_found = answers(ns, 404, "No message has this id.", error_model,
                     _examples(("not_found", "No message has this id", refusal(NotFound("")))))
-invalid_text = _examples(("invalid_text", "The text is empty once trimmed", refusal(InvalidInput(
-    "text", "text must not be empty or only white space"))))
+
+
+def refused_text(text: str) -> ApiError:
+    """What the API answers to this text, as clean_text words it."""
+    try:
+        clean_text(text)
+    except InvalidInput as error:
+        return refusal(error)
+    raise ValueError(f"{text!r} is a valid text")
+
+
+INVISIBLE_EXAMPLE = "\u200b\u200b"  # two zero width spaces
+BIDI_EXAMPLE = "Invoice for \u202egpj.exe"  # shows as "Invoice for exe.jpg"
+invalid_text = _examples(("invalid_text", "The text is empty once trimmed", refused_text("   ")),
+                         ("invisible_text", "The text has only invisible characters (U+200B)",
+                          refused_text(INVISIBLE_EXAMPLE)),
+                         ("bidi_control", "The text has a right-to-left override (U+202E)",
+                          refused_text(BIDI_EXAMPLE)))
 NO_SUBJECT = "A token without a usable `sub` claim gets `forbidden`"
 
 #: From a message's answer to the next call on it: how a client (or schemathesis) follows on.
@@ -285,12 +304,12 @@ class Messages(Resource):
     @answers(ns, 200, "A page of messages, newest first. Messages posted while you page through never make "
                       "one repeat or skip another.", page_model,
              {SUCCESS: example("One message, on the last page", {"items": [as_json(EXAMPLE)], "next_cursor": None})})
-    @answers(ns, 400, "A `limit`, `cursor`, `author` or `author_issuer` that breaks its rule, or `author_issuer` "
-                      "without `author` (`invalid_request`).", error_model,
+    @answers(ns, 400, "A `limit`, `cursor`, `author` or `author_issuer` that breaks its rule (`invalid_request`).",
+             error_model,
              _examples(("invalid_limit", "A limit out of range", refusal(InvalidInput(
                  "limit", f"limit must be an integer from 1 to {PAGE_MAX}"))),
-                       ("invalid_cursor", "A cursor this API did not give out", refusal(InvalidInput(
-                           "cursor", "cursor is not one this API gave out: use a page's next_cursor")))))
+                       ("invalid_cursor", "A cursor not of the form a next_cursor has", refusal(InvalidInput(
+                           "cursor", CURSOR_RULE)))))
     @storage_down
     @protected(ns, READ_MESSAGES)
     @answering_store_errors

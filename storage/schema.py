@@ -54,6 +54,7 @@ messages = Table(
     # newest first is a backward scan of these: (created_at, id) orders every message totally
     Index(None, "created_at", "id"),
     Index(None, "author", "created_at", "id"),
+    Index(None, "author_issuer", "created_at", "id"),  # the author_issuer filter alone
 )
 
 # One row per (author, its issuer, Idempotency-Key): the body it came with and the first answer, kept as it

@@ -42,11 +42,13 @@ from .engine import DEFAULT_BUSY_TIMEOUT, is_sqlite, make_engine
 from .file_lock import file_lock
 from .errors import (IdempotencyKeyReused, InvalidInput, NotAuthor, NotFound, StorageUnavailable,
                      VersionMismatch)
-from .rules import PAGE_DEFAULT, check_author, check_idempotency_key, check_page_size, clean_text
+from .rules import (CURSOR_PATTERN, CURSOR_RULE, PAGE_DEFAULT, check_author, check_idempotency_key, check_page_size,
+                    clean_text)
 from .schema import ID_LENGTH, idempotency_keys, messages
 
 ID_PATTERN = re.compile(f"[0-9a-f]{{{ID_LENGTH}}}")  # 128 random bits, hex: opaque, not sequential
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_LAST_MICROS = (datetime.max.replace(tzinfo=timezone.utc) - EPOCH) // timedelta(microseconds=1)
 TURN_POLL = 0.0005  # seconds between two tries for a SQLite writer's turn
 IDEMPOTENCY_KEY_TTL = 86_400  # seconds an Idempotency-Key is remembered, unless the store is told otherwise
 EXPIRED_KEYS_PER_CREATE = 10  # the most expired key records one keyed create deletes besides its own
@@ -227,13 +229,12 @@ class MessageStore:
     def list(self, limit: int = PAGE_DEFAULT, cursor: str | None = None, author: str | None = None,
              author_issuer: str | None = None) -> Page:
         """Up to ``limit`` messages, newest first, after ``cursor`` (a page's next_cursor); when given, only
-        by ``author`` (a `sub`, whatever its issuer) and only from ``author_issuer`` (which needs ``author``:
-        it narrows one subject to one user). InvalidInput for a bad limit, cursor, author or issuer."""
+        by ``author`` (a `sub`, whatever its issuer) and only from ``author_issuer`` (with ``author``: one
+        user). Each filter has an index that keeps its order. InvalidInput for a bad limit, cursor, author or
+        issuer."""
         limit = check_page_size(limit)
         query = select(messages).order_by(messages.c.created_at.desc(), messages.c.id.desc()).limit(limit + 1)
         if author_issuer is not None:
-            if author is None:
-                raise InvalidInput("author_issuer", "an author_issuer needs an author: it narrows one sub to one issuer")
             query = query.where(messages.c.author_issuer == check_author(author_issuer, "author_issuer"))
         if author is not None:
             query = query.where(messages.c.author == check_author(author))
@@ -389,20 +390,19 @@ class _GroupCommit:
 
 
 def encode_cursor(last: Message) -> str:
-    raw = f"{(last.created_at - EPOCH) // timedelta(microseconds=1)}.{last.id}"
-    return base64.urlsafe_b64encode(raw.encode()).rstrip(b"=").decode()
+    """The position after ``last``: its creation time (microseconds since 1970, 8 bytes) and id (16 bytes),
+    in base64url: always CURSOR_LENGTH characters, and every string of that form names some position."""
+    micros = (last.created_at - EPOCH) // timedelta(microseconds=1)
+    return base64.urlsafe_b64encode(micros.to_bytes(8, "big") + bytes.fromhex(last.id)).decode()
 
 
 def decode_cursor(cursor: object) -> tuple[datetime, str]:
-    """(created_at, id) of the last item of the previous page, or InvalidInput."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
-        micros, last_id = raw.split(".")
-        if not (micros.isdigit() and _is_id(last_id)):
-            raise ValueError
-        return EPOCH + timedelta(microseconds=int(micros)), last_id
-    except (TypeError, ValueError, OverflowError):
-        raise InvalidInput("cursor", "cursor is not one this API gave out: use a page's next_cursor") from None
+    """(created_at, id) of the last item of the previous page, or InvalidInput. A time past the last one a
+    datetime holds is that last one: the page then starts at the newest message."""
+    if not isinstance(cursor, str) or not re.fullmatch(CURSOR_PATTERN, cursor):
+        raise InvalidInput("cursor", CURSOR_RULE)
+    raw = base64.urlsafe_b64decode(cursor)
+    return EPOCH + timedelta(microseconds=min(int.from_bytes(raw[:8], "big"), _LAST_MICROS)), raw[8:].hex()
 
 
 @contextmanager

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import unicodedata
 
 import click
 from flask import current_app, jsonify
@@ -29,8 +30,15 @@ FORMATS = ("swagger", "openapi")
 
 
 def render(document: dict) -> str:
-    """The one text form of a document: what `make spec` commits and the drift test compares."""
-    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    """The one text form of a document: what `make spec` commits and the drift test compares. A character
+    that does not show as itself (invisible, unassigned, or a combining mark that would sit on the one
+    before, as the text pattern has) is written as its JSON escape, so a reader of the file sees it."""
+    text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return "".join(char if _shows(char) else json.dumps(char)[1:-1] for char in text)
+
+
+def _shows(char: str) -> bool:
+    return char.isascii() or (char.isprintable() and not unicodedata.category(char).startswith("M"))
 
 
 def complete(document: dict, schemes: Schemes = BEARER_ONLY) -> tuple[dict, dict]:

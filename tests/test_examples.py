@@ -23,7 +23,7 @@ from fnmatch import fnmatch
 
 import pytest
 
-from namespaces.messages import EXAMPLE_AUTHOR, EXAMPLE_TEXT, STORE
+from namespaces.messages import BIDI_EXAMPLE, EXAMPLE_AUTHOR, EXAMPLE_TEXT, INVISIBLE_EXAMPLE, STORE
 from security.dpop import access_token_hash
 from storage import Owner
 from tests.calls import Call, Caller, Signer
@@ -120,6 +120,8 @@ CASES = {
     "request_entity_too_large": lambda call, op, auth, http: replaced_body(call, padding="x" * 17_000).send(http),
     "unsupported_media_type": lambda call, op, auth, http: raw(call, "text/plain", b"Hello").send(http),
     "invalid_text": lambda call, op, auth, http: replaced_body(call, text="   ").send(http),
+    "invisible_text": lambda call, op, auth, http: replaced_body(call, text=INVISIBLE_EXAMPLE).send(http),
+    "bidi_control": lambda call, op, auth, http: replaced_body(call, text=BIDI_EXAMPLE).send(http),
     "invalid_idempotency_key": lambda call, op, auth, http: call.with_headers(Idempotency_Key="has space").send(http),
     "idempotency_key_reused": lambda call, op, auth, http: twice(
         call.with_headers(Idempotency_Key="retry-1"), http,

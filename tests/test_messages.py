@@ -10,20 +10,22 @@ from __future__ import annotations
 import http.client
 import json
 import re
+import subprocess
 import sys
 import time
-import unicodedata
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
+import jsonschema_rs
 import pytest
 import requests
 
 from namespaces.messages import STORE
 from storage import PAGE_MAX, TEXT_MAX_CHARS, TEXT_PATTERN, InvalidInput, clean_text
+from storage.rules import INVISIBLE
 from swagger.bodies import MAX_BODY_BYTES
 from tests.databases import database_of_0001
-from tests.support import live, run_together
+from tests.support import live, require_tool, run_together
 
 READ, WRITE, DELETE = "read:messages", "write:messages", "delete:messages"
 UNKNOWN_ID = "0" * 32
@@ -229,8 +231,8 @@ def test_paging_while_others_post_repeats_and_skips_nothing(http, api, as_user):
 
 
 @pytest.mark.parametrize("query", [{"limit": "0"}, {"limit": str(PAGE_MAX + 1)}, {"limit": "ten"}, {"limit": "-1"},
-                                   {"limit": ["1", "2"]}, {"cursor": "not-ours"}, {"cursor": ["a", "b"]},
-                                   {"author": ""}])
+                                   {"limit": ["1", "2"]}, {"cursor": "not-ours"}, {"cursor": ""}, {"cursor": ["a", "b"]},
+                                   {"author": ""}, {"author": "nul\x00"}])
 def test_bad_list_parameters_are_refused_by_name(http, api, as_user, query):
     answer = http.get(api.url + "/api/messages", params=query, headers=as_user("alice", READ))
     assert is_error(answer, 400, "invalid_request")
@@ -308,24 +310,124 @@ def test_text_at_the_limit_is_stored_trimmed(http, api, as_user):
     assert multiline.json()["text"] == "line one\nline two 👋"
 
 
+#: Texts a reader would see nothing of: each refused, on POST and PATCH.
+INVISIBLE_ONLY = {
+    "zero-width-space": "\u200b", "zero-width-joiner": "\u200d", "word-joiner": "\u2060", "bom": "\ufeff",
+    "soft-hyphen": "\u00ad", "left-to-right-mark": "\u200e", "right-to-left-mark": "\u200f",
+    "arabic-letter-mark": "\u061c", "mongolian-vowel-separator": "\u180e", "invisible-times": "\u2062",
+    "grapheme-joiner": "\u034f", "variation-selector": "\ufe0f", "hangul-filler": "\u3164",
+    "halfwidth-hangul-filler": "\uffa0", "choseong-filler": "\u115f", "jungseong-filler": "\u1160",
+    "braille-blank": "\u2800", "tags": "\U000e0068\U000e0069\U000e007f", "variation-selector-17": "\U000e0100",
+    "musical-format": "\U0001d173", "no-break-space": "\xa0", "ideographic-space": "\u3000",
+    "mixed": " \u200b\u3000\u2060\n\ufeff\u3164 ", "many": "\u200b" * TEXT_MAX_CHARS,
+}
+#: The bidi embedding, override and isolate controls: refused anywhere in a text.
+BIDI_CONTROLS = {"LRE": "\u202a", "RLE": "\u202b", "PDF": "\u202c", "LRO": "\u202d", "RLO": "\u202e",
+                 "LRI": "\u2066", "RLI": "\u2067", "FSI": "\u2068", "PDI": "\u2069"}
+#: Texts with something to see, invisible characters and right-to-left scripts included: stored as sent.
+SEEN = {
+    "family": "\U0001f468\u200d\U0001f469\u200d\U0001f467", "heart": "\u2764\ufe0f",
+    "skin-tone": "\U0001f44b\U0001f3fd", "flag-of-scotland": "\U0001f3f4\U000e0067\U000e0062\U000e0073"
+    "\U000e0063\U000e0074\U000e007f", "arabic": "\u0645\u0631\u062d\u0628\u0627 \u0628\u0627\u0644\u0639\u0627\u0644\u0645",
+    "hebrew-with-marks": "\u200f\u05e9\u05dc\u05d5\u05dd \u200eOK\u200e", "arabic-number-sign": "\u0600\u0661\u0662",
+    "lone-combining-mark": "\u0301", "ideographic-variant": "\u845b\U000e0100", "soft-hyphen-inside": "co\u00adop",
+    "zero-width-space-first": "\u200bhello", "invisible-then-visible-at-the-limit": "\u200b" * (TEXT_MAX_CHARS - 1) + "x",
+}
+
+
+def test_text_without_anything_to_see_or_with_a_bidi_control_is_refused(http, api, as_user):
+    alice = as_user("alice", READ, WRITE)
+    posted = post(http, api, alice, "Hello").json()
+    url = f"{api.url}/api/messages/{posted['id']}"
+    refused = {**{name: (text, "only white space" if not text.strip() else "at least one visible character")
+                  for name, text in INVISIBLE_ONLY.items()},
+               **{name: (f"abc {char} def", "bidi embedding, override or isolate controls")
+                  for name, char in BIDI_CONTROLS.items()}}
+    for name, (text, says) in refused.items():
+        for answer in (post(http, api, alice, text),
+                       http.patch(url, json={"text": text}, headers={**alice, "If-Match": '"1"'})):
+            assert is_error(answer, 400, "invalid_request"), (name, answer.text)
+            assert says in answer.json()["error_description"], name
+    assert http.get(url, headers=alice).json() == posted  # no edit changed it
+    assert [m["id"] for m in http.get(api.url + "/api/messages", headers=alice).json()["items"]] == [posted["id"]]
+
+
+def test_text_with_something_to_see_is_stored_as_sent(http, api, as_user):
+    alice = as_user("alice", READ, WRITE)
+    for name, text in SEEN.items():
+        posted = post(http, api, alice, text)
+        assert (posted.status_code, posted.json()["text"]) == (201, text), name
+        url = f"{api.url}/api/messages/{posted.json()['id']}"
+        assert http.get(url, headers=alice).json()["text"] == text, name
+        edited = http.patch(url, json={"text": text}, headers={**alice, "If-Match": '"1"'})
+        assert (edited.status_code, edited.json()["text"], edited.json()["version"]) == (200, text, 2), name
+
+
+def accepted(text: str) -> bool:
+    try:
+        clean_text(text)
+    except InvalidInput:
+        return False
+    return True
+
+
+def every_sort_of_character() -> list[int]:
+    """Every character of the Basic Multilingual Plane, a sample of the others, and every one of the
+    invisible ranges beyond it with its neighbours; not the surrogates, which cannot travel in UTF-8 (a
+    JSON escape of one is refused: lone-surrogate above)."""
+    beyond = {*range(0x10000, sys.maxunicode + 1, 997), *(code for first, last in INVISIBLE if first > 0xFFFF
+                                                          for code in range(first - 1, last + 2))}
+    return [code for code in [*range(0x10000), *sorted(beyond)] if not 0xD800 <= code <= 0xDFFF]
+
+
+def in_contexts(char: str) -> tuple[str, ...]:
+    return char, f"a{char}b", f" {char}", f"{char}\t", f"\u200b{char}"
+
+
 def test_the_text_rule_in_the_document_is_the_one_the_api_applies():
-    """The body schema's `pattern` says exactly what clean_text accepts: every character of the Basic
-    Multilingual Plane (and a sample of the others) alone, inside, and at either end of a text."""
+    """The body schema's `pattern`, as Python reads it (schemathesis draws from it), says exactly what
+    clean_text accepts: each sort of character alone, inside, and at either end of a text."""
     pattern = re.compile(TEXT_PATTERN)
-
-    def accepted(text: str) -> bool:
-        try:
-            clean_text(text)
-        except InvalidInput:
-            return False
-        return True
-
-    for code in [*range(0x10000), *range(0x10000, sys.maxunicode + 1, 997)]:
-        char = chr(code)
-        if unicodedata.category(char) == "Cs":
-            continue  # cannot travel in UTF-8; a JSON escape of one is refused (lone-surrogate above)
-        for text in (char, f"a{char}b", f" {char}", f"{char}\t"):
+    for code in every_sort_of_character():
+        for text in in_contexts(chr(code)):
             assert bool(pattern.search(text)) == accepted(text), (hex(code), text)
     for length in (TEXT_MAX_CHARS - 1, TEXT_MAX_CHARS, TEXT_MAX_CHARS + 1):
-        for text in ("x" * length, f" {'x' * length} \n", "x" + " " * (length - 2) + "x"):
+        for text in ("x" * length, f" {'x' * length} \n", "x" + " " * (length - 2) + "x", "\u200b" * length,
+                     "\u200b" * (length - 1) + "x", " " * length + "\u200b", " \u3164" * length + "."):
             assert bool(pattern.search(text)) == accepted(text), length
+
+
+ECMA_VERDICTS = """
+const pattern = JSON.parse(require("fs").readFileSync(0, "utf8"));
+const [codes, contexts] = [pattern.codes, pattern.contexts];
+const verdicts = {};
+for (const flags of ["u", ""]) {
+  const expression = new RegExp(pattern.pattern, flags);
+  verdicts[flags || "none"] = codes.map(code => contexts.map(([before, after]) =>
+    expression.test(before + String.fromCodePoint(code) + after) ? "1" : "0").join("")).join("");
+}
+process.stdout.write(JSON.stringify(verdicts));
+"""
+
+
+def test_the_pattern_means_the_same_to_ecma_262_and_to_jsonschema_rs():
+    """JSON Schema's patterns are ECMA-262 expressions: node compiles this one with the u flag (code points,
+    as JSON Schema asks) and without, and jsonschema-rs (schemathesis' validator) reads it too. With the
+    u flag and in jsonschema-rs it agrees with clean_text on every sort of character; without, on every
+    one but the invisible characters beyond U+FFFF, which it sees as two code units, one of them visible."""
+    node = require_tool("node", install="Debian's nodejs; `.ci/run` installs it with npm")
+    codes = every_sort_of_character()
+    contexts = [(text.split("\x00")[0], text.split("\x00")[1]) for text in in_contexts("\x00")]
+    expected = "".join("1" if accepted(text) else "0" for code in codes for text in in_contexts(chr(code)))
+    ran = subprocess.run([node, "-e", ECMA_VERDICTS], capture_output=True, text=True, timeout=120,
+                         input=json.dumps({"pattern": TEXT_PATTERN, "codes": codes, "contexts": contexts}))
+    assert ran.returncode == 0, ran.stderr
+    verdicts = json.loads(ran.stdout)
+    assert verdicts["u"] == expected
+    beyond_invisible = {code for first, last in INVISIBLE if first > 0xFFFF for code in range(first, last + 1)}
+    differing = {codes[index // len(contexts)] for index, (a, b) in enumerate(zip(verdicts["none"], expected)) if a != b}
+    assert differing and differing <= beyond_invisible
+
+    validator = jsonschema_rs.validator_for({"type": "string", "pattern": TEXT_PATTERN})
+    rust = "".join("1" if validator.is_valid(text) else "0" for code in codes for text in in_contexts(chr(code)))
+    assert rust == expected

@@ -34,6 +34,7 @@ def upgrade() -> None:
         op.execute(sa.text(f"UPDATE {table} SET author_issuer = :issuer").bindparams(issuer=issuer))
     with op.batch_alter_table("messages") as batch:
         batch.alter_column("author_issuer", existing_type=sa.Text(), nullable=False)
+    op.create_index("ix_messages_author_issuer_created_at_id", "messages", ["author_issuer", "created_at", "id"])
     with op.batch_alter_table("idempotency_keys") as batch:
         batch.alter_column("author_issuer", existing_type=sa.Text(), nullable=False)
         batch.drop_constraint("pk_idempotency_keys", type_="primary")
@@ -46,6 +47,7 @@ def downgrade() -> None:
         batch.drop_constraint("pk_idempotency_keys", type_="primary")
         batch.create_primary_key("pk_idempotency_keys", ["author", "key"])
         batch.drop_column("author_issuer")
+    op.drop_index("ix_messages_author_issuer_created_at_id", "messages")
     with op.batch_alter_table("messages") as batch:
         batch.drop_column("author_issuer")
 
