@@ -126,8 +126,9 @@ def repository(tmp_path, seeded_instance):
     """A copy of the repository to run make in: its own instance/ and no .env, sharing the virtualenv."""
     root = repository_copy(tmp_path / "repo", instance=seeded_instance)
     (root / ".venv").symlink_to(ROOT / ".venv")
-    installed = (ROOT / ".venv" / ".installed").stat().st_mtime
-    for requirements in root.glob("requirements*.txt"):  # make sees the virtualenv up to date: no pip run
+    # make sees the virtualenv up to date, whichever of its stamps (runtime, test tools) is older: no pip run
+    installed = min((ROOT / ".venv" / stamp).stat().st_mtime for stamp in (".runtime", ".installed"))
+    for requirements in root.glob("requirements*.txt"):
         os.utime(requirements, (installed - 1, installed - 1))
     return root
 
