@@ -93,10 +93,10 @@ def measure(key: ECKey, make, most: int) -> tuple[int, int, float, float]:
 
 def main() -> int:
     settings = load_settings({"AUTH_ISSUER": ISSUER, "AUTH0_AUDIENCE": AUDIENCE, "AUTH_ALGORITHMS": "ES256"})
-    most = settings.token_cache_size + settings.token_cache_size // 10
+    most = settings.auth.token_cache_size + settings.auth.token_cache_size // 10
     key = ECKey.generate_key("P-256", parameters={"kid": "bench-es256", "use": "sig", "alg": "ES256"})
     print(describe_machine())
-    print(f"\nToken cache at the defaults (AUTH_TOKEN_CACHE_SIZE={settings.token_cache_size}), filled with "
+    print(f"\nToken cache at the defaults (AUTH_TOKEN_CACHE_SIZE={settings.auth.token_cache_size}), filled with "
           f"distinct tokens of each shape, up to {MAX_TOKEN_LENGTH} characters (the longest accepted):\n")
     print("| token shape | token chars | tokens fed | entries held | MB kept | KB per entry | MB counted by the cache |\n"
           "|---|---:|---:|---:|---:|---:|---:|")

@@ -5,6 +5,7 @@ a token bound to the key in ``instance/dpop-client-key.pem``, and a fresh proof 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import click
@@ -19,6 +20,9 @@ from .routes import EXTENSION
 from .server import LOCAL_USER
 from .signing_key import UnusableFile
 from .tokens import DEFAULT_LIFETIME
+
+if TYPE_CHECKING:
+    from . import LocalIssuer
 
 
 def _token_options(command):
@@ -36,14 +40,14 @@ def _token_options(command):
 
 
 def _mint(scope: str | None, subject: str, expires_in: int, jkt: str | None = None) -> str:
-    issuer = current_app.extensions.get(EXTENSION)
+    issuer: LocalIssuer | None = current_app.extensions.get(EXTENSION)
     if issuer is None:
         raise click.ClickException(
             "a token provider is configured (AUTH0_DOMAIN or AUTH_ISSUER): get tokens from it, not locally"
         )
-    if jkt is None and issuer.settings.dpop == REQUIRED:
+    if jkt is None and issuer.dpop_mode == REQUIRED:
         raise click.ClickException("AUTH_DPOP=required: the API takes DPoP tokens only; use `make dpop-token`")
-    if jkt is not None and issuer.settings.dpop == OFF:
+    if jkt is not None and issuer.dpop_mode == OFF:
         raise click.ClickException("AUTH_DPOP=off: the API takes Bearer tokens only; use `make token`")
     scopes = issuer.scopes if scope is None else scope_tokens(scope)
     unknown = [s for s in scopes if s not in issuer.scopes]

@@ -30,6 +30,7 @@ from flask_restx import Namespace, Resource, SchemaModel
 from werkzeug.http import quote_etag
 
 from security import current_token
+from security.settings import current_auth_settings
 from storage import (IDEMPOTENCY_KEY_MAX_CHARS, IDEMPOTENCY_KEY_PATTERN, IDEMPOTENCY_KEY_RULE, PAGE_DEFAULT, PAGE_MAX,
                      TEXT_MAX_CHARS, TEXT_PATTERN, TEXT_RULE, IdempotencyKeyReused, InvalidInput, Message,
                      MessageStore, NotAuthor, NotFound, Owner, StorageError, StorageUnavailable, VersionMismatch,
@@ -143,7 +144,7 @@ def as_json(message: Message, with_issuer: bool = False) -> dict:
 
 def several_issuers() -> bool:
     """The app trusts several issuers: a message's author then needs its issuer to be named."""
-    return len(current_app.config["SETTINGS"].issuers) > 1
+    return len(current_auth_settings().issuers) > 1
 
 
 def json_answer(body: dict, status: int, headers: dict[str, str]) -> Response:

@@ -116,7 +116,7 @@ class AccessTokenValidator(BearerTokenValidator):
         cache_ttl: float,
         clock: Callable[[], float] = time.time,
     ):
-        """Every value comes from the settings (app/settings.py holds the defaults). ``cache_size`` > 0
+        """Every value comes from the settings (security/settings.py holds the defaults). ``cache_size`` > 0
         keeps that many verified tokens for up to ``cache_ttl`` seconds; 0 turns the cache off.
 
         ``clock`` (epoch seconds) judges ``exp``, ``nbf`` and ``iat`` and the cache's expiry; tests

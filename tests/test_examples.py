@@ -164,7 +164,7 @@ def reset(app) -> None:
     with store.engine.begin() as connection:
         connection.exec_driver_sql("DELETE FROM idempotency_keys")
         connection.exec_driver_sql("DELETE FROM messages")
-    store.create(Owner(app.config["SETTINGS"].issuer, EXAMPLE_AUTHOR), EXAMPLE_TEXT)
+    store.create(Owner(app.config["SETTINGS"].auth.issuer, EXAMPLE_AUTHOR), EXAMPLE_TEXT)
 
 
 def masked(documented, live_one, ids: dict[str, str]):

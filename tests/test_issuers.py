@@ -60,7 +60,7 @@ def test_a_key_only_the_other_issuer_has_is_never_borrowed(both, http, provider,
 
 
 def second_issuer(server) -> str:
-    return server.app.config["SETTINGS"].issuers[1]
+    return server.app.config["SETTINGS"].auth.issuers[1]
 
 
 @pytest.mark.parametrize("iss, description", [
