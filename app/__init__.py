@@ -72,7 +72,8 @@ def create_app(config: Mapping[str, str] | None = None, *, instance_path: str | 
     _allow_cors(app, settings)
     # Outermost first: an absolute-form request line names the host, a trusted proxy may then forward
     # another, and the host left is checked before any of the app runs.
-    app.wsgi_app = AbsoluteFormTarget(trust_proxies(TrustedHosts.wrap(app.wsgi_app, settings), settings))
+    app.wsgi_app = AbsoluteFormTarget(  # type: ignore[method-assign]  # Flask's way to add WSGI middleware
+        trust_proxies(TrustedHosts.wrap(app.wsgi_app, settings), settings))
     return app
 
 

@@ -14,6 +14,7 @@ with it.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from authlib.oauth2 import OAuth2Error
 
@@ -21,6 +22,11 @@ from security.dpop import DEFAULT_ALGORITHMS, INVALID_PROOF, DPoPError, DPoPVeri
 from security.replay import MemoryReplayStore, ReplayStoreUnavailable
 from security.schemes import OFF, REQUIRED
 from security.settings import AuthSettings, DPoPSettings
+
+if TYPE_CHECKING:  # what BindsToProofKey is mixed into, for the type checker
+    from authlib.oauth2.rfc6749.grants import BaseGrant as Grant
+else:
+    Grant = object
 
 #: Token requests are few on a laptop: room for this many proofs in the window, then 503s.
 REPLAY_STORE_SIZE = 10_000
@@ -88,7 +94,7 @@ class TokenRequestProofs:
             raise ReplayStoreFull(description="Too many DPoP proofs were seen lately; retry later.") from None
 
 
-class BindsToProofKey:
+class BindsToProofKey(Grant):
     """A grant mixin: the proof is checked before the grant's own checks, and the token is bound to its key
     (``server.generate_token(..., jkt=...)``)."""
 

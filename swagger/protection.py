@@ -81,8 +81,8 @@ def api_scopes(namespaces: Iterable) -> dict[str, str]:
     return scopes
 
 
-def example(summary: str, body: dict, headers: dict | None = None) -> dict:
-    """One named example: a body and the headers that come with it."""
+def example(summary: str, body: dict | None, headers: dict | None = None) -> dict:
+    """One named example: a body (None: an answer without one) and the headers that come with it."""
     return {"summary": summary, "value": body, **({"headers": headers} if headers else {})}
 
 
