@@ -16,13 +16,17 @@ from werkzeug.exceptions import HTTPException
 from local_issuer import LocalIssuer, UnusableFile, install_cli
 from namespaces import NAMESPACES
 from security import AccessTokenValidator, KeySetCache, require_auth
-from swagger import (
-    add_redirect_page_headers, api_scopes, build_api, json_error_response, oauth2_redirect_url,
-    unexpected_error_response,
-)
 from security.dpop_protection import AuthorizationSchemes
 from security.protector import EXTENSION
 from security.settings import AUTH_SETTINGS
+from swagger import (
+    add_redirect_page_headers,
+    api_scopes,
+    build_api,
+    json_error_response,
+    oauth2_redirect_url,
+    unexpected_error_response,
+)
 
 from .database import open_message_store
 from .hosts import AbsoluteFormTarget, TrustedHosts
@@ -126,12 +130,12 @@ def _flask_app(settings: Settings, instance_path: str | Path | None) -> Flask:
     app.url_map.merge_slashes = False
     app.config.update(
         SETTINGS=settings,
-        AUTH_SETTINGS=settings.auth,  # for code in an app context: security.settings.current_auth_settings()
         ERROR_INCLUDE_MESSAGE=False,  # our error bodies are {"error", "error_description"} only
         RESTX_ERROR_404_HELP=False,
         RESTX_MASK_SWAGGER=False,
         SWAGGER_UI_DOC_EXPANSION="list",
     )
+    app.config[AUTH_SETTINGS] = settings.auth  # for code in an app context: security.settings.current_auth_settings()
     return app
 
 

@@ -18,8 +18,8 @@ import tracemalloc
 from joserfc import jwt
 from joserfc.jwk import ECKey
 
-from app.settings import load_settings
 from app import build_key_sets, build_token_validator
+from app.settings import load_settings
 from security.validator import MAX_TOKEN_LENGTH
 
 from .common import AUDIENCE, describe_machine
@@ -98,8 +98,8 @@ def main() -> int:
     print(describe_machine())
     print(f"\nToken cache at the defaults (AUTH_TOKEN_CACHE_SIZE={settings.auth.token_cache_size}), filled with "
           f"distinct tokens of each shape, up to {MAX_TOKEN_LENGTH} characters (the longest accepted):\n")
-    print("| token shape | token chars | tokens fed | entries held | MB kept | KB per entry | MB counted by the cache |\n"
-          "|---|---:|---:|---:|---:|---:|---:|")
+    print("| token shape | token chars | tokens fed | entries held | MB kept | KB per entry "
+          "| MB counted by the cache |\n|---|---:|---:|---:|---:|---:|---:|")
     worst = 0.0
     for name, grow in SHAPES.items():
         make = token_maker(key, grow)

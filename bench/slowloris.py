@@ -194,7 +194,7 @@ def measure(name: str, args: tuple[str, ...], provider: Provider, authorization:
     finally:
         server.stop()
     ratios = [a["rps"] / ((before["rps"] + after["rps"]) / 2 or 1)
-              for a, before, after in zip(attacked, quiet, quiet[1:])]
+              for a, before, after in zip(attacked, quiet, quiet[1:], strict=False)]
     probes = [seconds for a in attacked for seconds in a["probes"]]
     answered = [seconds for seconds in probes if seconds is not None]
     in_time = sum(seconds <= TARGET_PROBE_S for seconds in answered)

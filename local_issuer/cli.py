@@ -29,7 +29,8 @@ def _token_options(command):
     """--scope, --sub and --expires-in, the same for a Bearer and a DPoP token."""
     options = [
         click.option("--scope", "scope", default=None,
-                     help='Space-separated scopes to grant; "" for none. Only the API\'s declared scopes, all by default.'),
+                     help='Space-separated scopes to grant; "" for none. Only the API\'s declared scopes, '
+                          'all by default.'),
         click.option("--sub", "subject", default=LOCAL_USER, show_default=True, help="The token's subject."),
         click.option("--expires-in", "expires_in", default=DEFAULT_LIFETIME, show_default=True,
                      type=click.IntRange(1, 30 * 24 * 3600), help="Lifetime in seconds."),

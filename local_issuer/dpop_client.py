@@ -54,7 +54,8 @@ def public_jwk(key: ECKey) -> dict[str, str]:
 
 def proof(key: ECKey, method: str, url: str, *, access_token: str | None = None, nonce: str | None = None) -> str:
     """A DPoP proof (RFC 9449 §4.2) for one request of ``method`` to ``url``, usable once: a new ``jti`` every
-    time. ``htu`` is ``url`` without credentials, query and fragment; ``ath`` binds it to ``access_token`` when given."""
+    time. ``htu`` is ``url`` without credentials, query and fragment; ``ath`` binds it to ``access_token`` when
+    given."""
     parts = urlsplit(url)
     claims = {
         "jti": secrets.token_urlsafe(24),

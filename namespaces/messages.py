@@ -31,13 +31,40 @@ from werkzeug.http import quote_etag
 
 from security import current_token
 from security.settings import current_auth_settings
-from storage import (IDEMPOTENCY_KEY_MAX_CHARS, IDEMPOTENCY_KEY_PATTERN, IDEMPOTENCY_KEY_RULE, PAGE_DEFAULT, PAGE_MAX,
-                     TEXT_MAX_CHARS, TEXT_PATTERN, TEXT_RULE, IdempotencyKeyReused, InvalidInput, Message,
-                     MessageStore, NotAuthor, NotFound, Owner, StorageError, StorageUnavailable, VersionMismatch,
-                     check_author)
+from storage import (
+    IDEMPOTENCY_KEY_MAX_CHARS,
+    IDEMPOTENCY_KEY_PATTERN,
+    IDEMPOTENCY_KEY_RULE,
+    PAGE_DEFAULT,
+    PAGE_MAX,
+    TEXT_MAX_CHARS,
+    TEXT_PATTERN,
+    TEXT_RULE,
+    IdempotencyKeyReused,
+    InvalidInput,
+    Message,
+    MessageStore,
+    NotAuthor,
+    NotFound,
+    Owner,
+    StorageError,
+    StorageUnavailable,
+    VersionMismatch,
+    check_author,
+)
 from storage.store import ID_PATTERN
-from swagger import (SUCCESS, ApiError, Scope, answers, error_model, example, failure_example, json_body, links,
-                     protected)
+from swagger import (
+    SUCCESS,
+    ApiError,
+    Scope,
+    answers,
+    error_model,
+    example,
+    failure_example,
+    json_body,
+    links,
+    protected,
+)
 
 from .private import READ_MESSAGES
 

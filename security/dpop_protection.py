@@ -26,7 +26,7 @@ from .dpop import INVALID_PROOF, INVALID_REQUEST, INVALID_TOKEN, DPoPError, DPoP
 from .errors import AuthFailure, InvalidToken, ProofRefused, ReplayCheckUnavailable
 from .nonce import DPoPNonces
 from .replay import MemoryReplayStore, RedisReplayStore, ReplayStoreUnavailable
-from .schemes import BEARER, DPOP, DPOP_MODES, OFF, Schemes
+from .schemes import BEARER, BEARER_ONLY, DPOP, DPOP_MODES, OFF, Schemes
 from .settings import AuthSettings, DPoPSettings
 from .validator import AccessToken, AccessTokenValidator
 
@@ -54,7 +54,8 @@ def request_url(environ: dict) -> str:
 class AuthorizationSchemes:
     """The schemes an app takes, and the validators behind them."""
 
-    def __init__(self, tokens: AccessTokenValidator, schemes: Schemes = Schemes(), verifier: DPoPVerifier | None = None):
+    def __init__(self, tokens: AccessTokenValidator, schemes: Schemes = BEARER_ONLY,
+                 verifier: DPoPVerifier | None = None):
         if schemes.dpop and verifier is None:
             raise ValueError("DPoP needs a proof verifier")
         self.tokens = tokens

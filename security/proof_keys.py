@@ -32,7 +32,8 @@ RSA_MAX_EXPONENT = 2**32
 EC_CURVES = {"P-256": (ec.SECP256R1, 32), "P-384": (ec.SECP384R1, 48), "P-521": (ec.SECP521R1, 66)}
 OKP_CURVES: dict[str, type[ed25519.Ed25519PublicKey] | type[ed448.Ed448PublicKey]] = {
     "Ed25519": ed25519.Ed25519PublicKey, "Ed448": ed448.Ed448PublicKey}
-HASHES: dict[str, Callable[[], hashes.HashAlgorithm]] = {"256": hashes.SHA256, "384": hashes.SHA384, "512": hashes.SHA512}
+HASHES: dict[str, Callable[[], hashes.HashAlgorithm]] = {
+    "256": hashes.SHA256, "384": hashes.SHA384, "512": hashes.SHA512}
 
 Verify = Callable[[bytes, bytes], None]  # (signature, signing input); raises InvalidSignature
 

@@ -127,7 +127,7 @@ class AccessTokenValidator(BearerTokenValidator):
         key_sets = (keys,) if isinstance(keys, KeySetCache) else tuple(keys)
         if not issuers or len(issuers) != len(key_sets):
             raise ValueError("give one key set per issuer")
-        self.key_sets: dict[str, KeySetCache] = dict(zip(issuers, key_sets))
+        self.key_sets: dict[str, KeySetCache] = dict(zip(issuers, key_sets, strict=True))
         self.keys = key_sets[0]  # the first issuer's
         self._sole_keys = self.keys if len(key_sets) == 1 else None  # the cache's check, without a lookup
         self.issuer = issuers[0]

@@ -39,9 +39,8 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 
 from .engine import DEFAULT_BUSY_TIMEOUT, is_sqlite, make_engine
+from .errors import IdempotencyKeyReused, InvalidInput, NotAuthor, NotFound, StorageUnavailable, VersionMismatch
 from .file_lock import file_lock
-from .errors import (IdempotencyKeyReused, InvalidInput, NotAuthor, NotFound, StorageUnavailable,
-                     VersionMismatch)
 from .rules import PAGE_DEFAULT, check_author, check_idempotency_key, check_page_size, clean_text
 from .schema import ID_LENGTH, idempotency_keys, messages
 
@@ -234,7 +233,8 @@ class MessageStore:
         query = select(messages).order_by(messages.c.created_at.desc(), messages.c.id.desc()).limit(limit + 1)
         if author_issuer is not None:
             if author is None:
-                raise InvalidInput("author_issuer", "an author_issuer needs an author: it narrows one sub to one issuer")
+                raise InvalidInput("author_issuer",
+                                   "an author_issuer needs an author: it narrows one sub to one issuer")
             query = query.where(messages.c.author_issuer == check_author(author_issuer, "author_issuer"))
         if author is not None:
             query = query.where(messages.c.author == check_author(author))
@@ -379,7 +379,7 @@ class _GroupCommit:
                 with self._lock:
                     batch, self._waiting = self._waiting, []
             stored, failure = [None] * len(batch), error
-        for waiting, message in zip(batch, stored):
+        for waiting, message in zip(batch, stored, strict=True):
             waiting.stored, waiting.error = message, failure
             waiting.done.set()
         with self._lock:

@@ -196,8 +196,8 @@ def _auth_answers(scopes: list[str], schemes: Schemes) -> list[tuple[int, str, l
                              "header or a proof sent with the Bearer scheme.",
                         [Case("A DPoP proof made for another URL (for any bad proof, the description says why)",
                               ProofRefused(INVALID_PROOF, 400, HTU_MISMATCH), DPOP),
-                         Case("The DPoP scheme without a DPoP header", ProofRefused(INVALID_REQUEST, 400, PROOF_MISSING),
-                              DPOP)]))
+                         Case("The DPoP scheme without a DPoP header",
+                              ProofRefused(INVALID_REQUEST, 400, PROOF_MISSING), DPOP)]))
         unauthorized += (" With nonces on (`AUTH_DPOP_NONCE=on`), a DPoP proof without the current nonce: "
                          "`use_dpop_nonce`, the nonce to use in `DPoP-Nonce`.")
         cases.append(Case("Nonces on, and a DPoP proof without one",
