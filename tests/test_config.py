@@ -40,8 +40,9 @@ def test_auth_issuer_wins_over_auth0_domain():
 
 
 def test_tuning_values():
-    settings = load_settings({**AUTH0, "AUTH_ALGORITHMS": "RS256, ES256", "AUTH_LEEWAY": "0", "AUTH_JWKS_TIMEOUT": "2.5",
-                              "CORS_ORIGINS": "https://a.example, http://localhost:5173/", "PORT": "8080"})
+    settings = load_settings({**AUTH0, "AUTH_ALGORITHMS": "RS256, ES256", "AUTH_LEEWAY": "0",
+                              "AUTH_JWKS_TIMEOUT": "2.5", "CORS_ORIGINS": "https://a.example, http://localhost:5173/",
+                              "PORT": "8080"})
     assert settings.auth.algorithms == ("RS256", "ES256")
     assert settings.auth.leeway == 0
     assert settings.auth.jwks_timeout == 2.5

@@ -63,7 +63,8 @@ def test_the_author_is_the_token_subject_and_the_answer_says_where_it_is(http, a
     answer = post(http, api, as_user("alice", WRITE), "  Hello, world!\n")
     assert answer.status_code == 201
     message = answer.json()
-    assert set(message) == {"id", "text", "author", "created_at", "updated_at", "version"}  # one issuer: no author_issuer
+    # one issuer: no author_issuer
+    assert set(message) == {"id", "text", "author", "created_at", "updated_at", "version"}
     assert (message["text"], message["author"], message["version"]) == ("Hello, world!", "alice", 1)
     assert message["created_at"] == message["updated_at"]
     assert answer.headers["Location"] == f"/api/messages/{message['id']}"

@@ -14,8 +14,20 @@ import pytest
 from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import func, insert, select, update
 
-from storage import (PAGE_MAX, TEXT_MAX_CHARS, IdempotencyKeyReused, InvalidInput, MessageStore, NotAuthor, NotFound,
-                     Owner, StorageUnavailable, VersionMismatch, clean_text, migrate)
+from storage import (
+    PAGE_MAX,
+    TEXT_MAX_CHARS,
+    IdempotencyKeyReused,
+    InvalidInput,
+    MessageStore,
+    NotAuthor,
+    NotFound,
+    Owner,
+    StorageUnavailable,
+    VersionMismatch,
+    clean_text,
+    migrate,
+)
 from storage.schema import idempotency_keys, messages
 from storage.store import EXPIRED_KEYS_PER_CREATE, ID_PATTERN, SWEEP_EXPIRED_KEYS, decode_cursor
 from tests.support import run_together
@@ -255,7 +267,8 @@ def test_concurrent_creates_with_one_key_make_one_message(store):
 def keys_by_age(store) -> list[str]:
     """The stored Idempotency-Keys, oldest first."""
     with store.engine.connect() as connection:
-        return list(connection.execute(select(idempotency_keys.c.key).order_by(idempotency_keys.c.created_at)).scalars())
+        keys = select(idempotency_keys.c.key).order_by(idempotency_keys.c.created_at)
+        return list(connection.execute(keys).scalars())
 
 
 def age_key(store, key: str, days: float) -> None:
@@ -304,7 +317,8 @@ def test_the_sweep_finds_expired_keys_through_the_created_at_index(store):
     compiled = SWEEP_EXPIRED_KEYS.compile(dialect=store.engine.dialect)
     sqlite = store.engine.dialect.name == "sqlite"
     expired_before = datetime.now(timezone.utc) - timedelta(days=1)
-    params = {**compiled.params, "expired_before": str(expired_before.replace(tzinfo=None)) if sqlite else expired_before}
+    params = {**compiled.params,
+              "expired_before": str(expired_before.replace(tzinfo=None)) if sqlite else expired_before}
     with store.engine.connect() as connection:
         if not sqlite:
             connection.exec_driver_sql("SET enable_seqscan = off")
