@@ -1,4 +1,5 @@
-# The two commands users need: `make run` (serves the API and its docs) and `make test`.
+# The two commands users need: `make run` (serves the API and its docs) and `make test` (after `make lint`:
+# ruff and mypy, configured in pyproject.toml, in seconds).
 # `make token` prints a local access token for curl, `make dpop-token` a DPoP-bound one and
 # `make dpop-proof ARGS="METHOD URL TOKEN"` the proof for one request with it; `make spec` refreshes
 # the committed contract in openapi/, `make sdk` generates clients from it into build/sdk/ (needs
@@ -17,7 +18,7 @@ QUIET   := LOG_LEVEL=ERROR
 # The app the snapshots describe: fixed settings, whatever the environment or .env says.
 SPEC_APP := 'app.snapshot:snapshot_app()'
 
-.PHONY: install install-runtime run serve migrate test token dpop-token dpop-proof spec sdk bench soak slowloris \
+.PHONY: install install-runtime run serve migrate lint test token dpop-token dpop-proof spec sdk bench soak slowloris \
 	profile cache-memory clean
 
 install-runtime: $(RUNTIME)
@@ -43,7 +44,12 @@ serve: install-runtime
 migrate: install-runtime
 	$(PYTHON) -m storage migrate $(ARGS)
 
-test: install
+# The linter and the type checker: a misspelt or removed settings field fails here, before any test runs.
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+test: lint
 	$(PYTHON) -m pytest
 
 # An access token from the embedded local issuer, alone on stdout (local mode only).

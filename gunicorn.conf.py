@@ -33,7 +33,7 @@ def _address(host, port) -> str:
 wsgi_app = "app:create_app()"
 bind = _address(settings.bind_host, settings.port)
 workers = int(os.environ.get("WEB_CONCURRENCY") or 2 * multiprocessing.cpu_count() + 1)
-if settings.uses_local_issuer:
+if settings.auth.uses_local_issuer:
     # the embedded issuer keeps authorization codes in its process's memory, so a login started in
     # one worker must finish in the same one
     workers = 1
@@ -75,10 +75,10 @@ def on_starting(server):
     answered while DPoP proofs are taken (app.hosts); and local mode trusts a development issuer, so say
     so when it listens beyond this machine."""
     migrate_database(settings, INSTANCE_PATH)
-    for note in (replay_scope_note(settings, server.cfg.workers), any_host_note(settings)):
+    for note in (replay_scope_note(settings.dpop, server.cfg.workers), any_host_note(settings)):
         if note:
             server.log.warning(note)
-    if not settings.uses_local_issuer:
+    if not settings.auth.uses_local_issuer:
         return
     for address in server.cfg.address:
         if isinstance(address, tuple) and not is_loopback_host(address[0]):

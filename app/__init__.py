@@ -16,12 +16,17 @@ from werkzeug.exceptions import HTTPException
 from local_issuer import LocalIssuer, UnusableFile, install_cli
 from namespaces import NAMESPACES
 from security import AccessTokenValidator, KeySetCache, require_auth
-from swagger import (
-    add_redirect_page_headers, api_scopes, build_api, json_error_response, oauth2_redirect_url,
-    unexpected_error_response,
-)
 from security.dpop_protection import AuthorizationSchemes
 from security.protector import EXTENSION
+from security.settings import AUTH_SETTINGS
+from swagger import (
+    add_redirect_page_headers,
+    api_scopes,
+    build_api,
+    json_error_response,
+    oauth2_redirect_url,
+    unexpected_error_response,
+)
 
 from .database import open_message_store
 from .hosts import AbsoluteFormTarget, TrustedHosts
@@ -52,10 +57,10 @@ def create_app(config: Mapping[str, str] | None = None, *, instance_path: str | 
 
     # With no provider configured, the embedded issuer signs tokens and hands its JWKS straight to
     # the key cache: one validation path, only the key source differs.
-    local_issuer = _local_issuer(settings, app, scopes) if settings.uses_local_issuer else None
+    local_issuer = _local_issuer(settings, app, scopes) if settings.auth.uses_local_issuer else None
     keys = build_key_sets(settings, jwks_source=local_issuer.jwks if local_issuer else None)
     validator = build_token_validator(settings, keys)
-    require_auth.init_app(app, validator, AuthorizationSchemes.from_settings(settings, validator))
+    require_auth.init_app(app, validator, AuthorizationSchemes.from_settings(settings.auth, settings.dpop, validator))
     if local_issuer:
         local_issuer.init_app(app)
     install_cli(app)
@@ -71,25 +76,28 @@ def create_app(config: Mapping[str, str] | None = None, *, instance_path: str | 
     _allow_cors(app, settings)
     # Outermost first: an absolute-form request line names the host, a trusted proxy may then forward
     # another, and the host left is checked before any of the app runs.
-    app.wsgi_app = AbsoluteFormTarget(trust_proxies(TrustedHosts.wrap(app.wsgi_app, settings), settings))
+    app.wsgi_app = AbsoluteFormTarget(  # type: ignore[method-assign]  # Flask's way to add WSGI middleware
+        trust_proxies(TrustedHosts.wrap(app.wsgi_app, settings), settings))
     return app
 
 
 def build_key_sets(settings: Settings, jwks_source: Callable[[], dict] | None = None) -> list[KeySetCache]:
-    """Each issuer's signing keys, in the order of ``settings.issuers``, fetched over HTTP (each issuer its
+    """Each issuer's signing keys, in the order of ``settings.auth.issuers``, fetched over HTTP (each issuer its
     own discovery, key set and fetch budget: their keys are never mixed), or taken from ``jwks_source``
     (the local issuer)."""
-    return [KeySetCache(issuer, jwks_url=settings.jwks_url, ttl=settings.jwks_cache_ttl,
-                        cooldown=settings.jwks_cooldown, timeout=settings.jwks_timeout, source=jwks_source)
-            for issuer in settings.issuers]
+    auth = settings.auth
+    return [KeySetCache(issuer, jwks_url=auth.jwks_url, ttl=auth.jwks_cache_ttl,
+                        cooldown=auth.jwks_cooldown, timeout=auth.jwks_timeout, source=jwks_source)
+            for issuer in auth.issuers]
 
 
 def build_token_validator(settings: Settings, keys: list[KeySetCache], *,
                           clock: Callable[[], float] = time.time) -> AccessTokenValidator:
     """The access-token validator, with every value from the settings (``clock``: tests move time)."""
-    return AccessTokenValidator(keys, issuer=settings.issuers, audience=settings.audiences,
-                                algorithms=settings.algorithms, leeway=settings.leeway,
-                                cache_size=settings.token_cache_size, cache_ttl=settings.token_cache_ttl, clock=clock)
+    auth = settings.auth
+    return AccessTokenValidator(keys, issuer=auth.issuers, audience=auth.audiences, algorithms=auth.algorithms,
+                                leeway=auth.leeway, cache_size=auth.token_cache_size, cache_ttl=auth.token_cache_ttl,
+                                clock=clock)
 
 
 def warm_up_key_sets(app: Flask) -> None:
@@ -127,20 +135,23 @@ def _flask_app(settings: Settings, instance_path: str | Path | None) -> Flask:
         RESTX_MASK_SWAGGER=False,
         SWAGGER_UI_DOC_EXPANSION="list",
     )
+    app.config[AUTH_SETTINGS] = settings.auth  # for code in an app context: security.settings.current_auth_settings()
     return app
 
 
 def _local_issuer(settings: Settings, app: Flask, scopes: dict[str, str]) -> LocalIssuer:
     """The embedded issuer, granting the API's scopes; a key or secret file it cannot use is a ConfigError."""
     try:
-        return LocalIssuer(settings, Path(app.instance_path), scopes=list(scopes), redirect_uri=oauth2_redirect_url)
+        return LocalIssuer(settings.local_issuer, settings.auth, settings.dpop, Path(app.instance_path),
+                           scopes=list(scopes), redirect_uri=oauth2_redirect_url)
     except UnusableFile as error:
         raise ConfigError(str(error)) from None
 
 
 def _add_api(app: Flask, settings: Settings, scopes: dict[str, str], namespaces, local_client) -> None:
     """The Flask-RESTX Api with its docs page, serving ``namespaces``."""
-    api = build_api(settings, scopes, local_client=local_client)
+    api = build_api(settings.auth, settings.dpop, scopes, swagger_ui_client_id=settings.swagger_ui_client_id,
+                    local_client=local_client)
     for namespace, path in namespaces:
         api.add_namespace(namespace, path=path)
     api.init_app(app)

@@ -8,12 +8,13 @@ from werkzeug import serving
 from . import create_app, warm_up_key_sets
 from .access_log import DevRequestHandler
 from .hosts import any_host_note
-from .settings import LOOPBACK
+from .settings import LOOPBACK, Settings
 
 serving._log_add_style = False  # werkzeug's banner colours are raw ESC sequences in a captured log
 
 app = create_app()
 warm_up_key_sets(app)  # beside start-up: the server listens at once, whatever the issuer does
-if note := any_host_note(app.config["SETTINGS"]):
+settings: Settings = app.config["SETTINGS"]
+if note := any_host_note(settings):
     logging.getLogger("app.hosts").warning(note)
-app.run(host=LOOPBACK, port=app.config["SETTINGS"].port, request_handler=DevRequestHandler)
+app.run(host=LOOPBACK, port=settings.port, request_handler=DevRequestHandler)

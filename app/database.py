@@ -18,9 +18,9 @@ def migrate_database(settings: Settings, instance_path: str | Path) -> str:
 
     Messages stored before authors had an issuer are credited to the first configured issuer: with one,
     the one that wrote them."""
-    url = settings.database_url or default_url(instance_path)
+    url = settings.storage.database_url or default_url(instance_path)
     try:
-        migrate(url, issuer=settings.issuer)
+        migrate(url, issuer=settings.auth.issuer)
     except MigrationError as error:
         raise SystemExit(error.description) from None
     return url
@@ -31,7 +31,7 @@ def open_message_store(app: Flask, settings: Settings) -> MessageStore:
 
     SQLite keeps ``synchronous=FULL``: a commit, and so a 201, returns only once it is on disk."""
     url = migrate_database(settings, app.instance_path)
-    store = MessageStore.open(url, idempotency_key_ttl=settings.idempotency_key_ttl,
-                              busy_timeout=settings.database_busy_timeout, sqlite_synchronous="FULL")
+    store = MessageStore.open(url, idempotency_key_ttl=settings.storage.idempotency_key_ttl,
+                              busy_timeout=settings.storage.busy_timeout, sqlite_synchronous="FULL")
     app.extensions[STORE] = store
     return store

@@ -19,11 +19,14 @@ import ipaddress
 import json
 import re
 from functools import lru_cache
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from werkzeug.wrappers import Response
 
 from security.schemes import OFF
+
+if TYPE_CHECKING:  # app/settings.py reads HostRule from here
+    from .settings import Settings
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -113,7 +116,7 @@ class TrustedHosts:
         self.rules = rules
 
     @classmethod
-    def wrap(cls, app, settings):
+    def wrap(cls, app, settings: Settings):
         """``app`` behind the check of ``settings.trusted_hosts``; unchanged when any host is answered."""
         if settings.trusted_hosts is None:
             return app
@@ -164,10 +167,10 @@ class AbsoluteFormTarget:
         return self.app(environ, start_response)
 
 
-def any_host_note(settings) -> str | None:
+def any_host_note(settings: Settings) -> str | None:
     """The start-up line when any host is answered while DPoP proofs are taken (None: nothing to say);
     logged once per server, by gunicorn's master or by `make run`."""
-    if settings.trusted_hosts is not None or settings.dpop == OFF:
+    if settings.trusted_hosts is not None or settings.dpop.mode == OFF:
         return None
     return ("TRUSTED_HOSTS is unset: this API answers to any Host, so a DPoP proof made for another server "
             "that accepts the same tokens could be replayed here under that server's name; set TRUSTED_HOSTS "

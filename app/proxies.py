@@ -18,6 +18,7 @@ from flask import Flask, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .hosts import host_problem
+from .settings import Settings
 
 logger = logging.getLogger("app.proxies")
 
@@ -25,7 +26,7 @@ logger = logging.getLogger("app.proxies")
 PLAIN_SEGMENT = re.compile(r"[A-Za-z0-9._~!$&'()*+,;=:@-]+")
 
 
-def trust_proxies(wsgi_app, settings):
+def trust_proxies(wsgi_app, settings: Settings):
     """``wsgi_app`` behind ProxyFix for the configured hops and headers (unchanged with no proxy)."""
     hops = settings.trusted_proxies
     if not hops:

@@ -44,8 +44,17 @@ from statistics import quantiles
 
 from tests.postgres import PostgresServer, postgres_bin
 
-from .common import (ROUTES, DPoPClient, Gunicorn, Provider, describe_machine, machine_busy_seconds, median, rsa_key,
-                     token)
+from .common import (
+    ROUTES,
+    DPoPClient,
+    Gunicorn,
+    Provider,
+    describe_machine,
+    machine_busy_seconds,
+    median,
+    rsa_key,
+    token,
+)
 
 WORKERS = int(os.environ.get("BENCH_WORKERS", 2))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", 8))

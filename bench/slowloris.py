@@ -171,7 +171,7 @@ class Prober:
 def phase(server: Gunicorn, authorization: str) -> dict:
     """wrk on the protected route for DURATION seconds, probes alongside."""
     with Prober(server.port, authorization) as prober:
-        load = wrk(server.url + ROUTE, authorization, DURATION)
+        load = wrk(server, server.url + ROUTE, authorization, DURATION)
     return {"rps": load["rps"], "probes": prober.results}
 
 
@@ -180,7 +180,7 @@ def measure(name: str, args: tuple[str, ...], provider: Provider, authorization:
     server = Gunicorn(provider, WORKERS, args=args)
     quiet, attacked, lifetimes, opened, closed = [], [], [], 0, 0
     try:
-        wrk(server.url + ROUTE, authorization, 2)  # warm-up
+        wrk(server, server.url + ROUTE, authorization, 2)  # warm-up
         quiet.append(phase(server, authorization))
         for number in range(ROUNDS):
             with Slowloris(server.port, CONNECTIONS, TRICKLE) as attack:
@@ -194,7 +194,7 @@ def measure(name: str, args: tuple[str, ...], provider: Provider, authorization:
     finally:
         server.stop()
     ratios = [a["rps"] / ((before["rps"] + after["rps"]) / 2 or 1)
-              for a, before, after in zip(attacked, quiet, quiet[1:])]
+              for a, before, after in zip(attacked, quiet, quiet[1:], strict=False)]
     probes = [seconds for a in attacked for seconds in a["probes"]]
     answered = [seconds for seconds in probes if seconds is not None]
     in_time = sum(seconds <= TARGET_PROBE_S for seconds in answered)

@@ -13,11 +13,14 @@ from typing import Callable
 
 from flask import Flask
 
+from security.settings import AuthSettings, DPoPSettings
+
 from .cli import dpop_proof_command, dpop_token_command, token_command
 from .clients import LocalClient
 from .dpop import TokenRequestProofs
 from .routes import EXTENSION, blueprint
 from .server import LocalAuthorizationServer
+from .settings import LocalIssuerSettings
 from .signing_key import UnusableFile, load_or_create_key, load_or_create_secret
 from .tokens import DEFAULT_LIFETIME, mint
 
@@ -29,19 +32,22 @@ __all__ = ["LocalIssuer", "UnusableFile", "install_cli", "token_command"]
 class LocalIssuer:
     """The key, the client and the authorization server of the local issuer, for one app."""
 
-    def __init__(self, settings, instance: Path, *, scopes: list[str], redirect_uri: Callable[[], str]):
-        """``settings`` are the app's (issuer, audience, port, local client id and secret); ``scopes`` are the
-        API's: the only ones this issuer grants, and ``make token``'s default; ``redirect_uri()`` is the app's
-        OAuth2 redirect page for the current request, the only one codes are sent to.
+    def __init__(self, settings: LocalIssuerSettings, auth: AuthSettings, dpop: DPoPSettings, instance: Path, *,
+                 scopes: list[str], redirect_uri: Callable[[], str]):
+        """``settings`` are its client's id and secret, ``auth`` and ``dpop`` the API's (the issuer and audience
+        tokens are minted for, the DPoP rules); ``scopes`` are the API's: the only ones this issuer grants, and
+        ``make token``'s default; ``redirect_uri()`` is the app's OAuth2 redirect page for the current request,
+        the only one codes are sent to.
 
         Raises UnusableFile when the key or secret in ``instance`` cannot be created or read.
         """
-        self.settings = settings
+        self.auth = auth
+        self.dpop_mode = dpop.mode
         self.scopes = list(scopes)
         self.key = load_or_create_key(instance)
-        secret = settings.local_client_secret or load_or_create_secret(instance)
-        self.client = LocalClient(settings.local_client_id, secret, redirect_uri)
-        self.dpop = TokenRequestProofs.from_settings(settings)
+        secret = settings.client_secret or load_or_create_secret(instance)
+        self.client = LocalClient(settings.client_id, secret, redirect_uri)
+        self.dpop = TokenRequestProofs.from_settings(auth, dpop)
         self.server = LocalAuthorizationServer(self.client, self.mint, self.scopes, self.dpop)
 
     def jwks(self) -> dict:
@@ -49,19 +55,19 @@ class LocalIssuer:
         return {"keys": [self.key.as_dict(private=False)]}
 
     def mint(self, *, subject: str, scopes=(), expires_in: int = DEFAULT_LIFETIME, jkt: str | None = None) -> str:
-        return mint(self.key, issuer=self.settings.issuer, audience=self.settings.audience, subject=subject,
+        return mint(self.key, issuer=self.auth.issuer, audience=self.auth.audience, subject=subject,
                     client_id=self.client.client_id, scopes=list(scopes), expires_in=expires_in, jkt=jkt)
 
     def init_app(self, app: Flask) -> None:
         app.extensions[EXTENSION] = self
         logging.getLogger("authlib").setLevel(logging.INFO)  # Authlib logs issued tokens at DEBUG
         app.register_blueprint(blueprint)
-        docs = f"http://127.0.0.1:{self.settings.port}/docs"
+        docs = f"{self.auth.issuer}docs"  # the issuer is the API's own address: http://127.0.0.1:PORT/
         logger.warning(
             "no token provider configured: this API trusts the embedded local development issuer %s "
             "(audience %s); get tokens at %s or with `make token`; set AUTH0_DOMAIN and AUTH0_AUDIENCE "
             "(or AUTH_ISSUER) to trust Auth0 instead",
-            self.settings.issuer, self.settings.audience, docs,
+            self.auth.issuer, self.auth.audience, docs,
         )
 
 

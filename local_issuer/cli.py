@@ -5,6 +5,7 @@ a token bound to the key in ``instance/dpop-client-key.pem``, and a fresh proof 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import click
@@ -20,12 +21,16 @@ from .server import LOCAL_USER
 from .signing_key import UnusableFile
 from .tokens import DEFAULT_LIFETIME
 
+if TYPE_CHECKING:
+    from . import LocalIssuer
+
 
 def _token_options(command):
     """--scope, --sub and --expires-in, the same for a Bearer and a DPoP token."""
     options = [
         click.option("--scope", "scope", default=None,
-                     help='Space-separated scopes to grant; "" for none. Only the API\'s declared scopes, all by default.'),
+                     help='Space-separated scopes to grant; "" for none. Only the API\'s declared scopes, '
+                          'all by default.'),
         click.option("--sub", "subject", default=LOCAL_USER, show_default=True, help="The token's subject."),
         click.option("--expires-in", "expires_in", default=DEFAULT_LIFETIME, show_default=True,
                      type=click.IntRange(1, 30 * 24 * 3600), help="Lifetime in seconds."),
@@ -36,14 +41,14 @@ def _token_options(command):
 
 
 def _mint(scope: str | None, subject: str, expires_in: int, jkt: str | None = None) -> str:
-    issuer = current_app.extensions.get(EXTENSION)
+    issuer: LocalIssuer | None = current_app.extensions.get(EXTENSION)
     if issuer is None:
         raise click.ClickException(
             "a token provider is configured (AUTH0_DOMAIN or AUTH_ISSUER): get tokens from it, not locally"
         )
-    if jkt is None and issuer.settings.dpop == REQUIRED:
+    if jkt is None and issuer.dpop_mode == REQUIRED:
         raise click.ClickException("AUTH_DPOP=required: the API takes DPoP tokens only; use `make dpop-token`")
-    if jkt is not None and issuer.settings.dpop == OFF:
+    if jkt is not None and issuer.dpop_mode == OFF:
         raise click.ClickException("AUTH_DPOP=off: the API takes Bearer tokens only; use `make token`")
     scopes = issuer.scopes if scope is None else scope_tokens(scope)
     unknown = [s for s in scopes if s not in issuer.scopes]

@@ -14,12 +14,19 @@ with it.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from authlib.oauth2 import OAuth2Error
 
 from security.dpop import DEFAULT_ALGORITHMS, INVALID_PROOF, DPoPError, DPoPVerifier, VerifiedProof
 from security.replay import MemoryReplayStore, ReplayStoreUnavailable
 from security.schemes import OFF, REQUIRED
+from security.settings import AuthSettings, DPoPSettings
+
+if TYPE_CHECKING:  # what BindsToProofKey is mixed into, for the type checker
+    from authlib.oauth2.rfc6749.grants import BaseGrant as Grant
+else:
+    Grant = object
 
 #: Token requests are few on a laptop: room for this many proofs in the window, then 503s.
 REPLAY_STORE_SIZE = 10_000
@@ -57,13 +64,12 @@ class TokenRequestProofs:
                                      iat_window=iat_window, leeway=leeway)
 
     @classmethod
-    def from_settings(cls, settings) -> TokenRequestProofs | None:
+    def from_settings(cls, auth: AuthSettings, dpop: DPoPSettings) -> TokenRequestProofs | None:
         """The API's AUTH_DPOP rules: ``off``, None (a proof is ignored, every token is a Bearer one, which is
         all the API takes then); ``required``, every token request must carry a proof."""
-        if settings.dpop == OFF:
+        if dpop.mode == OFF:
             return None
-        return cls(settings.dpop_algorithms, required=settings.dpop == REQUIRED,
-                   iat_window=settings.dpop_iat_window, leeway=settings.leeway)
+        return cls(dpop.algorithms, required=dpop.mode == REQUIRED, iat_window=dpop.iat_window, leeway=auth.leeway)
 
     @property
     def algorithms(self) -> list[str]:
@@ -88,7 +94,7 @@ class TokenRequestProofs:
             raise ReplayStoreFull(description="Too many DPoP proofs were seen lately; retry later.") from None
 
 
-class BindsToProofKey:
+class BindsToProofKey(Grant):
     """A grant mixin: the proof is checked before the grant's own checks, and the token is bound to its key
     (``server.generate_token(..., jkt=...)``)."""
 

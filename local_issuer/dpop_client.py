@@ -11,6 +11,7 @@ import json
 import secrets
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -31,8 +32,8 @@ def load_or_create_client_key(instance: Path) -> ECKey:
     """Raises UnusableFile (naming the file) when it cannot be created or holds no P-256 private key."""
     path = instance / KEY_FILE
     if not path.exists():
-        private = ec.generate_private_key(ec.SECP256R1())
-        _create_exclusive(path, private.private_bytes(
+        created = ec.generate_private_key(ec.SECP256R1())
+        _create_exclusive(path, created.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
     try:
         pem = path.read_bytes()
@@ -47,13 +48,14 @@ def load_or_create_client_key(instance: Path) -> ECKey:
 
 def public_jwk(key: ECKey) -> dict[str, str]:
     """The members a proof's ``jwk`` carries: the public key and nothing else."""
-    members = key.as_dict(private=False)
+    members: dict[str, Any] = key.as_dict(private=False)  # an EC key's public members are strings
     return {name: members[name] for name in PUBLIC_MEMBERS}
 
 
 def proof(key: ECKey, method: str, url: str, *, access_token: str | None = None, nonce: str | None = None) -> str:
     """A DPoP proof (RFC 9449 §4.2) for one request of ``method`` to ``url``, usable once: a new ``jti`` every
-    time. ``htu`` is ``url`` without credentials, query and fragment; ``ath`` binds it to ``access_token`` when given."""
+    time. ``htu`` is ``url`` without credentials, query and fragment; ``ath`` binds it to ``access_token`` when
+    given."""
     parts = urlsplit(url)
     claims = {
         "jti": secrets.token_urlsafe(24),

@@ -9,6 +9,7 @@ and a client secret in the URL.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from authlib.oauth2 import OAuth2Error
@@ -19,14 +20,18 @@ from security.net import is_direct_loopback
 
 from .server import LOCAL_USER
 
+if TYPE_CHECKING:
+    from . import LocalIssuer
+
 EXTENSION = "local_issuer"
 LOOPBACK_ONLY = {"local_issuer.authorize", "local_issuer.token"}
 
 blueprint = Blueprint("local_issuer", __name__)
 
 
-def _issuer():
-    return current_app.extensions[EXTENSION]
+def _issuer() -> LocalIssuer:
+    issuer: LocalIssuer = current_app.extensions[EXTENSION]
+    return issuer
 
 
 def _refusal(status: int, error: str, description: str):
@@ -87,7 +92,7 @@ def only_our_audience():
         return None
     body = request.get_json(silent=True) if request.is_json else None
     audience = body.get("audience") if isinstance(body, dict) else request.values.get("audience")
-    expected = _issuer().settings.audience
+    expected = _issuer().auth.audience
     if audience is None or audience == expected:
         return None
     return _refusal(400, "invalid_request", f"This issuer only issues tokens for the audience {expected}.")
@@ -95,7 +100,7 @@ def only_our_audience():
 
 @blueprint.get("/.well-known/openid-configuration")
 def discovery():
-    issuer = _issuer().settings.issuer
+    issuer = _issuer().auth.issuer
     dpop = _issuer().dpop
     return jsonify(
         issuer=issuer,

@@ -48,8 +48,8 @@ def load_or_create_key(instance: Path) -> RSAKey:
     """The signing key, with ``kid`` = its RFC 7638 thumbprint, ``use`` = sig and ``alg`` = RS256."""
     path = instance / KEY_FILE
     if not path.exists():
-        private = rsa.generate_private_key(public_exponent=65537, key_size=KEY_BITS)
-        pem = private.private_bytes(
+        created = rsa.generate_private_key(public_exponent=65537, key_size=KEY_BITS)
+        pem = created.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
         _create_exclusive(path, pem)

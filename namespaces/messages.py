@@ -30,13 +30,46 @@ from flask_restx import Namespace, Resource, SchemaModel
 from werkzeug.http import quote_etag
 
 from security import current_token
-from storage import (AUTHOR_PATTERN, CURSOR_LENGTH, CURSOR_PATTERN, CURSOR_RULE, IDEMPOTENCY_KEY_MAX_CHARS,
-                     IDEMPOTENCY_KEY_PATTERN, IDEMPOTENCY_KEY_RULE, PAGE_DEFAULT, PAGE_MAX, TEXT_MAX_CHARS, TEXT_PATTERN,
-                     TEXT_RULE, IdempotencyKeyReused, InvalidInput, Message, MessageStore, NotAuthor, NotFound, Owner,
-                     StorageError, StorageUnavailable, VersionMismatch, check_author, clean_text)
+from security.settings import current_auth_settings
+from storage import (
+    AUTHOR_PATTERN,
+    CURSOR_LENGTH,
+    CURSOR_PATTERN,
+    CURSOR_RULE,
+    IDEMPOTENCY_KEY_MAX_CHARS,
+    IDEMPOTENCY_KEY_PATTERN,
+    IDEMPOTENCY_KEY_RULE,
+    PAGE_DEFAULT,
+    PAGE_MAX,
+    TEXT_MAX_CHARS,
+    TEXT_PATTERN,
+    TEXT_RULE,
+    IdempotencyKeyReused,
+    InvalidInput,
+    Message,
+    MessageStore,
+    NotAuthor,
+    NotFound,
+    Owner,
+    StorageError,
+    StorageUnavailable,
+    VersionMismatch,
+    check_author,
+    clean_text,
+)
 from storage.store import ID_PATTERN
-from swagger import (SUCCESS, ApiError, Scope, answers, error_model, example, failure_example, json_body, links,
-                     protected)
+from swagger import (
+    SUCCESS,
+    ApiError,
+    Scope,
+    answers,
+    error_model,
+    example,
+    failure_example,
+    json_body,
+    links,
+    protected,
+)
 
 from .private import READ_MESSAGES
 
@@ -146,7 +179,7 @@ def as_json(message: Message, with_issuer: bool = False) -> dict:
 
 def several_issuers() -> bool:
     """The app trusts several issuers: a message's author then needs its issuer to be named."""
-    return len(current_app.config["SETTINGS"].issuers) > 1
+    return len(current_auth_settings().issuers) > 1
 
 
 def json_answer(body: dict, status: int, headers: dict[str, str]) -> Response:

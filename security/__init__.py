@@ -2,7 +2,14 @@
 
 from authlib.integrations.flask_oauth2 import current_token
 
-from .errors import AuthErrorResponse, AuthFailure, InsufficientScope, InvalidToken, MissingCredentials, SigningKeysUnavailable
+from .errors import (
+    AuthErrorResponse,
+    AuthFailure,
+    InsufficientScope,
+    InvalidToken,
+    MissingCredentials,
+    SigningKeysUnavailable,
+)
 from .keys import KeySetCache
 from .protector import BearerProtector
 from .validator import AccessToken, AccessTokenValidator

@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from typing import TypeGuard
 
 from .fetch import FetchError, deadline_in, fetch_discovery
 from .net import is_allowed_fetch_url, issuer_url
@@ -85,7 +86,11 @@ class ProviderEndpoints:
             logger.warning("oidc discovery failed (%s); docs use %s", error, self.fallback)
             return None, FALLBACK_FOR
         authorize, token = document.get("authorization_endpoint"), document.get("token_endpoint")
-        if not all(isinstance(u, str) and is_allowed_fetch_url(u) for u in (authorize, token)):
+        if not (_usable_url(authorize) and _usable_url(token)):
             logger.warning("discovery document lacks usable authorize/token endpoints; docs use %s", self.fallback)
             return None, FALLBACK_FOR
         return Endpoints(authorize=authorize, token=token), self.ttl
+
+
+def _usable_url(value: object) -> TypeGuard[str]:
+    return isinstance(value, str) and is_allowed_fetch_url(value)

@@ -28,7 +28,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, Iterable, Mapping
+from typing import Callable, Iterable, Mapping, TypeGuard
 
 from cryptography.exceptions import InvalidSignature
 
@@ -97,7 +97,7 @@ def _json_object(segment: str) -> dict | None:
     return value if isinstance(value, dict) else None
 
 
-def _is_number(value: object) -> bool:
+def _is_number(value: object) -> TypeGuard[float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
@@ -171,7 +171,7 @@ class DPoPVerifier:
 
         key = self._keys.get(header)
         fresh_key = key is None
-        if fresh_key:
+        if key is None:
             key = self._proof_key(header)
         try:
             key.verify(_decode_segment(signature), proof[: len(header) + len(payload) + 1].encode("ascii"))

@@ -26,7 +26,8 @@ from .dpop import INVALID_PROOF, INVALID_REQUEST, INVALID_TOKEN, DPoPError, DPoP
 from .errors import AuthFailure, InvalidToken, ProofRefused, ReplayCheckUnavailable
 from .nonce import DPoPNonces
 from .replay import MemoryReplayStore, RedisReplayStore, ReplayStoreUnavailable
-from .schemes import BEARER, DPOP, DPOP_MODES, OFF, Schemes
+from .schemes import BEARER, BEARER_ONLY, DPOP, DPOP_MODES, OFF, Schemes
+from .settings import AuthSettings, DPoPSettings
 from .validator import AccessToken, AccessTokenValidator
 
 __all__ = ["DPOP_MODES", "NEXT_NONCE", "PROOF_MISSING", "AuthorizationSchemes", "replay_scope_note"]
@@ -53,7 +54,8 @@ def request_url(environ: dict) -> str:
 class AuthorizationSchemes:
     """The schemes an app takes, and the validators behind them."""
 
-    def __init__(self, tokens: AccessTokenValidator, schemes: Schemes = Schemes(), verifier: DPoPVerifier | None = None):
+    def __init__(self, tokens: AccessTokenValidator, schemes: Schemes = BEARER_ONLY,
+                 verifier: DPoPVerifier | None = None):
         if schemes.dpop and verifier is None:
             raise ValueError("DPoP needs a proof verifier")
         self.tokens = tokens
@@ -62,15 +64,16 @@ class AuthorizationSchemes:
         self._bearer = schemes.bearer  # read on every request: a plain attribute
 
     @classmethod
-    def from_settings(cls, settings, tokens: AccessTokenValidator) -> "AuthorizationSchemes":
+    def from_settings(cls, auth: AuthSettings, dpop: DPoPSettings,
+                      tokens: AccessTokenValidator) -> AuthorizationSchemes:
         """From the app's settings (AUTH_DPOP*): a replay store in this process, or the Redis shared by all."""
-        schemes = Schemes.from_settings(settings)
+        schemes = dpop.schemes
         if not schemes.dpop:
             return cls(tokens, schemes)
-        store = RedisReplayStore(settings.dpop_replay_url) if settings.dpop_replay_url else MemoryReplayStore()
-        nonces = DPoPNonces(settings.dpop_nonce_secret) if settings.dpop_nonce else None
-        verifier = DPoPVerifier(settings.dpop_algorithms, replay_store=store, iat_window=settings.dpop_iat_window,
-                                leeway=settings.leeway, nonces=nonces)
+        store = RedisReplayStore(dpop.replay_url) if dpop.replay_url else MemoryReplayStore()
+        nonces = DPoPNonces(dpop.nonce_secret) if dpop.nonce else None
+        verifier = DPoPVerifier(dpop.algorithms, replay_store=store, iat_window=dpop.iat_window,
+                                leeway=auth.leeway, nonces=nonces)
         return cls(tokens, schemes, verifier)
 
     def cached(self, header: str, environ: dict, required) -> AccessToken | None:
@@ -192,10 +195,10 @@ def _log_context(token: AccessToken) -> dict:
     return {"kid": token.kid, "iss": token.claims.get("iss")}
 
 
-def replay_scope_note(settings, workers: int) -> str | None:
+def replay_scope_note(dpop: DPoPSettings, workers: int) -> str | None:
     """The start-up line for several workers sharing no replay store (None when there is nothing to say);
     gunicorn.conf.py logs it once, from the master."""
-    if settings.dpop == OFF or settings.dpop_replay_url or workers < 2:
+    if dpop.mode == OFF or dpop.replay_url or workers < 2:
         return None
     return (f"DPoP replays are caught per worker only: each of the {workers} workers remembers the proofs it "
             "accepted, so a proof replayed to another worker (or instance) is accepted there; set "

@@ -284,7 +284,7 @@ class KeySetCache:
             # Keep the Key objects of unchanged keys, and the very KeySet when nothing changed at all.
             previous = {_public_json(key): key for key in held.keys.keys}
             keys = [previous.get(_public_json(key), key) for key in keys]
-            if len(keys) == len(held.keys.keys) and all(a is b for a, b in zip(keys, held.keys.keys)):
+            if len(keys) == len(held.keys.keys) and all(a is b for a, b in zip(keys, held.keys.keys, strict=True)):
                 self._held = _Held(held.keys, held.by_kid, held.sole, self._clock())
                 return
         key_set = KeySet(keys)

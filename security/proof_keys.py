@@ -30,8 +30,10 @@ PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 RSA_BITS = (2048, 4096)
 RSA_MAX_EXPONENT = 2**32
 EC_CURVES = {"P-256": (ec.SECP256R1, 32), "P-384": (ec.SECP384R1, 48), "P-521": (ec.SECP521R1, 66)}
-OKP_CURVES = {"Ed25519": ed25519.Ed25519PublicKey, "Ed448": ed448.Ed448PublicKey}
-HASHES = {"256": hashes.SHA256, "384": hashes.SHA384, "512": hashes.SHA512}
+OKP_CURVES: dict[str, type[ed25519.Ed25519PublicKey] | type[ed448.Ed448PublicKey]] = {
+    "Ed25519": ed25519.Ed25519PublicKey, "Ed448": ed448.Ed448PublicKey}
+HASHES: dict[str, Callable[[], hashes.HashAlgorithm]] = {
+    "256": hashes.SHA256, "384": hashes.SHA384, "512": hashes.SHA512}
 
 Verify = Callable[[bytes, bytes], None]  # (signature, signing input); raises InvalidSignature
 

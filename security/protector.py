@@ -88,7 +88,7 @@ class BearerProtector(ResourceProtector):
                 # One context lookup for both the app and the request: each of Flask's proxies
                 # (current_app, request) makes its own, and on this path that costs more than the
                 # cache lookup itself.
-                context = request_ctx._get_current_object()
+                context = request_ctx._get_current_object()  # type: ignore[attr-defined]  # typed as what it proxies
                 environ = context.request.environ
                 schemes = context.app.extensions[SCHEMES]
                 header = environ.get("HTTP_AUTHORIZATION", "")
@@ -97,7 +97,8 @@ class BearerProtector(ResourceProtector):
                 except OAuth2Error as error:  # a DPoP proof refused on the short path
                     self.raise_error_response(error)
                 if token is not None:
-                    self._accept(token, app_ctx._get_current_object().g)  # g without a proxy lookup of its own
+                    app_context = app_ctx._get_current_object()  # type: ignore[attr-defined]
+                    self._accept(token, app_context.g)  # g without a proxy lookup of its own
                 else:
                     try:
                         self.acquire_token(scopes, **kwargs)
@@ -134,7 +135,8 @@ class BearerProtector(ResourceProtector):
         """
         if isinstance(scopes, str):
             scopes = [scopes]
-        token = self.validate_request(scopes=scopes, request=request._get_current_object(), **kwargs)
+        current = request._get_current_object()  # type: ignore[attr-defined]
+        token = self.validate_request(scopes=scopes, request=current, **kwargs)
         self._accept(token, g._get_current_object())
         return token
 

@@ -17,7 +17,7 @@ import math
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Callable, Protocol, Sequence
 
 
 class ReplayStoreUnavailable(Exception):
@@ -80,7 +80,7 @@ class MemoryReplayStore:
         second = int(now)
         if second <= self._swept_to:
             return
-        seconds = range(self._swept_to + 1, second + 1)
+        seconds: Sequence[int] = range(self._swept_to + 1, second + 1)
         if len(seconds) > len(self._by_second):  # after a long pause, visit only the seconds holding keys
             seconds = sorted(s for s in self._by_second if s <= second)
         for past in seconds:

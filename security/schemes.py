@@ -33,11 +33,6 @@ class Schemes:
     mode: str = OFF
     dpop_algorithms: tuple[str, ...] = ()
 
-    @classmethod
-    def from_settings(cls, settings) -> "Schemes":
-        """AUTH_DPOP and AUTH_DPOP_ALGORITHMS, as the app's settings hold them."""
-        return cls(settings.dpop, settings.dpop_algorithms)
-
     def __post_init__(self):
         if self.mode not in DPOP_MODES:
             raise ValueError(f"unknown DPoP mode {self.mode!r}")

@@ -116,7 +116,7 @@ class AccessTokenValidator(BearerTokenValidator):
         cache_ttl: float,
         clock: Callable[[], float] = time.time,
     ):
-        """Every value comes from the settings (app/settings.py holds the defaults). ``cache_size`` > 0
+        """Every value comes from the settings (security/settings.py holds the defaults). ``cache_size`` > 0
         keeps that many verified tokens for up to ``cache_ttl`` seconds; 0 turns the cache off.
 
         ``clock`` (epoch seconds) judges ``exp``, ``nbf`` and ``iat`` and the cache's expiry; tests
@@ -127,7 +127,7 @@ class AccessTokenValidator(BearerTokenValidator):
         key_sets = (keys,) if isinstance(keys, KeySetCache) else tuple(keys)
         if not issuers or len(issuers) != len(key_sets):
             raise ValueError("give one key set per issuer")
-        self.key_sets: dict[str, KeySetCache] = dict(zip(issuers, key_sets))
+        self.key_sets: dict[str, KeySetCache] = dict(zip(issuers, key_sets, strict=True))
         self.keys = key_sets[0]  # the first issuer's
         self._sole_keys = self.keys if len(key_sets) == 1 else None  # the cache's check, without a lookup
         self.issuer = issuers[0]
@@ -141,7 +141,7 @@ class AccessTokenValidator(BearerTokenValidator):
         self._jws_registry = JWSRegistry(algorithms=list(self.algorithms), strict_check_header=False)
         # ...and the registered-claims rules, read against ``clock``.
         self._claims_registry = JWTClaimsRegistry(
-            now=clock,
+            now=clock,  # type: ignore[arg-type]  # annotated int; a float clock keeps sub-second precision
             leeway=self.leeway,
             iss={"essential": True, "values": list(self.key_sets)},
             aud={"essential": True, "values": list(self.audiences)},  # one of them in aud is enough
@@ -160,7 +160,7 @@ class AccessTokenValidator(BearerTokenValidator):
         if token is None:
             token, key = self._validate(token_string)
             if self.cache is not None:
-                self._remember(token_string, token, key)
+                self._remember(self.cache, token_string, token, key)
         return token
 
     def cached(self, token_string: str) -> AccessToken | None:
@@ -175,7 +175,7 @@ class AccessTokenValidator(BearerTokenValidator):
         keys = self._sole_keys or self.key_sets[entry.token.claims["iss"]]  # a verified iss is one of ours
         return entry.token if entry.key_set is keys.key_set else None
 
-    def _remember(self, token_string: str, token: AccessToken, key: Key) -> None:
+    def _remember(self, cache: VerifiedTokenCache, token_string: str, token: AccessToken, key: Key) -> None:
         keys = self.key_sets[token.claims["iss"]]
         key_set = keys.key_set
         if key_set is None or not any(held is key for held in key_set.keys):
@@ -183,7 +183,7 @@ class AccessTokenValidator(BearerTokenValidator):
         claims, leeway = token.claims, self.leeway
         not_before = max(claims.get("nbf", float("-inf")), claims.get("iat", float("-inf"))) - leeway
         deadline = min(claims["exp"] + leeway, self._clock() + keys.fresh_for())
-        self.cache.put(token_string, Verified(token, key_set, not_before, deadline))
+        cache.put(token_string, Verified(token, key_set, not_before, deadline))
 
     def _validate(self, token_string: str) -> tuple[AccessToken, Key]:
         """Every check, signature included; raises InvalidToken (or SigningKeysUnavailable)."""

@@ -6,12 +6,35 @@ client, and the web layer picks the status.
 """
 
 from .engine import DEFAULT_BUSY_TIMEOUT, SQLITE_SYNCHRONOUS, check_url, default_url, make_engine
-from .errors import (IdempotencyKeyReused, InvalidInput, MigrationError, NotAuthor, NotFound, StorageError,
-                     StorageUnavailable, VersionMismatch)
+from .errors import (
+                     IdempotencyKeyReused,
+                     InvalidInput,
+                     MigrationError,
+                     NotAuthor,
+                     NotFound,
+                     StorageError,
+                     StorageUnavailable,
+                     VersionMismatch,
+)
 from .migrate import migrate
-from .rules import (AUTHOR_PATTERN, CURSOR_LENGTH, CURSOR_PATTERN, CURSOR_RULE, IDEMPOTENCY_KEY_MAX_CHARS,
-                    IDEMPOTENCY_KEY_PATTERN, IDEMPOTENCY_KEY_RULE, PAGE_DEFAULT, PAGE_MAX, TEXT_MAX_CHARS, TEXT_PATTERN,
-                    TEXT_RULE, check_author, check_idempotency_key, check_page_size, clean_text)
+from .rules import (
+                     AUTHOR_PATTERN,
+                     CURSOR_LENGTH,
+                     CURSOR_PATTERN,
+                     CURSOR_RULE,
+                     IDEMPOTENCY_KEY_MAX_CHARS,
+                     IDEMPOTENCY_KEY_PATTERN,
+                     IDEMPOTENCY_KEY_RULE,
+                     PAGE_DEFAULT,
+                     PAGE_MAX,
+                     TEXT_MAX_CHARS,
+                     TEXT_PATTERN,
+                     TEXT_RULE,
+                     check_author,
+                     check_idempotency_key,
+                     check_page_size,
+                     clean_text,
+)
 from .store import IDEMPOTENCY_KEY_TTL, Message, MessageStore, Owner, Page
 
 __all__ = [

@@ -65,6 +65,7 @@ def make_engine(url: str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
     if sqlite_synchronous not in SQLITE_SYNCHRONOUS:
         raise ValueError(f"sqlite_synchronous must be one of {', '.join(SQLITE_SYNCHRONOUS)}")
     if parsed.get_backend_name() == "sqlite":
+        assert parsed.database, "check_url refuses a SQLite URL without a file"
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         # Named parameters, as psycopg's: the store's driver-level statements then take the same dicts on both.
         engine = sqlalchemy.create_engine(parsed, paramstyle="named", **options)

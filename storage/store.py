@@ -31,7 +31,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Iterator, NamedTuple
+from typing import Any, Iterator, NamedTuple, Sequence
 
 import sqlalchemy
 from sqlalchemy import and_, bindparam, delete, insert, or_, select, tuple_, update
@@ -39,11 +39,17 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 
 from .engine import DEFAULT_BUSY_TIMEOUT, is_sqlite, make_engine
+from .errors import IdempotencyKeyReused, InvalidInput, NotAuthor, NotFound, StorageUnavailable, VersionMismatch
 from .file_lock import file_lock
-from .errors import (IdempotencyKeyReused, InvalidInput, NotAuthor, NotFound, StorageUnavailable,
-                     VersionMismatch)
-from .rules import (CURSOR_PATTERN, CURSOR_RULE, PAGE_DEFAULT, check_author, check_idempotency_key, check_page_size,
-                    clean_text)
+from .rules import (
+    CURSOR_PATTERN,
+    CURSOR_RULE,
+    PAGE_DEFAULT,
+    check_author,
+    check_idempotency_key,
+    check_page_size,
+    clean_text,
+)
 from .schema import ID_LENGTH, idempotency_keys, messages
 
 ID_PATTERN = re.compile(f"[0-9a-f]{{{ID_LENGTH}}}")  # 128 random bits, hex: opaque, not sequential
@@ -118,8 +124,9 @@ class MessageStore:
         self._get_sql = str(_GET.compile(dialect=dialect))
         self._insert_sql = str(_INSERT.compile(dialect=dialect))
         time_type = messages.c.created_at.type.dialect_impl(dialect)
-        self._time_to_db = time_type.bind_processor(dialect)
-        self._time_from_db = time_type.result_processor(dialect, None)
+        # UTCDateTime's conversions for this dialect (a TypeDecorator has both; SQLAlchemy types them loosely)
+        self._time_to_db: Any = time_type.bind_processor(dialect)
+        self._time_from_db: Any = time_type.result_processor(dialect, None)
         self._unavailable = (dialect.loaded_dbapi.OperationalError, dialect.loaded_dbapi.InterfaceError)
 
     @classmethod
@@ -247,7 +254,7 @@ class MessageStore:
         items = [Message(**row._mapping) for row in rows[:limit]]
         return Page(items, encode_cursor(items[-1]) if len(rows) > limit else None)
 
-    def _insert_all(self, batch: list[Message]) -> list[Message]:
+    def _insert_all(self, batch: Sequence[Message]) -> Sequence[Message]:
         """Store ``batch`` in one transaction, stamped with the time it holds the write lock (on SQLite,
         writers one at a time: creation times then follow commit order); the messages as stored. The
         caller holds the writer's turn (see _GroupCommit)."""
@@ -279,7 +286,7 @@ class MessageStore:
                 pooled = self.engine.raw_connection()
         except self._unavailable as exc:  # the driver's, as it connects (or sets up a SQLite connection)
             raise StorageUnavailable() from exc
-        connection = pooled.driver_connection
+        connection: Any = pooled.driver_connection  # sqlite3's or psycopg's
         autocommit = autocommit and not self._sqlite
         try:
             if autocommit:
@@ -316,7 +323,7 @@ class MessageStore:
         database, waited for a short sleep at a time. SQLite's own busy handler waits inside the driver,
         where nothing else of the process runs (under gevent: no other request), so no more writes join
         the next group commit meanwhile; this wait lets them. Past busy_timeout: StorageUnavailable."""
-        if not self._sqlite:
+        if self._turns is None:  # not SQLite
             yield
             return
         with file_lock(self._turns, wait=self._busy_timeout, poll=TURN_POLL, on_timeout=lambda _: StorageUnavailable()):
@@ -363,6 +370,7 @@ class _GroupCommit:
             self._commit_waiting()  # the batch holds this message too: it was waiting
         if mine.error is not None:
             raise mine.error
+        assert mine.stored is not None  # each commit sets either stored or error
         return mine.stored
 
     def _commit_waiting(self) -> None:
@@ -378,7 +386,7 @@ class _GroupCommit:
                 with self._lock:
                     batch, self._waiting = self._waiting, []
             stored, failure = [None] * len(batch), error
-        for waiting, message in zip(batch, stored):
+        for waiting, message in zip(batch, stored, strict=True):
             waiting.stored, waiting.error = message, failure
             waiting.done.set()
         with self._lock:

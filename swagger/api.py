@@ -11,7 +11,7 @@ from werkzeug.exceptions import HTTPException
 
 from security.discovery import Endpoints, ProviderEndpoints
 from security.net import is_direct_loopback
-from security.schemes import Schemes
+from security.settings import AuthSettings, DPoPSettings
 
 from . import info
 from .auth_schemes import BEARER, drop_undefined_requirements, local_endpoints, security_definitions
@@ -38,25 +38,27 @@ class DocsApi(ContractApi):
         return schema
 
 
-def build_api(settings, scopes: dict[str, str], local_client=None) -> DocsApi:
+def build_api(auth: AuthSettings, dpop: DPoPSettings, scopes: dict[str, str], *,
+              swagger_ui_client_id: str | None = None, local_client=None) -> DocsApi:
     """``scopes`` (name -> description) are the API's, collected from its namespaces (``api_scopes``);
+    ``swagger_ui_client_id`` is the provider's client the docs' login uses (SWAGGER_UI_OAUTH_CLIENT_ID);
     ``local_client`` (id and secret) is given in local mode: the docs page prefills it."""
-    provider = ProviderEndpoints(settings.issuer, use_discovery=not settings.uses_auth0_paths,
-                                 timeout=min(settings.jwks_timeout, 2.0), ttl=settings.jwks_cache_ttl)
+    provider = ProviderEndpoints(auth.issuer, use_discovery=not auth.uses_auth0_paths,
+                                 timeout=min(auth.jwks_timeout, 2.0), ttl=auth.jwks_cache_ttl)
 
     def endpoints() -> Endpoints:
-        return local_endpoints(settings.issuer) if settings.uses_local_issuer else provider.get()
+        return local_endpoints(auth.issuer) if auth.uses_local_issuer else provider.get()
 
-    schemes = Schemes.from_settings(settings)
+    schemes = dpop.schemes
 
     def definitions() -> dict:
-        return security_definitions(endpoints(), local=settings.uses_local_issuer, scopes=scopes, schemes=schemes)
+        return security_definitions(endpoints(), local=auth.uses_local_issuer, scopes=scopes, schemes=schemes)
 
     api = DocsApi(
         title=info.TITLE,
         version=info.VERSION,
-        description=info.description(issuers=settings.issuers, audiences=settings.audiences,
-                                     local=settings.uses_local_issuer, scopes=scopes, dpop=settings.dpop),
+        description=info.description(issuers=auth.issuers, audiences=auth.audiences,
+                                     local=auth.uses_local_issuer, scopes=scopes, dpop=dpop.mode),
         contact=info.CONTACT.get("name"),
         contact_email=info.CONTACT.get("email"),
         license=info.LICENSE["name"],
@@ -71,9 +73,10 @@ def build_api(settings, scopes: dict[str, str], local_client=None) -> DocsApi:
 
     @api.documentation
     def docs_page():
-        page = render_template("swagger-ui.html", title=api.title, docs=docs_settings(api, settings, local_client))
+        docs = docs_settings(api, auth.audience, dpop.mode, swagger_ui_client_id, local_client)
+        page = render_template("swagger-ui.html", title=api.title, docs=docs)
         token_urls = (endpoints().token, provider.fallback.token)  # fallback: discovery may answer later
-        return page, 200, docs_page_headers(token_urls, local=settings.uses_local_issuer)
+        return page, 200, docs_page_headers(token_urls, local=auth.uses_local_issuer)
 
     @api.errorhandler(HTTPException)
     def http_error(error):
@@ -92,13 +95,13 @@ def oauth2_redirect_url() -> str:
     return url_for("restx_doc.static", filename="oauth2-redirect.html", _external=True)
 
 
-def docs_settings(api: Api, settings, local_client) -> dict:
+def docs_settings(api: Api, audience: str, dpop_mode: str, client_id: str | None, local_client) -> dict:
     """What our swagger-ui.html template hands to Swagger UI: spec URL, redirect page and OAuth defaults."""
     oauth = {
         "appName": info.TITLE,
         "usePkceWithAuthorizationCodeGrant": True,
-        "additionalQueryStringParams": {"audience": settings.audience},
-        "clientId": settings.swagger_ui_client_id or "",
+        "additionalQueryStringParams": {"audience": audience},
+        "clientId": client_id or "",
     }
     if local_client is not None:
         oauth["clientId"] = local_client.client_id
@@ -110,5 +113,5 @@ def docs_settings(api: Api, settings, local_client) -> dict:
         # a path: the page makes it absolute against its own address, so the Host header cannot move it
         "oauth2RedirectUrl": url_for("restx_doc.static", filename="oauth2-redirect.html"),
         "oauth": oauth,
-        "dpop": settings.dpop,  # off: the page signs no proofs; required: it says when it cannot sign any
+        "dpop": dpop_mode,  # off: the page signs no proofs; required: it says when it cannot sign any
     }

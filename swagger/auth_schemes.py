@@ -47,7 +47,7 @@ def security_definitions(endpoints: Endpoints, *, local: bool, scopes: dict[str,
                          schemes: Schemes = BEARER_ONLY) -> dict:
     """``scopes`` (name -> description) are the ones the OAuth2 flows offer as checkboxes; ``schemes``
     are the Authorization schemes the API takes."""
-    definitions = {}
+    definitions: dict[str, dict] = {}
     if schemes.bearer:
         definitions[BEARER] = {
             "type": "apiKey",

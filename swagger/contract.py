@@ -20,6 +20,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.utils import cached_property
 
 from security.schemes import BEARER_ONLY, Schemes
+from security.settings import current_auth_settings
 
 from .errors import json_error_response
 from .models import error_model
@@ -131,5 +132,5 @@ def spec_command(fmt: str) -> None:
     """Write the API's OpenAPI document to stdout, with sorted keys."""
     api = current_app.extensions["contract_api"]
     # as served at the issuer's own address in local mode (http://127.0.0.1:PORT/), so snapshots are stable
-    with current_app.test_request_context("/", base_url=current_app.config["SETTINGS"].issuer):
+    with current_app.test_request_context("/", base_url=current_auth_settings().issuer):
         click.echo(render(api.document(fmt)), nl=False)

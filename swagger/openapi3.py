@@ -14,6 +14,7 @@ header examples).
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 
 from .auth_schemes import HTTP_SCHEME
 
@@ -101,7 +102,7 @@ def _path(item: dict, swagger: dict) -> dict:
     return result
 
 
-def _operation(operation: dict, swagger: dict, shared: list[dict] = ()) -> dict:
+def _operation(operation: dict, swagger: dict, shared: Sequence[dict] = ()) -> dict:
     produces = operation.pop("produces", None) or swagger.get("produces", ["application/json"])
     consumes = operation.pop("consumes", None) or swagger.get("consumes", ["application/json"])
     own = operation.pop("parameters", [])

@@ -40,7 +40,7 @@ COMMON = {
 
 
 def docs_page_headers(token_urls: Iterable[str], *, local: bool) -> dict[str, str]:
-    origins = sorted({_origin(url) for url in token_urls} - {None})
+    origins = sorted({origin for url in token_urls if (origin := _origin(url))})
     policy = {
         "default-src": "'none'",
         "script-src": "'self'",

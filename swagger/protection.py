@@ -81,8 +81,8 @@ def api_scopes(namespaces: Iterable) -> dict[str, str]:
     return scopes
 
 
-def example(summary: str, body: dict, headers: dict | None = None) -> dict:
-    """One named example: a body and the headers that come with it."""
+def example(summary: str, body: dict | None, headers: dict | None = None) -> dict:
+    """One named example: a body (None: an answer without one) and the headers that come with it."""
     return {"summary": summary, "value": body, **({"headers": headers} if headers else {})}
 
 
@@ -196,8 +196,8 @@ def _auth_answers(scopes: list[str], schemes: Schemes) -> list[tuple[int, str, l
                              "header or a proof sent with the Bearer scheme.",
                         [Case("A DPoP proof made for another URL (for any bad proof, the description says why)",
                               ProofRefused(INVALID_PROOF, 400, HTU_MISMATCH), DPOP),
-                         Case("The DPoP scheme without a DPoP header", ProofRefused(INVALID_REQUEST, 400, PROOF_MISSING),
-                              DPOP)]))
+                         Case("The DPoP scheme without a DPoP header",
+                              ProofRefused(INVALID_REQUEST, 400, PROOF_MISSING), DPOP)]))
         unauthorized += (" With nonces on (`AUTH_DPOP_NONCE=on`), a DPoP proof without the current nonce: "
                          "`use_dpop_nonce`, the nonce to use in `DPoP-Nonce`.")
         cases.append(Case("Nonces on, and a DPoP proof without one",

@@ -35,7 +35,8 @@ def database_of_0001(url: str, authors: list[str], keyed: int = 0) -> list[dict]
             if rows:
                 connection.execute(sa.insert(MESSAGES_0001), rows)
             for n, row in enumerate(rows[:keyed]):
-                answer = {**row, "created_at": row["created_at"].isoformat(), "updated_at": row["updated_at"].isoformat()}
+                answer = {**row, "created_at": row["created_at"].isoformat(),
+                          "updated_at": row["updated_at"].isoformat()}
                 connection.execute(sa.insert(KEYS_0001).values(
                     author=row["author"], key=f"key-{n}", fingerprint=hashlib.sha256(row["text"].encode()).hexdigest(),
                     answer=answer, created_at=row["created_at"]))

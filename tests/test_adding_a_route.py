@@ -21,16 +21,24 @@ from tests.oauth import client_of
 
 # The suite's own contract-level checks, collected again in this module, where `namespaces` adds test-orders.
 from tests.test_docs_security import (
-    test_auth0_mode, test_local_mode_spec_and_page_follow_the_host, test_per_operation_security,
+    test_auth0_mode,
+    test_local_mode_spec_and_page_follow_the_host,
+    test_per_operation_security,
 )
-from tests.test_examples import test_examples_appear_only_on_responses, test_every_documented_example_is_the_live_answer
+from tests.test_examples import test_every_documented_example_is_the_live_answer, test_examples_appear_only_on_responses
 from tests.test_local_issuer import (
-    test_discovery_and_public_only_jwks, test_every_declared_scope_is_granted_and_opens_its_routes,
+    test_discovery_and_public_only_jwks,
+    test_every_declared_scope_is_granted_and_opens_its_routes,
 )
 from tests.test_local_token_cli import test_prints_only_a_token_that_the_server_accepts
 from tests.test_openapi import (
-    documents, test_both_documents_are_valid, test_info, test_openapi3_twin, test_swagger_models_and_security,
-    test_swagger_operations, test_tags_are_the_namespaces_with_descriptions,
+    documents,
+    test_both_documents_are_valid,
+    test_info,
+    test_openapi3_twin,
+    test_swagger_models_and_security,
+    test_swagger_operations,
+    test_tags_are_the_namespaces_with_descriptions,
 )
 from tests.test_schemathesis import test_schemathesis_finds_nothing
 

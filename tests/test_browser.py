@@ -86,7 +86,8 @@ def test_each_route_shows_its_own_answers(docs_server, page, screenshots, served
     docs = DocsPage(page, docs_server.url).open()
     for operation in (o for o in served if not o.parameters):
         token = None if operation.public else issuer.mint(subject="browser", scopes=operation.scopes)
-        answer = http.request(operation.method, docs_server.url + operation.path, headers=bearer(token) if token else {})
+        answer = http.request(operation.method, docs_server.url + operation.path,
+                              headers=bearer(token) if token else {})
         assert answer.status_code == 200
         assert docs.response_example(operation.path, 200) == (answer.json(), []), operation
         if operation.scopes:

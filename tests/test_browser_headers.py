@@ -105,7 +105,8 @@ def test_hostile_forwarded_headers_load_nothing_off_site(make_app, page, hostile
         page.context.on("request", lambda request: requested.append(request.url))
         DocsPage(page, server.url).open()
         assert page.evaluate("() => typeof window.ui") == "object"  # Swagger UI started from our own script
-        origins = {f"{urlsplit(url).scheme}://{urlsplit(url).netloc}" for url in requested if not url.startswith("data:")}
+        origins = {f"{urlsplit(url).scheme}://{urlsplit(url).netloc}" for url in requested
+                   if not url.startswith("data:")}
         assert origins == {server.url}, requested
 
 

@@ -11,40 +11,41 @@ from pathlib import Path
 import pytest
 
 from app import ConfigError, load_settings
-from app.settings import MAX_JWKS_TIMEOUT
+from security.settings import MAX_JWKS_TIMEOUT
 
 ROOT = Path(__file__).resolve().parent.parent
 AUTH0 = {"AUTH0_DOMAIN": "tenant.eu.auth0.com", "AUTH0_AUDIENCE": "https://messages-api"}
 
 
 def test_auth0_domain_and_audience():
-    settings = load_settings(AUTH0)
-    assert settings.issuer == "https://tenant.eu.auth0.com/"
-    assert settings.audience == "https://messages-api"
-    assert settings.uses_local_issuer is False
-    assert settings.uses_auth0_paths is True
-    assert settings.algorithms == ("RS256",)
-    assert (settings.leeway, settings.jwks_cache_ttl, settings.jwks_cooldown, settings.jwks_timeout) == (5, 600, 30, 5)
+    auth = load_settings(AUTH0).auth
+    assert auth.issuer == "https://tenant.eu.auth0.com/"
+    assert auth.audience == "https://messages-api"
+    assert auth.uses_local_issuer is False
+    assert auth.uses_auth0_paths is True
+    assert auth.algorithms == ("RS256",)
+    assert (auth.leeway, auth.jwks_cache_ttl, auth.jwks_cooldown, auth.jwks_timeout) == (5, 600, 30, 5)
 
 
 def test_auth0_sample_names_are_accepted():
     settings = load_settings({"AUTH0_DOMAIN": "https://tenant.auth0.com/", "API_IDENTIFIER": "https://quickstarts/api"})
-    assert settings.issuer == "https://tenant.auth0.com/"
-    assert settings.audience == "https://quickstarts/api"
+    assert settings.auth.issuer == "https://tenant.auth0.com/"
+    assert settings.auth.audience == "https://quickstarts/api"
 
 
 def test_auth_issuer_wins_over_auth0_domain():
     settings = load_settings({**AUTH0, "AUTH_ISSUER": "https://login.example.com/realms/main"})
-    assert settings.issuer == "https://login.example.com/realms/main"
-    assert settings.uses_auth0_paths is False  # its endpoints come from its discovery document
+    assert settings.auth.issuer == "https://login.example.com/realms/main"
+    assert settings.auth.uses_auth0_paths is False  # its endpoints come from its discovery document
 
 
 def test_tuning_values():
-    settings = load_settings({**AUTH0, "AUTH_ALGORITHMS": "RS256, ES256", "AUTH_LEEWAY": "0", "AUTH_JWKS_TIMEOUT": "2.5",
-                              "CORS_ORIGINS": "https://a.example, http://localhost:5173/", "PORT": "8080"})
-    assert settings.algorithms == ("RS256", "ES256")
-    assert settings.leeway == 0
-    assert settings.jwks_timeout == 2.5
+    settings = load_settings({**AUTH0, "AUTH_ALGORITHMS": "RS256, ES256", "AUTH_LEEWAY": "0",
+                              "AUTH_JWKS_TIMEOUT": "2.5", "CORS_ORIGINS": "https://a.example, http://localhost:5173/",
+                              "PORT": "8080"})
+    assert settings.auth.algorithms == ("RS256", "ES256")
+    assert settings.auth.leeway == 0
+    assert settings.auth.jwks_timeout == 2.5
     assert settings.cors_origins == ("https://a.example", "http://localhost:5173")
     assert settings.port == 8080
 
@@ -123,41 +124,41 @@ def test_bad_values_name_the_variable(overrides, variable):
 
 
 def test_database_settings():
-    assert (load_settings(AUTH0).database_url, load_settings(AUTH0).database_busy_timeout) == (None, 5.0)
-    settings = load_settings({**AUTH0, "DATABASE_URL": "postgresql+psycopg://app:pw@db:5432/messages",
-                              "DATABASE_BUSY_TIMEOUT": "0.5"})
-    assert (settings.database_url, settings.database_busy_timeout) == ("postgresql+psycopg://app:pw@db:5432/messages", 0.5)
-    assert load_settings(AUTH0).idempotency_key_ttl == 86400  # a day
-    assert load_settings({**AUTH0, "IDEMPOTENCY_KEY_TTL": "3600"}).idempotency_key_ttl == 3600
+    assert (load_settings(AUTH0).storage.database_url, load_settings(AUTH0).storage.busy_timeout) == (None, 5.0)
+    storage = load_settings({**AUTH0, "DATABASE_URL": "postgresql+psycopg://app:pw@db:5432/messages",
+                             "DATABASE_BUSY_TIMEOUT": "0.5"}).storage
+    assert (storage.database_url, storage.busy_timeout) == ("postgresql+psycopg://app:pw@db:5432/messages", 0.5)
+    assert load_settings(AUTH0).storage.idempotency_key_ttl == 86400  # a day
+    assert load_settings({**AUTH0, "IDEMPOTENCY_KEY_TTL": "3600"}).storage.idempotency_key_ttl == 3600
 
 
 def test_several_issuers_and_audiences():
     settings = load_settings({"AUTH_ISSUER": "https://a.example/, https://b.example/realms/x,https://a.example/",
                               "AUTH0_AUDIENCE": "https://api-1, https://api-2"})
-    assert settings.issuers == ("https://a.example/", "https://b.example/realms/x")  # in order, once each
-    assert settings.issuer == "https://a.example/"  # the first: the docs' login uses it
-    assert settings.audiences == ("https://api-1", "https://api-2")
-    assert settings.audience == "https://api-1"
+    assert settings.auth.issuers == ("https://a.example/", "https://b.example/realms/x")  # in order, once each
+    assert settings.auth.issuer == "https://a.example/"  # the first: the docs' login uses it
+    assert settings.auth.audiences == ("https://api-1", "https://api-2")
+    assert settings.auth.audience == "https://api-1"
     auth0 = load_settings({"AUTH0_DOMAIN": "tenant.eu.auth0.com, https://login.example.com/", **{
         "AUTH0_AUDIENCE": "https://messages-api"}})
-    assert auth0.issuers == ("https://tenant.eu.auth0.com/", "https://login.example.com/")
-    assert load_settings(AUTH0).issuers == ("https://tenant.eu.auth0.com/",)
+    assert auth0.auth.issuers == ("https://tenant.eu.auth0.com/", "https://login.example.com/")
+    assert load_settings(AUTH0).auth.issuers == ("https://tenant.eu.auth0.com/",)
 
 
 def test_dpop_defaults_and_values():
-    settings = load_settings(AUTH0)
-    assert (settings.dpop, settings.dpop_algorithms, settings.dpop_iat_window) == (
-        "allowed", ("ES256", "PS256", "EdDSA", "RS256"), 300)
-    assert (settings.dpop_replay_url, settings.dpop_nonce, settings.dpop_nonce_secret) == (None, False, None)
+    dpop = load_settings(AUTH0).dpop
+    assert (dpop.mode, dpop.algorithms, dpop.iat_window) == ("allowed", ("ES256", "PS256", "EdDSA", "RS256"), 300)
+    assert (dpop.replay_url, dpop.nonce, dpop.nonce_secret) == (None, False, None)
     secret = "s" * 32
     url = "redis://:hunter2-password@cache.internal:6380/3"
     settings = load_settings({**AUTH0, "AUTH_DPOP": "Required", "AUTH_DPOP_ALGORITHMS": "ES384, Ed25519",
                               "AUTH_DPOP_IAT_WINDOW": "60", "AUTH_DPOP_REPLAY_URL": url,
                               "AUTH_DPOP_NONCE": "on", "AUTH_DPOP_NONCE_SECRET": secret})
-    assert (settings.dpop, settings.dpop_algorithms, settings.dpop_iat_window) == ("required", ("ES384", "Ed25519"), 60)
-    assert (settings.dpop_replay_url, settings.dpop_nonce, settings.dpop_nonce_secret) == (url, True, secret)
+    dpop = settings.dpop
+    assert (dpop.mode, dpop.algorithms, dpop.iat_window) == ("required", ("ES384", "Ed25519"), 60)
+    assert (dpop.replay_url, dpop.nonce, dpop.nonce_secret) == (url, True, secret)
     assert "hunter2" not in repr(settings) and secret not in repr(settings)
-    assert load_settings({**AUTH0, "AUTH_DPOP": "off"}).dpop == "off"
+    assert load_settings({**AUTH0, "AUTH_DPOP": "off"}).dpop.mode == "off"
 
 
 def test_dpop_refusals_never_echo_secrets():
@@ -195,7 +196,7 @@ def test_the_readme_states_the_defaults_the_settings_have(mode):
 
 def test_loopback_http_issuer_is_allowed():
     for issuer in ("http://127.0.0.1:8080/", "http://localhost:9000/", "http://[::1]:9000/"):
-        assert load_settings({"AUTH_ISSUER": issuer, "AUTH0_AUDIENCE": "x"}).issuer == issuer
+        assert load_settings({"AUTH_ISSUER": issuer, "AUTH0_AUDIENCE": "x"}).auth.issuer == issuer
 
 
 @pytest.mark.parametrize("command", [[sys.executable, "-m", "app"],
@@ -216,7 +217,8 @@ def test_start_up_refuses_with_one_line(command, setting, line):
 def test_the_jwks_timeout_cap_is_accepted_and_well_below_the_worker_timeout():
     """A request waits on the issuer for AUTH_JWKS_TIMEOUT at most: it must end long before gunicorn
     replaces the worker as stuck."""
-    assert load_settings({**AUTH0, "AUTH_JWKS_TIMEOUT": str(MAX_JWKS_TIMEOUT)}).jwks_timeout == MAX_JWKS_TIMEOUT
+    auth = load_settings({**AUTH0, "AUTH_JWKS_TIMEOUT": str(MAX_JWKS_TIMEOUT)}).auth
+    assert auth.jwks_timeout == MAX_JWKS_TIMEOUT
     probe = "import runpy; print(runpy.run_path('gunicorn.conf.py')['timeout'])"
     result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60,
                             env={"PATH": os.environ.get("PATH", "")})

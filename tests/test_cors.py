@@ -58,8 +58,9 @@ def local_cors_server(make_local_app):
         yield server
 
 
-NOT_API = ["/docs", "/swagger.json", "/openapi.json", "/healthz", "/", "/swaggerui/oauth2-redirect.html", "/static/docs.js",
-           "/authorize", "/oauth/token", "/.well-known/jwks.json", "/.well-known/openid-configuration"]
+NOT_API = ["/docs", "/swagger.json", "/openapi.json", "/healthz", "/", "/swaggerui/oauth2-redirect.html",
+           "/static/docs.js", "/authorize", "/oauth/token", "/.well-known/jwks.json",
+           "/.well-known/openid-configuration"]
 
 
 @pytest.mark.parametrize("route", NOT_API)
@@ -68,7 +69,8 @@ def test_cors_covers_the_api_routes_only(local_cors_server, http, route):
                      http.get(local_cors_server.url + route, headers={"Origin": ORIGIN}, allow_redirects=False),
                      http.post(local_cors_server.url + route, headers={"Origin": ORIGIN}, allow_redirects=False,
                                data={"grant_type": "client_credentials"})):
-        assert not [h for h in response.headers if h.lower().startswith("access-control-")], (route, response.request.method)
+        assert not [h for h in response.headers if h.lower().startswith("access-control-")], (
+            route, response.request.method)
     assert _preflight(local_cors_server, http, "/api/private", ORIGIN).headers["Access-Control-Allow-Origin"] == ORIGIN
 
 

@@ -72,8 +72,12 @@ def test_the_secret_is_not_shown_to_remote_viewers(make_local_app):
 
 
 def test_auth0_mode(http, namespaces, scopes, tmp_path):
-    config = {"AUTH0_DOMAIN": "tenant.eu.auth0.com", "AUTH0_AUDIENCE": AUDIENCE, "SWAGGER_UI_OAUTH_CLIENT_ID": "spa-123"}
-    build = lambda port: create_app({**config, "PORT": str(port)}, instance_path=tmp_path, namespaces=namespaces)
+    config = {"AUTH0_DOMAIN": "tenant.eu.auth0.com", "AUTH0_AUDIENCE": AUDIENCE,
+              "SWAGGER_UI_OAUTH_CLIENT_ID": "spa-123"}
+
+    def build(port):
+        return create_app({**config, "PORT": str(port)}, instance_path=tmp_path, namespaces=namespaces)
+
     with live_on_own_port(build) as server:
         spec = http.get(server.url + "/swagger.json").json()
         assert list(spec["securityDefinitions"]) == ["bearer", "dpop", "authorization_code"]
@@ -83,7 +87,8 @@ def test_auth0_mode(http, namespaces, scopes, tmp_path):
         assert code["scopes"] == scopes
         for operation in operations(spec):  # no client_credentials flow: the provider's clients are its own
             if not operation.public:
-                assert operation.spec["security"] == requirement(operation.scope_options, ["authorization_code"]), operation
+                assert operation.spec["security"] == requirement(operation.scope_options, ["authorization_code"]), (
+                    operation)
         settings = docs_settings(http.get(server.url + "/docs").text)
         assert settings["oauth"]["clientId"] == "spa-123"
         assert "clientSecret" not in settings["oauth"]

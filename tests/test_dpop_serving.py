@@ -15,7 +15,8 @@ from tests.redis_server import redis_server
 from tests.servers import gunicorn, key_fetches
 from tests.support import eventually
 
-REFUSED_REPLAY = re.compile(r"\[(\d+)\] \[INFO\] security\.refused: auth refused .* status=400 reason=invalid_dpop_proof")
+REFUSED_REPLAY = re.compile(
+    r"\[(\d+)\] \[INFO\] security\.refused: auth refused .* status=400 reason=invalid_dpop_proof")
 PER_WORKER = "DPoP replays are caught per worker only"
 
 

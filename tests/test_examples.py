@@ -70,7 +70,8 @@ class Auth:
             if dpop == "no_proof":
                 return {"Authorization": f"DPoP {token}"}
             htu = url.split("?", 1)[0] + ("/elsewhere" if dpop == "wrong_url" else "")
-            return {"Authorization": f"DPoP {token}", "DPoP": key.make(htm=method, htu=htu, ath=access_token_hash(token))}
+            return {"Authorization": f"DPoP {token}",
+                    "DPoP": key.make(htm=method, htu=htu, ath=access_token_hash(token))}
 
         return sign
 
@@ -101,7 +102,8 @@ CASES = {
         auth.signer(scopes=op.scopes, dpop="wrong_url")).send(http),
     "invalid_request": lambda call, op, auth, http: call.signed_by(
         auth.signer(scopes=op.scopes, dpop="no_proof")).send(http),
-    "use_dpop_nonce": lambda call, op, auth, http: call.signed_by(auth.signer(scopes=op.scopes, dpop="proof")).send(http),
+    "use_dpop_nonce": lambda call, op, auth, http: call.signed_by(
+        auth.signer(scopes=op.scopes, dpop="proof")).send(http),
     "replay_store_unavailable": lambda call, op, auth, http: call.signed_by(
         auth.signer(scopes=op.scopes, dpop="proof")).send(http),
     "not_author": lambda call, op, auth, http: call.signed_by(
@@ -166,7 +168,7 @@ def reset(app) -> None:
     with store.engine.begin() as connection:
         connection.exec_driver_sql("DELETE FROM idempotency_keys")
         connection.exec_driver_sql("DELETE FROM messages")
-    store.create(Owner(app.config["SETTINGS"].issuer, EXAMPLE_AUTHOR), EXAMPLE_TEXT)
+    store.create(Owner(app.config["SETTINGS"].auth.issuer, EXAMPLE_AUTHOR), EXAMPLE_TEXT)
 
 
 def masked(documented, live_one, ids: dict[str, str]):
@@ -184,7 +186,7 @@ def masked(documented, live_one, ids: dict[str, str]):
                 result[key] = masked(documented.get(key), value, ids)
         return result
     if isinstance(documented, list) and isinstance(live_one, list) and len(documented) == len(live_one):
-        return [masked(d, v, ids) for d, v in zip(documented, live_one)]
+        return [masked(d, v, ids) for d, v in zip(documented, live_one, strict=True)]
     return live_one
 
 

@@ -71,7 +71,8 @@ def test_a_worker_killed_under_load_is_replaced_without_a_5xx(slow_provider, sig
         while not stop.is_set():
             try:
                 statuses.append(get(url, token)[0])
-            except requests.ConnectionError:  # the killed worker's connection: no answer, so send it again
+            # the killed worker's connection, reset before or during its answer: no answer, so send it again
+            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError):
                 resets.append(1)
 
     with gunicorn(slow_provider, tmp_path, WEB_CONCURRENCY="2") as url:

@@ -68,8 +68,8 @@ def _decoded(token: str) -> list[bytes] | None:
 
 
 @FUZZ
-@given(extra_header=st.dictionaries(st.sampled_from(["alg", "kid", "typ", "crit", "jku", "jwk", "b64", "cty", "x5c", "zip"]),
-                                    json_values, max_size=4),
+@given(extra_header=st.dictionaries(st.sampled_from(["alg", "kid", "typ", "crit", "jku", "jwk", "b64", "cty", "x5c",
+                                                     "zip"]), json_values, max_size=4),
        claims=st.dictionaries(st.sampled_from(["iss", "aud", "exp", "nbf", "iat", "sub", "scope", "permissions"]),
                               json_values, max_size=5))
 def test_signed_tokens_with_arbitrary_header_and_claims(app, tokens, extra_header, claims):

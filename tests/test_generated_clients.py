@@ -31,8 +31,14 @@ from security.dpop import DEFAULT_ALGORITHMS
 from swagger import BEARER
 from swagger.auth_schemes import DPOP
 from swagger.openapi3 import to_openapi3
-from tests.generators import (OPC_PACKAGE, SDK_PACKAGE, importable, openapi_generator, openapi_python_client,
-                              typescript_compiler)
+from tests.generators import (
+    OPC_PACKAGE,
+    SDK_PACKAGE,
+    importable,
+    openapi_generator,
+    openapi_python_client,
+    typescript_compiler,
+)
 from tests.support import Operation, live, operations
 
 #: What a protected route answers without a token, by default (AUTH_DPOP=allowed: both schemes offered).
@@ -41,7 +47,8 @@ UNAUTHORIZED_CHALLENGE = f'Bearer realm="api", DPoP algs="{" ".join(DEFAULT_ALGO
 #: openapi-generator's on all of them, whichever ones the app declares today.
 EVERY_SCHEME = {
     "code": {"type": "oauth2", "flow": "accessCode", "authorizationUrl": "https://id.example/authorize",
-             "tokenUrl": "https://id.example/oauth/token", "scopes": {"read:things": "Read."}, "description": "Log in."},
+             "tokenUrl": "https://id.example/oauth/token", "scopes": {"read:things": "Read."},
+             "description": "Log in."},
     "machine": {"type": "oauth2", "flow": "application", "tokenUrl": "https://id.example/oauth/token",
                 "scopes": {"read:things": "Read."}},
     "implicit": {"type": "oauth2", "flow": "implicit", "authorizationUrl": "https://id.example/authorize",
@@ -98,7 +105,8 @@ def java_made(contract_server, every_scheme, tmp_path_factory):
     (out / "every-scheme.json").write_text(json.dumps(every_scheme))
     spec_url = contract_server.url + "/swagger.json"
     return openapi_generator(out, {
-        "python": {"generatorName": "python", "inputSpec": spec_url, "additionalProperties": {"packageName": SDK_PACKAGE}},
+        "python": {"generatorName": "python", "inputSpec": spec_url,
+                   "additionalProperties": {"packageName": SDK_PACKAGE}},
         "openapi": {"generatorName": "openapi", "inputSpec": spec_url},
         "typescript": {"generatorName": "typescript-fetch", "inputSpec": spec_url,
                        "additionalProperties": {"supportsES6": True}},
@@ -139,7 +147,8 @@ def _comparable(theirs: dict, ours: dict) -> tuple[dict, dict]:
     if DPOP in ours["components"]["securitySchemes"]:  # the same, for the DPoP scheme (marked x-auth-scheme)
         assert theirs["components"]["securitySchemes"][DPOP]["type"] == "apiKey"
         assert ours["components"]["securitySchemes"][DPOP] == {
-            "type": "http", "scheme": "DPoP", "description": theirs["components"]["securitySchemes"][DPOP]["description"],
+            "type": "http", "scheme": "DPoP",
+            "description": theirs["components"]["securitySchemes"][DPOP]["description"],
         }
         ours["components"]["securitySchemes"][DPOP] = theirs["components"]["securitySchemes"][DPOP]
     for url, item in ours["paths"].items():

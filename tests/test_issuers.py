@@ -60,7 +60,7 @@ def test_a_key_only_the_other_issuer_has_is_never_borrowed(both, http, provider,
 
 
 def second_issuer(server) -> str:
-    return server.app.config["SETTINGS"].issuers[1]
+    return server.app.config["SETTINGS"].auth.issuers[1]
 
 
 @pytest.mark.parametrize("iss, description", [
@@ -163,7 +163,8 @@ def test_the_same_sub_from_another_issuer_is_someone_else(http, messages_api, pr
 
 def test_a_moderator_of_either_issuer_deletes_anyones_message(http, messages_api, user):
     for writer, moderator in (("a", "b"), ("b", "a")):
-        posted = http.post(messages_api.url + "/api/messages", json={"text": "hi"}, headers=user(writer, "alice", WRITE))
+        posted = http.post(messages_api.url + "/api/messages", json={"text": "hi"},
+                           headers=user(writer, "alice", WRITE))
         url = messages_api.url + posted.headers["Location"]
         assert http.delete(url, headers=user(moderator, "mod", DELETE)).status_code == 204
         assert http.get(url, headers=user(writer, "alice", READ)).status_code == 404

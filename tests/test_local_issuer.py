@@ -147,7 +147,7 @@ def test_every_declared_scope_is_granted_and_opens_its_routes(local_server, http
         token = response.json()["access_token"]
         subject = jwt.decode(token, issuer.key).claims["sub"]
         setup = bearer(issuer.mint(subject=subject, scopes=issuer.scopes))
-        caller = Caller(document, local_server.url, http, lambda operation: setup)
+        caller = Caller(document, local_server.url, http, lambda operation, setup=setup: setup)
         for operation in protected:
             answer = caller.call(operation).with_headers(**bearer(token)).send(http)
             opens = any(set(option) <= {scope} for option in operation.scope_options)

@@ -212,7 +212,8 @@ def test_the_issuer_follows_auth_dpop(make_local_app, http):
         response = token_request(server, Proofs())
         assert response.json()["token_type"] == "Bearer"
         assert "cnf" not in claims_of(server, response.json()["access_token"])
-    with live_on_own_port(lambda port: make_local_app(port, AUTH_DPOP="required", AUTH_DPOP_ALGORITHMS="ES256")) as server:
+    with live_on_own_port(lambda port: make_local_app(port, AUTH_DPOP="required",
+                                                      AUTH_DPOP_ALGORITHMS="ES256")) as server:
         assert discovery(server)["dpop_signing_alg_values_supported"] == ["ES256"]
         assert "send a DPoP proof" in assert_refused(token_request(server))
         rsa = Proofs(RSAKey.generate_key(2048, parameters={"alg": "RS256"}), alg="RS256")

@@ -46,7 +46,8 @@ def test_authorize_unknown_client(local_server, http):
     "{url}/elsewhere",
 ])
 def test_authorize_wrong_redirect_uri_is_not_redirected_to(local_server, http, uri):
-    response = authorize(http, local_server, **code_request(local_server, redirect_uri=uri.format(url=local_server.url)))
+    response = authorize(http, local_server,
+                         **code_request(local_server, redirect_uri=uri.format(url=local_server.url)))
     assert_oauth_error(response, 400, "invalid_request")
     assert "Location" not in response.headers
 
@@ -70,7 +71,10 @@ def test_authorize_on_a_non_loopback_host_name_is_refused(local_server, make_loc
     for response in _on_a_rebound_name(local_server, http, uri):
         assert_oauth_error(response, 400, "invalid_request")
         assert "does not answer to" in response.json()["error_description"]
-    build = lambda port: make_local_app(port, TRUSTED_HOSTS="127.0.0.1,evil.example")
+
+    def build(port):
+        return make_local_app(port, TRUSTED_HOSTS="127.0.0.1,evil.example")
+
     with live_on_own_port(build) as answering:
         for response in _on_a_rebound_name(answering, http, uri.replace(str(local_server.port), str(answering.port))):
             assert_oauth_error(response, 403, "access_denied")

@@ -65,7 +65,8 @@ def test_the_author_is_the_token_subject_and_the_answer_says_where_it_is(http, a
     answer = post(http, api, as_user("alice", WRITE), "  Hello, world!\n")
     assert answer.status_code == 201
     message = answer.json()
-    assert set(message) == {"id", "text", "author", "created_at", "updated_at", "version"}  # one issuer: no author_issuer
+    # one issuer: no author_issuer
+    assert set(message) == {"id", "text", "author", "created_at", "updated_at", "version"}
     assert (message["text"], message["author"], message["version"]) == ("Hello, world!", "alice", 1)
     assert message["created_at"] == message["updated_at"]
     assert answer.headers["Location"] == f"/api/messages/{message['id']}"
@@ -231,7 +232,8 @@ def test_paging_while_others_post_repeats_and_skips_nothing(http, api, as_user):
 
 
 @pytest.mark.parametrize("query", [{"limit": "0"}, {"limit": str(PAGE_MAX + 1)}, {"limit": "ten"}, {"limit": "-1"},
-                                   {"limit": ["1", "2"]}, {"cursor": "not-ours"}, {"cursor": ""}, {"cursor": ["a", "b"]},
+                                   {"limit": ["1", "2"]}, {"cursor": "not-ours"}, {"cursor": ""},
+                                   {"cursor": ["a", "b"]},
                                    {"author": ""}, {"author": "nul\x00"}])
 def test_bad_list_parameters_are_refused_by_name(http, api, as_user, query):
     answer = http.get(api.url + "/api/messages", params=query, headers=as_user("alice", READ))
@@ -328,10 +330,12 @@ BIDI_CONTROLS = {"LRE": "\u202a", "RLE": "\u202b", "PDF": "\u202c", "LRO": "\u20
 SEEN = {
     "family": "\U0001f468\u200d\U0001f469\u200d\U0001f467", "heart": "\u2764\ufe0f",
     "skin-tone": "\U0001f44b\U0001f3fd", "flag-of-scotland": "\U0001f3f4\U000e0067\U000e0062\U000e0073"
-    "\U000e0063\U000e0074\U000e007f", "arabic": "\u0645\u0631\u062d\u0628\u0627 \u0628\u0627\u0644\u0639\u0627\u0644\u0645",
+    "\U000e0063\U000e0074\U000e007f",
+    "arabic": "\u0645\u0631\u062d\u0628\u0627 \u0628\u0627\u0644\u0639\u0627\u0644\u0645",
     "hebrew-with-marks": "\u200f\u05e9\u05dc\u05d5\u05dd \u200eOK\u200e", "arabic-number-sign": "\u0600\u0661\u0662",
     "lone-combining-mark": "\u0301", "ideographic-variant": "\u845b\U000e0100", "soft-hyphen-inside": "co\u00adop",
-    "zero-width-space-first": "\u200bhello", "invisible-then-visible-at-the-limit": "\u200b" * (TEXT_MAX_CHARS - 1) + "x",
+    "zero-width-space-first": "\u200bhello",
+    "invisible-then-visible-at-the-limit": "\u200b" * (TEXT_MAX_CHARS - 1) + "x",
 }
 
 
@@ -425,7 +429,8 @@ def test_the_pattern_means_the_same_to_ecma_262_and_to_jsonschema_rs():
     verdicts = json.loads(ran.stdout)
     assert verdicts["u"] == expected
     beyond_invisible = {code for first, last in INVISIBLE if first > 0xFFFF for code in range(first, last + 1)}
-    differing = {codes[index // len(contexts)] for index, (a, b) in enumerate(zip(verdicts["none"], expected)) if a != b}
+    differing = {codes[index // len(contexts)]
+                 for index, (a, b) in enumerate(zip(verdicts["none"], expected, strict=True)) if a != b}
     assert differing and differing <= beyond_invisible
 
     validator = jsonschema_rs.validator_for({"type": "string", "pattern": TEXT_PATTERN})

@@ -27,8 +27,8 @@ import pytest
 import requests
 
 from storage import PAGE_MAX, MessageStore
-from tests.support import AUDIENCE, ROOT, ServerProcess, free_port, run_together
 from tests.servers import gunicorn, key_fetches
+from tests.support import AUDIENCE, ROOT, ServerProcess, free_port, run_together
 
 WORKERS, CLIENTS, MESSAGES = 4, 16, 2000
 GUNICORN = str(Path(sys.executable).parent / "gunicorn")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-
 from urllib.parse import urlsplit
 
 import pytest
@@ -164,7 +163,7 @@ def test_the_spec_command_prints_either_document(make_app):
 def test_live_spec_matches_the_committed_snapshot(http, instance, name, route):
     """Every change to the contract shows up in review as a diff of openapi/: run `make spec` and commit."""
     app = snapshot_app(instance)
-    published_host = urlsplit(app.config["SETTINGS"].issuer).netloc  # as `make run` serves it
+    published_host = urlsplit(app.config["SETTINGS"].auth.issuer).netloc  # as `make run` serves it
     with live(app) as server:
         served = http.get(server.url + route, headers={"Host": published_host}).json()
     committed = (SNAPSHOTS / name).read_text(encoding="utf-8")

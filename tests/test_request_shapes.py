@@ -27,8 +27,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import free_port, repository_copy, server_process
 from tests.servers import gunicorn
+from tests.support import free_port, repository_copy, server_process
 
 MESSAGE = "/api/messages/" + "0" * 32
 ROUTES = ("/api/public", "/api/private", "/api/private-scoped", "/api/messages", MESSAGE, "/docs", "/swagger.json",

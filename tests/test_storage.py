@@ -16,8 +16,22 @@ import pytest
 from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import func, insert, select, update
 
-from storage import (CURSOR_LENGTH, CURSOR_PATTERN, PAGE_MAX, TEXT_MAX_CHARS, IdempotencyKeyReused, InvalidInput,
-                     MessageStore, NotAuthor, NotFound, Owner, StorageUnavailable, VersionMismatch, clean_text, migrate)
+from storage import (
+    CURSOR_LENGTH,
+    CURSOR_PATTERN,
+    PAGE_MAX,
+    TEXT_MAX_CHARS,
+    IdempotencyKeyReused,
+    InvalidInput,
+    MessageStore,
+    NotAuthor,
+    NotFound,
+    Owner,
+    StorageUnavailable,
+    VersionMismatch,
+    clean_text,
+    migrate,
+)
 from storage.rules import BIDI_CONTROLS, INVISIBLE, SPACE
 from storage.schema import idempotency_keys, messages
 from storage.store import EPOCH, EXPIRED_KEYS_PER_CREATE, ID_PATTERN, SWEEP_EXPIRED_KEYS, decode_cursor
@@ -80,7 +94,8 @@ def test_the_character_tables_say_what_unicode_says():
     assert codes(SPACE) == {code for code in every if chr(code).isspace()}
     drawn = {*range(0x0600, 0x0606), 0x06DD, 0x070F, 0x0890, 0x0891, 0x08E2, 0x110BD, 0x110CD}
     assert {code for code in every if unicodedata.category(chr(code)) == "Cf"} - codes(INVISIBLE) == drawn
-    assert {0x115F, 0x1160, 0x3164, 0xFFA0, 0x2800, *range(0xFE00, 0xFE10), *range(0xE0100, 0xE01F0)} <= codes(INVISIBLE)
+    fillers_and_selectors = {0x115F, 0x1160, 0x3164, 0xFFA0, 0x2800, *range(0xFE00, 0xFE10), *range(0xE0100, 0xE01F0)}
+    assert fillers_and_selectors <= codes(INVISIBLE)
     assert codes(BIDI_CONTROLS) == {code for code in every if unicodedata.bidirectional(chr(code))
                                     in ("LRE", "RLE", "PDF", "LRO", "RLO", "LRI", "RLI", "FSI", "PDI")}
 
@@ -288,7 +303,8 @@ def test_concurrent_creates_with_one_key_make_one_message(store):
 def keys_by_age(store) -> list[str]:
     """The stored Idempotency-Keys, oldest first."""
     with store.engine.connect() as connection:
-        return list(connection.execute(select(idempotency_keys.c.key).order_by(idempotency_keys.c.created_at)).scalars())
+        keys = select(idempotency_keys.c.key).order_by(idempotency_keys.c.created_at)
+        return list(connection.execute(keys).scalars())
 
 
 def age_key(store, key: str, days: float) -> None:
@@ -337,7 +353,8 @@ def test_the_sweep_finds_expired_keys_through_the_created_at_index(store):
     compiled = SWEEP_EXPIRED_KEYS.compile(dialect=store.engine.dialect)
     sqlite = store.engine.dialect.name == "sqlite"
     expired_before = datetime.now(timezone.utc) - timedelta(days=1)
-    params = {**compiled.params, "expired_before": str(expired_before.replace(tzinfo=None)) if sqlite else expired_before}
+    params = {**compiled.params,
+              "expired_before": str(expired_before.replace(tzinfo=None)) if sqlite else expired_before}
     with store.engine.connect() as connection:
         if not sqlite:
             connection.exec_driver_sql("SET enable_seqscan = off")

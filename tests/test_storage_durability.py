@@ -20,8 +20,17 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
-from storage import (MessageStore, MigrationError, NotAuthor, Owner, StorageUnavailable, check_url, default_url,
-                     make_engine, migrate)
+from storage import (
+    MessageStore,
+    MigrationError,
+    NotAuthor,
+    Owner,
+    StorageUnavailable,
+    check_url,
+    default_url,
+    make_engine,
+    migrate,
+)
 from storage.errors import RETRY_AFTER_SECONDS
 from storage.migrate import alembic_config
 from storage.schema import metadata
@@ -105,7 +114,8 @@ def test_idempotency_keys_are_indexed_by_age_for_their_sweep(database_url):
     engine = make_engine(database_url)
     try:
         with engine.connect() as connection:
-            indexes = {index["name"]: index["column_names"] for index in inspect(connection).get_indexes("idempotency_keys")}
+            indexes = {index["name"]: index["column_names"]
+                       for index in inspect(connection).get_indexes("idempotency_keys")}
     finally:
         engine.dispose()
     assert indexes["ix_idempotency_keys_created_at"] == ["created_at"]
@@ -221,7 +231,10 @@ def test_sqlite_connections_are_durable_and_wait_for_the_lock(tmp_path):
     engine = make_engine(f"sqlite:///{tmp_path / 'nested' / 'm.db'}", busy_timeout=2.5)  # creates the folder
     try:
         with engine.connect() as connection:
-            pragma = lambda name: connection.exec_driver_sql(f"PRAGMA {name}").scalar()
+
+            def pragma(name):
+                return connection.exec_driver_sql(f"PRAGMA {name}").scalar()
+
             assert pragma("journal_mode") == "wal"
             assert pragma("synchronous") == 2  # FULL
             assert pragma("foreign_keys") == 1
