@@ -60,7 +60,7 @@ def store() -> MessageStore:
 
 # --- the shapes -------------------------------------------------------------------------------------
 
-message_model = SchemaModel("StoredMessage", {
+message_model = SchemaModel("Message", {
     "type": "object",
     "required": ["author", "created_at", "id", "text", "updated_at", "version"],
     "properties": {
@@ -86,7 +86,7 @@ page_model = SchemaModel("MessagePage", {
     "type": "object",
     "required": ["items", "next_cursor"],
     "properties": {
-        "items": {"type": "array", "maxItems": PAGE_MAX, "items": {"$ref": "#/definitions/StoredMessage"},
+        "items": {"type": "array", "maxItems": PAGE_MAX, "items": {"$ref": "#/definitions/Message"},
                   "description": "Newest first."},
         "next_cursor": {"type": "string", "x-nullable": True, "pattern": CURSOR_PATTERN,
                         "description": "Pass it as `cursor` for the next page; null on the last page."},
