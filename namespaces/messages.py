@@ -13,7 +13,8 @@ with write:messages, delete anyone's with delete:messages (moderators).
 An author is a subject of one issuer (``iss`` and ``sub``): the same ``sub`` from another issuer is someone else.
 With several issuers configured, each message names its author's (``author_issuer``); with one, it is left out.
 
-What the store refuses becomes the documented error, built by ``refusal`` for both the answer and the docs.
+What the store refuses becomes the documented error, built by ``refusal`` for both the answer and the docs;
+the app's one error handler answers it, as every refusal.
 """
 
 from __future__ import annotations
@@ -29,14 +30,14 @@ from flask import Response, current_app, request, url_for
 from flask_restx import Namespace, Resource, SchemaModel
 from werkzeug.http import quote_etag
 
+from refusals import Refusal
 from security import current_token
 from storage import (AUTHOR_PATTERN, CURSOR_LENGTH, CURSOR_PATTERN, CURSOR_RULE, IDEMPOTENCY_KEY_MAX_CHARS,
                      IDEMPOTENCY_KEY_PATTERN, IDEMPOTENCY_KEY_RULE, PAGE_DEFAULT, PAGE_MAX, TEXT_MAX_CHARS, TEXT_PATTERN,
                      TEXT_RULE, IdempotencyKeyReused, InvalidInput, Message, MessageStore, NotAuthor, NotFound, Owner,
                      StorageError, StorageUnavailable, VersionMismatch, check_author, clean_text)
 from storage.store import ID_PATTERN
-from swagger import (SUCCESS, ApiError, Scope, answers, error_model, example, failure_example, json_body, links,
-                     protected)
+from swagger import SUCCESS, Scope, answers, error_model, example, failure_example, json_body, links, protected
 
 from .private import READ_MESSAGES
 
@@ -171,28 +172,28 @@ REFUSALS = {  # what the store raises -> (status, error code)
 }
 
 
-def refusal(error: StorageError) -> ApiError:
+def refusal(error: StorageError) -> Refusal:
     """The answer to what the store refused: one sentence from its description, and Retry-After for 503."""
     status, code = REFUSALS[type(error)]
     headers = {"Retry-After": str(error.retry_after)} if isinstance(error, StorageUnavailable) else None
-    return ApiError(status, code, error.description[:1].upper() + error.description[1:] + ".", headers)
+    return Refusal(status, code, error.description[:1].upper() + error.description[1:] + ".", headers)
 
 
-def no_subject() -> ApiError:
-    return ApiError(403, "forbidden", "The access token has no usable subject (sub claim), so it cannot own messages.")
+def no_subject() -> Refusal:
+    return Refusal(403, "forbidden", "The access token has no usable subject (sub claim), so it cannot own messages.")
 
 
-def precondition_required() -> ApiError:
-    return ApiError(428, "precondition_required", "Send If-Match with the message's ETag (as GET, POST or PATCH "
-                                                  "gave it); * or anything else is not enough to protect an edit.")
+def precondition_required() -> Refusal:
+    return Refusal(428, "precondition_required", "Send If-Match with the message's ETag (as GET, POST or PATCH "
+                                                 "gave it); * or anything else is not enough to protect an edit.")
 
 
-def answering_store_errors(view):
-    """The view's StorageError, answered as its refusal. Answered, not raised: an unavailable database is
-    logged in one line (the driver's first), not as a traceback per request, and no SQL reaches a log."""
+def refusing_store_errors(view):
+    """The view's StorageError, raised again as its refusal. An unavailable database is logged here, in one
+    line (the driver's first): no traceback per request, and no SQL in a log."""
 
     @functools.wraps(view)
-    def answering(*args, **kwargs):
+    def refusing(*args, **kwargs):
         try:
             return view(*args, **kwargs)
         except StorageError as error:
@@ -201,10 +202,9 @@ def answering_store_errors(view):
                 reason = (str(cause).strip().splitlines() or ["-"])[0][:200]
                 logger.warning("storage unavailable route=%s reason=%s", json.dumps(request.path[:200]),
                                json.dumps(reason))
-            answer = refusal(error)
-            return answer.body(), answer.code, answer.headers
+            raise refusal(error) from None
 
-    return answering
+    return refusing
 
 
 def caller() -> Owner:
@@ -256,7 +256,7 @@ EDITED = replace(EXAMPLE, updated_at=_POSTED_AT + timedelta(minutes=5), version=
 EXAMPLE_URL = f"/api/messages/{EXAMPLE.id}"
 
 
-def _examples(*cases: tuple[str, str, ApiError]) -> dict[str, dict]:
+def _examples(*cases: tuple[str, str, Refusal]) -> dict[str, dict]:
     return {name: failure_example(summary, error)[1] for name, summary, error in cases}
 
 
@@ -267,7 +267,7 @@ not_found = answers(ns, 404, "No message has this id.", error_model,
                     _examples(("not_found", "No message has this id", refusal(NotFound("")))))
 
 
-def refused_text(text: str) -> ApiError:
+def refused_text(text: str) -> Refusal:
     """What the API answers to this text, as clean_text words it."""
     try:
         clean_text(text)
@@ -312,7 +312,7 @@ class Messages(Resource):
                            "cursor", CURSOR_RULE)))))
     @storage_down
     @protected(ns, READ_MESSAGES)
-    @answering_store_errors
+    @refusing_store_errors
     def get(self):
         """List messages, newest first. Needs `read:messages`."""
         args = request.args
@@ -336,7 +336,7 @@ class Messages(Resource):
     @storage_down
     @protected(ns, WRITE_MESSAGES)
     @json_body(ns, text_model, "The message to post.")
-    @answering_store_errors
+    @refusing_store_errors
     def post(self, body):
         """Post a message. Needs `write:messages`; the author is the token's `sub` (of its `iss`)."""
         # A repeated header reaches a WSGI app as one value, joined by commas: headers.get sees it all.
@@ -357,7 +357,7 @@ class MessageItem(Resource):
     @not_found
     @storage_down
     @protected(ns, READ_MESSAGES)
-    @answering_store_errors
+    @refusing_store_errors
     def get(self, message_id):
         """Read a message. Needs `read:messages`."""
         message = store().get(message_id)
@@ -384,7 +384,7 @@ class MessageItem(Resource):
     @storage_down
     @protected(ns, WRITE_MESSAGES)
     @json_body(ns, text_model, "The message's new text.")
-    @answering_store_errors
+    @refusing_store_errors
     def patch(self, message_id, body):
         """Edit your message. Needs `write:messages`, being its author, and `If-Match` with its `ETag`."""
         message = store().update(message_id, body["text"], expected_version(message_id), caller())
@@ -398,7 +398,7 @@ class MessageItem(Resource):
     @not_found
     @storage_down
     @protected(ns, WRITE_MESSAGES, DELETE_MESSAGES)
-    @answering_store_errors
+    @refusing_store_errors
     def delete(self, message_id):
         """Delete a message. Its author may, with `write:messages`; anyone with `delete:messages` may (moderators)."""
         store().delete(message_id, caller(), may_delete_any=DELETE_MESSAGES.name in current_token.scopes)

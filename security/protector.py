@@ -1,4 +1,5 @@
-"""Authlib's Flask ResourceProtector with RFC 6750 / RFC 9449 header parsing and JSON error responses.
+"""Authlib's Flask ResourceProtector with RFC 6750 / RFC 9449 header parsing and refusals in the API's one
+error shape (``refusals``).
 
 The validator is looked up on the current app, so one module-level ``require_auth`` decorator
 serves every app the factory builds (tests build many). Which schemes (Bearer, DPoP) a request may
@@ -20,7 +21,7 @@ from werkzeug.datastructures import Headers
 from werkzeug.wrappers import Response
 
 from .dpop_protection import NEXT_NONCE, AuthorizationSchemes
-from .errors import AuthErrorResponse, AuthFailure, MissingCredentials
+from .errors import AuthFailure, MissingCredentials
 from .scopes import check_scope_names
 from .validator import AccessToken, AccessTokenValidator, required_scopes
 
@@ -154,4 +155,4 @@ class BearerProtector(ResourceProtector):
             _field(request.path), error.status_code, error.reason,
             _field(context.get("kid")), _field(context.get("iss")),
         )
-        raise AuthErrorResponse(error, current_app.extensions[SCHEMES].challenge(error, request))
+        raise error.refusal(current_app.extensions[SCHEMES].challenge(error, request))

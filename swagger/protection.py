@@ -3,7 +3,7 @@ needs and answers, in one place.
 
 ``protected`` enforces auth with Authlib's protector (``security.require_auth``) and documents it: the
 operation's ``security`` requirement and every error it can answer, each with the example the live API
-gives in that case (built from the same error classes that answer it). One decorator keeps them from
+gives in that case (built from the same refusals that answer it). One decorator keeps them from
 drifting. What a route answers depends on the schemes the app takes (``AUTH_DPOP``: the challenges, the
 DPoP refusals), so ``protected`` only marks the operation, and ``contract.complete`` documents each
 app's answers with ``auth_responses``. The scope it names is declared with its description on the
@@ -22,6 +22,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Iterable
 
+from refusals import Refusal
 from security import InsufficientScope, InvalidToken, SigningKeysUnavailable, current_token, require_auth
 from security.dpop import HTU_MISMATCH, INVALID_PROOF, INVALID_REQUEST, NONCE_MISSING, USE_NONCE
 from security.dpop_protection import PROOF_MISSING
@@ -101,11 +102,10 @@ class Case:
     name: str = ""  # the example's name; default: the error code
 
     def example(self, schemes: Schemes) -> tuple[str, dict]:
-        """Named example of this case, from the same objects that answer it: body, challenge, headers."""
-        headers = self.failure.get_headers(schemes.challenge(self.failure, self.scheme))
-        headers = {name: int(value) if HEADERS[name][0] == "integer" else value
-                   for name, value in headers if name in HEADERS}
-        return self.name or self.failure.error, example(self.summary, self.failure.body(), headers)
+        """Named example of this case, from the refusal that answers it: body, challenge, headers."""
+        refusal = self.failure.refusal(schemes.challenge(self.failure, self.scheme))
+        name, named = failure_example(self.summary, refusal)
+        return self.name or name, named
 
 
 def links(ns, status: int, named: dict[str, dict]):
@@ -114,12 +114,12 @@ def links(ns, status: int, named: dict[str, dict]):
     return ns.vendor({LINKS: {str(status): named}})
 
 
-def failure_example(summary: str, failure) -> tuple[str, dict]:
-    """The example named after the error code, from the same object that answers that case (an ApiError:
-    ``error``, ``body()`` and ``get_headers()``)."""
+def failure_example(summary: str, refusal: Refusal) -> tuple[str, dict]:
+    """The example named after the error code, from the same Refusal that answers that case: its body and
+    the headers the documents describe."""
     headers = {name: int(value) if HEADERS[name][0] == "integer" else value
-               for name, value in failure.get_headers() if name in HEADERS}
-    return failure.error, example(summary, failure.body(), headers)
+               for name, value in refusal.headers.items() if name in HEADERS}
+    return refusal.error, example(summary, refusal.body(), headers)
 
 
 def _headers(examples: dict[str, dict]) -> dict:
@@ -186,7 +186,7 @@ def _auth_answers(scopes: list[str], schemes: Schemes) -> list[tuple[int, str, l
     invalid = InvalidToken(EXPIRED)
     forms = " or ".join(f"`{form}`" for form in schemes.header_forms)
     unauthorized = (f"No access token, or an `Authorization` header that is not {forms}: `unauthorized` (the example). "
-                    f"A token that fails validation: `invalid_token`, e.g. `{json.dumps(invalid.body())}`.")
+                    f"A token that fails validation: `invalid_token`, e.g. `{json.dumps(invalid.refusal().body())}`.")
     cases = [Case("No access token", schemes.missing_credentials()),
              Case("An expired token (for any invalid one, the description says why)", invalid, sent_as)]
     answers = []

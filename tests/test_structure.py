@@ -1,7 +1,7 @@
 """The packages' layering: each imports on its own, and the lower layers never import the higher ones.
 
-security (tokens, keys, errors) knows nothing of the app; local_issuer and swagger build on security only;
-namespaces on swagger; app puts them together. An import cycle or a dependency the wrong way shows up here
+refusals (the one error shape) knows nothing of the rest; security (tokens, keys, errors) knows nothing of
+the app; local_issuer and swagger build on security only; namespaces on swagger; app puts them together. An import cycle or a dependency the wrong way shows up here
 before it shows up as an ImportError in one entry point and not another.
 """
 
@@ -15,14 +15,15 @@ import pytest
 
 from tests.support import ROOT
 
-PACKAGES = ("app", "namespaces", "security", "swagger", "local_issuer", "storage", "bench", "tests")
+PACKAGES = ("app", "namespaces", "refusals", "security", "swagger", "local_issuer", "storage", "bench", "tests")
 
 #: package -> the packages of this project it must not import
 FORBIDDEN = {
+    "refusals": {"app", "swagger", "namespaces", "security", "local_issuer", "storage"},
     "security": {"app", "swagger", "namespaces", "local_issuer"},
     "local_issuer": {"app", "swagger", "namespaces"},
     "swagger": {"app", "namespaces", "local_issuer"},
-    "storage": {"app", "swagger", "namespaces", "security", "local_issuer"},
+    "storage": {"app", "swagger", "namespaces", "security", "local_issuer", "refusals"},
 }
 
 
