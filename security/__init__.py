@@ -7,7 +7,8 @@ from .keys import KeySetCache
 from .protector import BearerProtector
 from .validator import AccessToken, AccessTokenValidator
 
-#: The decorator routes use: ``@require_auth()`` for any valid token, ``@require_auth("read:orders")`` for a scope.
+#: The decorator routes use: ``@require_auth()`` for any valid token, ``@require_auth("read:orders")`` for a scope,
+#: ``@require_auth(any_of=["write:orders", "admin:orders"])`` for any one of several.
 require_auth = BearerProtector()
 
 __all__ = [
