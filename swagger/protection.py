@@ -4,11 +4,11 @@ needs and answers, in one place.
 ``protected`` has auth enforced by Authlib's protector (``security.require_auth``, which holds every
 rule, "any one of these scopes" included) and documents it: the operation's ``security`` requirement and
 every error it can answer, each with the example the live API gives in that case (built from the same
-refusals that answer it). One decorator keeps them from drifting. What a route answers depends on the schemes the app takes (``AUTH_DPOP``: the challenges, the
-DPoP refusals), so ``protected`` only marks the operation, and ``contract.complete`` documents each
-app's answers with ``auth_responses``. The scope it names is declared with its description on the
-namespace, where ``api_scopes`` collects the API's scope list for the docs, the local issuer and
-``make token``.
+refusals that answer it). One decorator keeps them from drifting. What a route answers depends on the
+schemes the app takes (``AUTH_DPOP``: the challenges, the DPoP refusals), so ``protected`` only marks the
+operation, and ``contract.complete`` documents each app's answers with ``auth_responses``. The scope it
+names is declared with its description on the namespace, where ``api_scopes`` collects the API's scope
+list for the docs, the local issuer and ``make token``.
 
 ``answers`` documents one case of one status of the route's own (its description, body model, named
 example and headers); several cases of one status add up, and ``merge_answers`` puts the auth answers

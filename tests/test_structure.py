@@ -1,8 +1,9 @@
 """The packages' layering: each imports on its own, and the lower layers never import the higher ones.
 
 refusals (the one error shape) knows nothing of the rest; security (tokens, keys, errors) knows nothing of
-the app; local_issuer and swagger build on security only; namespaces on swagger; app puts them together. An import cycle or a dependency the wrong way shows up here
-before it shows up as an ImportError in one entry point and not another.
+the app; local_issuer and swagger build on security only; namespaces on swagger; app puts them together.
+An import cycle or a dependency the wrong way shows up here before it shows up as an ImportError in one
+entry point and not another.
 """
 
 from __future__ import annotations
