@@ -105,7 +105,12 @@ def test_one_handler_answers_every_route_alike(make_app, http, caplog):
 
     app = make_app()
     ns = Namespace("broken")
-    ns.route("/broken/<kind>")(type("Broken", (Resource,), {"get": lambda self, kind: _raise(kind)}))
+
+    @ns.route("/broken/<kind>")
+    class Broken(Resource):
+        def get(self, kind):
+            _raise(kind)
+
     app.extensions["contract_api"].add_namespace(ns, path="/api")
     app.add_url_rule("/broken/<kind>", "broken", _raise)
     with live(app) as server:
