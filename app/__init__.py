@@ -11,22 +11,15 @@ from typing import Callable, Mapping
 from dotenv import load_dotenv
 from flask import Flask, redirect, request, url_for
 from flask_cors import CORS
-from werkzeug.exceptions import HTTPException
 
 from local_issuer import LocalIssuer, UnusableFile, install_cli
 from namespaces import NAMESPACES
+from refusals import answer
 from security import AccessTokenValidator, KeySetCache, require_auth
 from security.dpop_protection import AuthorizationSchemes
 from security.protector import EXTENSION
 from security.settings import AUTH_SETTINGS
-from swagger import (
-    add_redirect_page_headers,
-    api_scopes,
-    build_api,
-    json_error_response,
-    oauth2_redirect_url,
-    unexpected_error_response,
-)
+from swagger import add_redirect_page_headers, api_scopes, build_api, oauth2_redirect_url
 
 from .database import open_message_store
 from .hosts import AbsoluteFormTarget, TrustedHosts
@@ -68,8 +61,7 @@ def create_app(config: Mapping[str, str] | None = None, *, instance_path: str | 
     app.add_url_rule("/", "index", lambda: redirect(url_for("doc")))  # keeps a proxy's prefix
     _add_health_check(app)
     _add_api(app, settings, scopes, namespaces, local_client=local_issuer.client if local_issuer else None)
-    app.register_error_handler(HTTPException, json_error_response)
-    app.register_error_handler(Exception, unexpected_error_response)
+    app.register_error_handler(Exception, answer)  # the one error handler, for every route (see refusals)
 
     add_redirect_page_headers(app)
     redirect_with_paths(app)
@@ -130,8 +122,6 @@ def _flask_app(settings: Settings, instance_path: str | Path | None) -> Flask:
     app.url_map.merge_slashes = False
     app.config.update(
         SETTINGS=settings,
-        ERROR_INCLUDE_MESSAGE=False,  # our error bodies are {"error", "error_description"} only
-        RESTX_ERROR_404_HELP=False,
         RESTX_MASK_SWAGGER=False,
         SWAGGER_UI_DOC_EXPANSION="list",
     )

@@ -16,13 +16,11 @@ the before_request hooks have run, with an HTML page.
 from __future__ import annotations
 
 import ipaddress
-import json
 import re
 from functools import lru_cache
 from typing import TYPE_CHECKING, NamedTuple
 
-from werkzeug.wrappers import Response
-
+from refusals import Refusal
 from security.schemes import OFF
 
 if TYPE_CHECKING:  # app/settings.py reads HostRule from here
@@ -95,10 +93,9 @@ def _is_address(name: str) -> bool:
     return True
 
 
-def refusal(description: str) -> Response:
+def refusal(description: str) -> Refusal:
     """The 400 ``invalid_request`` these checks answer, in the API's error shape (a WSGI app)."""
-    body = json.dumps({"error": "invalid_request", "error_description": description})
-    return Response(body, 400, {"Cache-Control": "no-store"}, mimetype="application/json")
+    return Refusal(400, "invalid_request", description)
 
 
 NOT_OURS = "The request names a host this API does not answer to (TRUSTED_HOSTS)."

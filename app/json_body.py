@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from flask.json.provider import DefaultJSONProvider
 from flask.wrappers import Request
-from werkzeug.exceptions import BadRequest
+
+from refusals import Refusal
 
 
-class InvalidJson(BadRequest):
-    """A JSON body refused as a whole; ``.data`` is the Error model, as the error handlers expect."""
-
-    def __init__(self, description: str):
-        super().__init__(description)
-        self.data = {"error": "invalid_request", "error_description": description}
+def invalid_json(description: str) -> Refusal:
+    """A JSON body refused as a whole."""
+    return Refusal(400, "invalid_request", description)
 
 
 class RepeatedName(Exception):
@@ -38,13 +36,13 @@ class ApiJSONProvider(DefaultJSONProvider):
 
 
 class ApiRequest(Request):
-    """Flask's request, whose ``get_json`` (every JSON read in the app, silent or not) raises ``InvalidJson``
+    """Flask's request, whose ``get_json`` (every JSON read in the app, silent or not) raises ``invalid_json``
     for a body nested too deeply for the parser (a RecursionError) or repeating a member name."""
 
     def get_json(self, force: bool = False, silent: bool = False, cache: bool = True):
         try:
             return super().get_json(force=force, silent=silent, cache=cache)
         except RecursionError:
-            raise InvalidJson("The JSON body is nested too deeply.") from None
+            raise invalid_json("The JSON body is nested too deeply.") from None
         except RepeatedName as error:
-            raise InvalidJson(str(error)) from None
+            raise invalid_json(str(error)) from None

@@ -4,7 +4,9 @@
 proxy header (a reverse proxy in front would make every remote caller look local) and names a
 loopback host (a DNS-rebound name such as evil.example:3010 must not reach them from a browser).
 They refuse ambiguous requests (a parameter sent twice, or two client authentication methods at once)
-and a client secret in the URL.
+and a client secret in the URL. Those checks raise a ``Refusal``, answered by the app's one error
+handler; what Authlib's server refuses it answers itself, as RFC 6749 says (an /authorize error goes
+back to the client's redirect URI once that is known, with the request's ``state``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import InvalidClientError
 from flask import Blueprint, current_app, jsonify, request
 
+from refusals import Refusal
 from security.net import is_direct_loopback
 
 from .server import LOCAL_USER
@@ -34,18 +37,12 @@ def _issuer() -> LocalIssuer:
     return issuer
 
 
-def _refusal(status: int, error: str, description: str):
-    response = jsonify(error=error, error_description=description)
-    response.status_code = status
-    return response
-
-
 @blueprint.before_request
 def loopback_only():
     if request.endpoint not in LOOPBACK_ONLY:
         return None
     if not is_direct_loopback(request.remote_addr, urlsplit(request.host_url).hostname, request.headers):
-        return _refusal(403, "access_denied", "The local issuer answers loopback clients only, without proxies.")
+        raise Refusal(403, "access_denied", "The local issuer answers loopback clients only, without proxies.")
     return None
 
 
@@ -67,11 +64,11 @@ def unambiguous_parameters():
     seen: set[str] = set()
     for name in _parameter_names():
         if name in seen:
-            return _refusal(400, "invalid_request", f"The parameter {name[:64]!r} is sent more than once.")
+            raise Refusal(400, "invalid_request", f"The parameter {name[:64]!r} is sent more than once.")
         seen.add(name)
     if "Authorization" in request.headers and "client_secret" in seen:
-        return _refusal(400, "invalid_request",
-                        "Use one client authentication method: HTTP Basic or client_secret, not both.")
+        raise Refusal(400, "invalid_request",
+                      "Use one client authentication method: HTTP Basic or client_secret, not both.")
     return None
 
 
@@ -80,8 +77,8 @@ def no_secret_in_the_url():
     """RFC 6749 §2.3.1: client credentials never go in the request URI (URLs end up in histories, logs
     and Referer headers)."""
     if request.endpoint in LOOPBACK_ONLY and "client_secret" in request.args:
-        return _refusal(400, "invalid_request", "The client_secret must not be sent in the URL: send it in the "
-                                                "request body, or use HTTP Basic authentication.")
+        raise Refusal(400, "invalid_request", "The client_secret must not be sent in the URL: send it in the "
+                                              "request body, or use HTTP Basic authentication.")
     return None
 
 
@@ -95,7 +92,7 @@ def only_our_audience():
     expected = _issuer().auth.audience
     if audience is None or audience == expected:
         return None
-    return _refusal(400, "invalid_request", f"This issuer only issues tokens for the audience {expected}.")
+    raise Refusal(400, "invalid_request", f"This issuer only issues tokens for the audience {expected}.")
 
 
 @blueprint.get("/.well-known/openid-configuration")

@@ -13,7 +13,8 @@ with write:messages, delete anyone's with delete:messages (moderators).
 An author is a subject of one issuer (``iss`` and ``sub``): the same ``sub`` from another issuer is someone else.
 With several issuers configured, each message names its author's (``author_issuer``); with one, it is left out.
 
-What the store refuses becomes the documented error, built by ``refusal`` for both the answer and the docs.
+What the store refuses becomes the documented error, built by ``refusal`` for both the answer and the docs;
+the app's one error handler answers it, as every refusal.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from flask import Response, current_app, request, url_for
 from flask_restx import Namespace, Resource, SchemaModel
 from werkzeug.http import quote_etag
 
+from refusals import Refusal
 from security import current_token
 from security.settings import current_auth_settings
 from storage import (
@@ -58,18 +60,7 @@ from storage import (
     clean_text,
 )
 from storage.store import ID_PATTERN
-from swagger import (
-    SUCCESS,
-    ApiError,
-    Scope,
-    answers,
-    error_model,
-    example,
-    failure_example,
-    json_body,
-    links,
-    protected,
-)
+from swagger import SUCCESS, Scope, answers, error_model, example, failure_example, json_body, links, protected
 
 from .private import READ_MESSAGES
 
@@ -93,7 +84,7 @@ def store() -> MessageStore:
 
 # --- the shapes -------------------------------------------------------------------------------------
 
-message_model = SchemaModel("StoredMessage", {
+message_model = SchemaModel("Message", {
     "type": "object",
     "required": ["author", "created_at", "id", "text", "updated_at", "version"],
     "properties": {
@@ -119,7 +110,7 @@ page_model = SchemaModel("MessagePage", {
     "type": "object",
     "required": ["items", "next_cursor"],
     "properties": {
-        "items": {"type": "array", "maxItems": PAGE_MAX, "items": {"$ref": "#/definitions/StoredMessage"},
+        "items": {"type": "array", "maxItems": PAGE_MAX, "items": {"$ref": "#/definitions/Message"},
                   "description": "Newest first."},
         "next_cursor": {"type": "string", "x-nullable": True, "pattern": CURSOR_PATTERN,
                         "description": "Pass it as `cursor` for the next page; null on the last page."},
@@ -204,28 +195,28 @@ REFUSALS = {  # what the store raises -> (status, error code)
 }
 
 
-def refusal(error: StorageError) -> ApiError:
+def refusal(error: StorageError) -> Refusal:
     """The answer to what the store refused: one sentence from its description, and Retry-After for 503."""
     status, code = REFUSALS[type(error)]
     headers = {"Retry-After": str(error.retry_after)} if isinstance(error, StorageUnavailable) else None
-    return ApiError(status, code, error.description[:1].upper() + error.description[1:] + ".", headers)
+    return Refusal(status, code, error.description[:1].upper() + error.description[1:] + ".", headers)
 
 
-def no_subject() -> ApiError:
-    return ApiError(403, "forbidden", "The access token has no usable subject (sub claim), so it cannot own messages.")
+def no_subject() -> Refusal:
+    return Refusal(403, "forbidden", "The access token has no usable subject (sub claim), so it cannot own messages.")
 
 
-def precondition_required() -> ApiError:
-    return ApiError(428, "precondition_required", "Send If-Match with the message's ETag (as GET, POST or PATCH "
-                                                  "gave it); * or anything else is not enough to protect an edit.")
+def precondition_required() -> Refusal:
+    return Refusal(428, "precondition_required", "Send If-Match with the message's ETag (as GET, POST or PATCH "
+                                                 "gave it); * or anything else is not enough to protect an edit.")
 
 
-def answering_store_errors(view):
-    """The view's StorageError, answered as its refusal. Answered, not raised: an unavailable database is
-    logged in one line (the driver's first), not as a traceback per request, and no SQL reaches a log."""
+def refusing_store_errors(view):
+    """The view's StorageError, raised again as its refusal. An unavailable database is logged here, in one
+    line (the driver's first): no traceback per request, and no SQL in a log."""
 
     @functools.wraps(view)
-    def answering(*args, **kwargs):
+    def refusing(*args, **kwargs):
         try:
             return view(*args, **kwargs)
         except StorageError as error:
@@ -234,10 +225,9 @@ def answering_store_errors(view):
                 reason = (str(cause).strip().splitlines() or ["-"])[0][:200]
                 logger.warning("storage unavailable route=%s reason=%s", json.dumps(request.path[:200]),
                                json.dumps(reason))
-            answer = refusal(error)
-            return answer.body(), answer.code, answer.headers
+            raise refusal(error) from None
 
-    return answering
+    return refusing
 
 
 def caller() -> Owner:
@@ -289,7 +279,7 @@ EDITED = replace(EXAMPLE, updated_at=_POSTED_AT + timedelta(minutes=5), version=
 EXAMPLE_URL = f"/api/messages/{EXAMPLE.id}"
 
 
-def _examples(*cases: tuple[str, str, ApiError]) -> dict[str, dict]:
+def _examples(*cases: tuple[str, str, Refusal]) -> dict[str, dict]:
     return {name: failure_example(summary, error)[1] for name, summary, error in cases}
 
 
@@ -300,7 +290,7 @@ not_found = answers(ns, 404, "No message has this id.", error_model,
                     _examples(("not_found", "No message has this id", refusal(NotFound("")))))
 
 
-def refused_text(text: str) -> ApiError:
+def refused_text(text: str) -> Refusal:
     """What the API answers to this text, as clean_text words it."""
     try:
         clean_text(text)
@@ -345,7 +335,7 @@ class Messages(Resource):
                            "cursor", CURSOR_RULE)))))
     @storage_down
     @protected(ns, READ_MESSAGES)
-    @answering_store_errors
+    @refusing_store_errors
     def get(self):
         """List messages, newest first. Needs `read:messages`."""
         args = request.args
@@ -369,7 +359,7 @@ class Messages(Resource):
     @storage_down
     @protected(ns, WRITE_MESSAGES)
     @json_body(ns, text_model, "The message to post.")
-    @answering_store_errors
+    @refusing_store_errors
     def post(self, body):
         """Post a message. Needs `write:messages`; the author is the token's `sub` (of its `iss`)."""
         # A repeated header reaches a WSGI app as one value, joined by commas: headers.get sees it all.
@@ -390,7 +380,7 @@ class MessageItem(Resource):
     @not_found
     @storage_down
     @protected(ns, READ_MESSAGES)
-    @answering_store_errors
+    @refusing_store_errors
     def get(self, message_id):
         """Read a message. Needs `read:messages`."""
         message = store().get(message_id)
@@ -417,7 +407,7 @@ class MessageItem(Resource):
     @storage_down
     @protected(ns, WRITE_MESSAGES)
     @json_body(ns, text_model, "The message's new text.")
-    @answering_store_errors
+    @refusing_store_errors
     def patch(self, message_id, body):
         """Edit your message. Needs `write:messages`, being its author, and `If-Match` with its `ETag`."""
         message = store().update(message_id, body["text"], expected_version(message_id), caller())
@@ -431,7 +421,7 @@ class MessageItem(Resource):
     @not_found
     @storage_down
     @protected(ns, WRITE_MESSAGES, DELETE_MESSAGES)
-    @answering_store_errors
+    @refusing_store_errors
     def delete(self, message_id):
         """Delete a message. Its author may, with `write:messages`; anyone with `delete:messages` may (moderators)."""
         store().delete(message_id, caller(), may_delete_any=DELETE_MESSAGES.name in current_token.scopes)

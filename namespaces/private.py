@@ -2,7 +2,7 @@
 
 from flask_restx import Namespace, Resource
 
-from swagger import Scope, message_model, protected, returns
+from swagger import Scope, greeting_model, protected, returns
 
 ns = Namespace("private", description="Routes that need an access token; one also needs a scope.")
 
@@ -18,7 +18,7 @@ SCOPED_MESSAGE = (
 @ns.route("/private")
 class PrivateMessage(Resource):
     @ns.doc("get_private_message")
-    @returns(ns, message_model, {"message": PRIVATE_MESSAGE}, "The private message.")
+    @returns(ns, greeting_model, {"message": PRIVATE_MESSAGE}, "The private message.")
     @protected(ns)
     def get(self):
         """Get the private message. Needs a valid access token; no scope is required."""
@@ -28,7 +28,7 @@ class PrivateMessage(Resource):
 @ns.route("/private-scoped")
 class PrivateScopedMessage(Resource):
     @ns.doc("get_private_scoped_message")
-    @returns(ns, message_model, {"message": SCOPED_MESSAGE}, "The scoped private message.")
+    @returns(ns, greeting_model, {"message": SCOPED_MESSAGE}, "The scoped private message.")
     @protected(ns, READ_MESSAGES)
     def get(self):
         """Get the scoped private message. Needs a valid access token with the `read:messages` scope."""

@@ -1,19 +1,17 @@
 """The errors a protected route can answer, shaped as RFC 6750 and RFC 9449 (DPoP) say.
 
 Each is an Authlib ``OAuth2Error`` carrying a short ``reason`` for logs; the protector
-turns it into an HTTP response whose body is ``{"error", "error_description"}`` and
-whose ``WWW-Authenticate`` challenge matches it. Each error gives the parameters of its challenge
-(``challenge_params``); which schemes the challenge names, and which of them carries the error,
-depends on the schemes the API takes (``security.schemes``). ``get_headers`` renders the Bearer-only
-challenge.
+answers it as its ``refusal``: the body ``{"error", "error_description"}`` and a ``WWW-Authenticate``
+challenge that matches it. Each error gives the parameters of its challenge (``challenge_params``);
+which schemes the challenge names, and which of them carries the error, depends on the schemes the API
+takes (``security.schemes``). Without that, ``refusal`` renders the Bearer-only challenge.
 """
 
 from __future__ import annotations
 
-import json
-
 from authlib.oauth2 import OAuth2Error
-from werkzeug.exceptions import HTTPException
+
+from refusals import Refusal
 
 REALM = "api"
 
@@ -35,24 +33,20 @@ class AuthFailure(OAuth2Error):
             self.reason = reason
         self.context = context or {}
 
-    def body(self) -> dict[str, str]:
-        return {"error": self.error, "error_description": self.get_error_description()}
-
     def challenge_params(self) -> dict[str, str] | None:
         """The parameters of the ``WWW-Authenticate`` challenge ({} for a bare one); None: no challenge."""
         return None
 
-    def extra_headers(self) -> list[tuple[str, str]]:
+    def extra_headers(self) -> dict[str, str]:
         """Headers this answer carries besides the challenge (``Retry-After``, ``DPoP-Nonce``)."""
-        return []
+        return {}
 
-    def get_headers(self, challenge: str | None = None):
-        """The answer's headers, with ``challenge`` as ``WWW-Authenticate`` (default: the Bearer one)."""
-        headers = [("Content-Type", "application/json"), ("Cache-Control", "no-store")]
+    def refusal(self, challenge: str | None = None) -> Refusal:
+        """The answer to this failure, with ``challenge`` as ``WWW-Authenticate`` (default: the Bearer one)
+        when it has a challenge."""
         params = self.challenge_params()
-        if params is not None:
-            headers.append(("WWW-Authenticate", challenge or bearer_challenge(params)))
-        return headers + self.extra_headers()
+        headers = {} if params is None else {"WWW-Authenticate": challenge or bearer_challenge(params)}
+        return Refusal(self.status_code, self.error, self.get_error_description(), {**headers, **self.extra_headers()})
 
     def _error_params(self, **more: str) -> dict[str, str]:
         return {"error": self.error, "error_description": self.get_error_description(), **more}
@@ -110,7 +104,7 @@ class TemporarilyUnavailable(AuthFailure):
     retry_after = 5
 
     def extra_headers(self):
-        return [("Retry-After", str(self.retry_after))]
+        return {"Retry-After": str(self.retry_after)}
 
 
 class SigningKeysUnavailable(TemporarilyUnavailable):
@@ -135,7 +129,7 @@ class ProofRefused(AuthFailure):
         return self._error_params()
 
     def extra_headers(self):
-        return [("DPoP-Nonce", self.nonce)] if self.nonce else []
+        return {"DPoP-Nonce": self.nonce} if self.nonce else {}
 
 
 class ReplayCheckUnavailable(TemporarilyUnavailable):
@@ -144,24 +138,3 @@ class ReplayCheckUnavailable(TemporarilyUnavailable):
     reason = "replay_store_unavailable"
     description = "The DPoP replay check is unavailable; retry shortly."
 
-
-class AuthErrorResponse(HTTPException):
-    """An AuthFailure as a werkzeug exception.
-
-    ``data`` is the JSON body: flask-restx sends an exception's ``data`` as is, and plain Flask
-    routes use ``get_body``; both give the same response.
-    """
-
-    def __init__(self, failure: AuthFailure, challenge: str | None = None):
-        """``challenge``: the ``WWW-Authenticate`` value for the schemes the API takes (default: Bearer's)."""
-        super().__init__(description=failure.get_error_description())
-        self.code = failure.status_code
-        self.failure = failure
-        self.challenge = challenge
-        self.data = failure.body()
-
-    def get_body(self, environ=None, scope=None) -> str:
-        return json.dumps(self.data)
-
-    def get_headers(self, environ=None, scope=None):
-        return list(self.failure.get_headers(self.challenge))

@@ -1,4 +1,5 @@
-"""Authlib's Flask ResourceProtector with RFC 6750 / RFC 9449 header parsing and JSON error responses.
+"""Authlib's Flask ResourceProtector with RFC 6750 / RFC 9449 header parsing, "any of these scopes", and
+refusals in the API's one error shape (``refusals``).
 
 The validator is looked up on the current app, so one module-level ``require_auth`` decorator
 serves every app the factory builds (tests build many). Which schemes (Bearer, DPoP) a request may
@@ -20,7 +21,7 @@ from werkzeug.datastructures import Headers
 from werkzeug.wrappers import Response
 
 from .dpop_protection import NEXT_NONCE, AuthorizationSchemes
-from .errors import AuthErrorResponse, AuthFailure, MissingCredentials
+from .errors import AuthFailure, InsufficientScope, MissingCredentials
 from .scopes import check_scope_names
 from .validator import AccessToken, AccessTokenValidator, required_scopes
 
@@ -61,10 +62,14 @@ def no_store(answer, extra: dict[str, str] | None = None):
 
 
 class BearerProtector(ResourceProtector):
-    """``@require_auth()`` / ``@require_auth("read:messages")`` for Flask views."""
+    """``@require_auth()`` / ``@require_auth("read:messages")`` / ``@require_auth(any_of=[...])`` for Flask views."""
 
-    def __call__(self, scopes=None, optional=False, **kwargs):
+    def __call__(self, scopes=None, optional=False, *, any_of=(), **kwargs):
         """Authlib's decorator, with a short path for cached tokens and the answer marked ``no-store``.
+
+        ``scopes``: every one of them is needed (Authlib's argument); ``any_of``: at least one of these is
+        (OAuth2's "any of", as a route's documented security alternatives say); the view tells which from
+        ``current_token.scopes``. A token without them is refused ``insufficient_scope`` either way.
 
         The short path: when the header is the canonical ``Bearer <token>`` or ``DPoP <token>`` and the
         verified-token cache vouches for that token with every scope the route needs, the request goes on
@@ -79,8 +84,12 @@ class BearerProtector(ResourceProtector):
             return self()(scopes)
         if isinstance(scopes, str):
             scopes = [scopes]
+        any_of = tuple(any_of)
+        if len(any_of) == 1:  # one alone is simply needed: the validator's own check, on both paths
+            scopes, any_of = [*(scopes or ()), *any_of], ()
         required = required_scopes(scopes)  # the rule validate_token applies on the full path
-        check_scope_names(required)
+        check_scope_names(required + any_of)
+        accepted = frozenset(any_of)
 
         def decorator(view):
             @functools.wraps(view)
@@ -101,12 +110,15 @@ class BearerProtector(ResourceProtector):
                     self._accept(token, app_context.g)  # g without a proxy lookup of its own
                 else:
                     try:
-                        self.acquire_token(scopes, **kwargs)
+                        token = self.acquire_token(scopes, **kwargs)
                     except MissingCredentials as error:
                         if not (optional and error.reason == MissingCredentials.reason):
                             self.raise_error_response(error)
                     except OAuth2Error as error:
                         self.raise_error_response(error)
+                if accepted and token is not None and accepted.isdisjoint(token.scopes):
+                    self.raise_error_response(InsufficientScope(
+                        list(any_of), any_of=True, context={"kid": token.kid, "iss": token.claims.get("iss")}))
                 next_nonce = environ.get(NEXT_NONCE)
                 answer = view(*args, **view_kwargs)
                 if next_nonce:  # RFC 9449 §8.2: the next nonce rides on a successful answer
@@ -156,4 +168,4 @@ class BearerProtector(ResourceProtector):
             _field(request.path), error.status_code, error.reason,
             _field(context.get("kid")), _field(context.get("iss")),
         )
-        raise AuthErrorResponse(error, current_app.extensions[SCHEMES].challenge(error, request))
+        raise error.refusal(current_app.extensions[SCHEMES].challenge(error, request))

@@ -1,4 +1,4 @@
-"""The Flask-RESTX ``Api``: one per app, with its security schemes, docs page and JSON errors."""
+"""The Flask-RESTX ``Api``: one per app, with its security schemes and docs page."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from urllib.parse import urlsplit
 
 from flask import has_request_context, render_template, request, url_for
 from flask_restx import Api
-from werkzeug.exceptions import HTTPException
 
 from security.discovery import Endpoints, ProviderEndpoints
 from security.net import is_direct_loopback
@@ -16,7 +15,6 @@ from security.settings import AuthSettings, DPoPSettings
 from . import info
 from .auth_schemes import BEARER, drop_undefined_requirements, local_endpoints, security_definitions
 from .contract import ContractApi
-from .errors import error_body, error_headers, unexpected_error_response
 from .page_headers import docs_page_headers
 
 
@@ -77,15 +75,6 @@ def build_api(auth: AuthSettings, dpop: DPoPSettings, scopes: dict[str, str], *,
         page = render_template("swagger-ui.html", title=api.title, docs=docs)
         token_urls = (endpoints().token, provider.fallback.token)  # fallback: discovery may answer later
         return page, 200, docs_page_headers(token_urls, local=auth.uses_local_issuer)
-
-    @api.errorhandler(HTTPException)
-    def http_error(error):
-        return error_body(error), error.code or 500, error_headers(error)
-
-    @api.errorhandler(Exception)
-    def unexpected_error(error):
-        response = unexpected_error_response(error)
-        return response.get_json(), response.status_code
 
     return api
 

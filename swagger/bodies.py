@@ -13,7 +13,8 @@ import functools
 from flask import request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from .errors import ApiError
+from refusals import Refusal
+
 from .models import error_model
 from .protection import answers, failure_example
 
@@ -21,29 +22,29 @@ MAX_BODY_BYTES = 16 * 1024
 JSON = "application/json"
 
 
-def unsupported_media_type() -> ApiError:
-    return ApiError(415, "unsupported_media_type", f"The body must be JSON, sent with Content-Type: {JSON}.")
+def unsupported_media_type() -> Refusal:
+    return Refusal(415, "unsupported_media_type", f"The body must be JSON, sent with Content-Type: {JSON}.")
 
 
-def too_large(max_bytes: int) -> ApiError:
-    return ApiError(413, "request_entity_too_large", f"The body must be at most {max_bytes} bytes.")
+def too_large(max_bytes: int) -> Refusal:
+    return Refusal(413, "request_entity_too_large", f"The body must be at most {max_bytes} bytes.")
 
 
-def not_an_object(allowed: tuple[str, ...]) -> ApiError:
-    return ApiError(400, "invalid_request", f"The body must be a JSON object with the fields: {', '.join(allowed)}.")
+def not_an_object(allowed: tuple[str, ...]) -> Refusal:
+    return Refusal(400, "invalid_request", f"The body must be a JSON object with the fields: {', '.join(allowed)}.")
 
 
-def unknown_field(name: str, allowed: tuple[str, ...]) -> ApiError:
-    return ApiError(400, "invalid_request",
-                    f"The body has an unknown field: {name[:64]}. Its fields are: {', '.join(allowed)}.")
+def unknown_field(name: str, allowed: tuple[str, ...]) -> Refusal:
+    return Refusal(400, "invalid_request",
+                   f"The body has an unknown field: {name[:64]}. Its fields are: {', '.join(allowed)}.")
 
 
-def missing_field(name: str) -> ApiError:
-    return ApiError(400, "invalid_request", f"The body must have the field {name}.")
+def missing_field(name: str) -> Refusal:
+    return Refusal(400, "invalid_request", f"The body must have the field {name}.")
 
 
 def read_json_object(allowed: tuple[str, ...], required: tuple[str, ...], max_bytes: int) -> dict:
-    """The request's JSON object, or the ApiError that refuses it."""
+    """The request's JSON object, or the Refusal that refuses it."""
     if request.mimetype != JSON:
         raise unsupported_media_type()
     if (request.content_length or 0) > max_bytes:

@@ -3,7 +3,8 @@
 ``ContractApi`` is the ``Api`` with three additions: ``/swagger.json`` is cleaned of what flask-restx
 adds on its own (undescribed error responses, null fields) and carries each response's example,
 ``/openapi.json`` serves the OpenAPI 3 conversion with every named example, and ``flask spec`` prints
-either document with sorted keys, as the snapshots are kept.
+either document with sorted keys, as the snapshots are kept. It answers no error itself: the app's
+one error handler does (``refusals.answer``).
 """
 
 from __future__ import annotations
@@ -16,13 +17,13 @@ import click
 from flask import current_app, jsonify
 from flask.cli import with_appcontext
 from flask_restx import Api
-from werkzeug.exceptions import HTTPException
+from flask_restx.mask import MaskError, ParseError
 from werkzeug.utils import cached_property
 
+from refusals import Refusal
 from security.schemes import BEARER_ONLY, Schemes
 from security.settings import current_auth_settings
 
-from .errors import json_error_response
 from .models import error_model
 from .openapi3 import add_named_examples, to_openapi3
 from .protection import AUTH, EXAMPLES, LINKS, auth_responses, merge_answers
@@ -88,13 +89,14 @@ class ContractApi(Api):
         self.schemes = schemes
         super().__init__(*args, **kwargs)
 
-    def handle_error(self, e):
-        """Our own 5xx answers (a 503 with ``Retry-After`` while the issuer's keys, the replay store or the
-        database are out of reach) are outcomes, logged in one line where they arise; flask-restx would
-        add a traceback for each request. Anything else goes its usual way."""
-        if isinstance(e, HTTPException) and (e.code or 500) >= 500 and isinstance(getattr(e, "data", None), dict):
-            return json_error_response(e)
-        return super().handle_error(e)
+    def error_router(self, original_handler, e):
+        """Every error raised on its routes goes to Flask's own handling, as on any other view, and so to
+        the app's one error handler: flask-restx's would answer ``{"message": ...}`` unless the error has
+        a ``.data``, and log a traceback for each 5xx, even a 503 that is an outcome. A field mask it cannot
+        apply (an ``X-Fields`` header) is the client's error, refused as flask-restx's own handlers said."""
+        if isinstance(e, MaskError):
+            e = Refusal(400, "invalid_request", f"Mask {'parse ' if isinstance(e, ParseError) else ''}error: {e}")
+        return original_handler(e)
 
     @cached_property
     def _contract(self) -> tuple[dict, dict]:

@@ -1,11 +1,12 @@
-"""Response models shared by every namespace: one message shape, one error shape.
+"""Response models shared by every namespace: the quickstart routes' greeting, and the one error shape.
 
 They carry no example of their own: each response documents the example of its own case (see protection).
 """
 
 from flask_restx import Model, fields
 
-message_model = Model("Message", {"message": fields.String(required=True, description="The message.")})
+#: What the quickstart routes (/api/public, /api/private...) answer: ``{"message": "Hello from..."}``.
+greeting_model = Model("Greeting", {"message": fields.String(required=True, description="The message.")})
 
 error_model = Model(
     "Error",

@@ -1,14 +1,14 @@
 """``@protected(ns, scope)``, ``@answers(ns, status, ...)`` and ``@returns(ns, model, example)``: what a route
 needs and answers, in one place.
 
-``protected`` enforces auth with Authlib's protector (``security.require_auth``) and documents it: the
-operation's ``security`` requirement and every error it can answer, each with the example the live API
-gives in that case (built from the same error classes that answer it). One decorator keeps them from
-drifting. What a route answers depends on the schemes the app takes (``AUTH_DPOP``: the challenges, the
-DPoP refusals), so ``protected`` only marks the operation, and ``contract.complete`` documents each
-app's answers with ``auth_responses``. The scope it names is declared with its description on the
-namespace, where ``api_scopes`` collects the API's scope list for the docs, the local issuer and
-``make token``.
+``protected`` has auth enforced by Authlib's protector (``security.require_auth``, which holds every
+rule, "any one of these scopes" included) and documents it: the operation's ``security`` requirement and
+every error it can answer, each with the example the live API gives in that case (built from the same
+refusals that answer it). One decorator keeps them from drifting. What a route answers depends on the
+schemes the app takes (``AUTH_DPOP``: the challenges, the DPoP refusals), so ``protected`` only marks the
+operation, and ``contract.complete`` documents each app's answers with ``auth_responses``. The scope it
+names is declared with its description on the namespace, where ``api_scopes`` collects the API's scope
+list for the docs, the local issuer and ``make token``.
 
 ``answers`` documents one case of one status of the route's own (its description, body model, named
 example and headers); several cases of one status add up, and ``merge_answers`` puts the auth answers
@@ -17,12 +17,12 @@ beside them, e.g. a 403 for a missing scope and another for someone else's messa
 
 from __future__ import annotations
 
-import functools
 import json
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from security import InsufficientScope, InvalidToken, SigningKeysUnavailable, current_token, require_auth
+from refusals import Refusal
+from security import InsufficientScope, InvalidToken, SigningKeysUnavailable, require_auth
 from security.dpop import HTU_MISMATCH, INVALID_PROOF, INVALID_REQUEST, NONCE_MISSING, USE_NONCE
 from security.dpop_protection import PROOF_MISSING
 from security.errors import AuthFailure, ProofRefused, ReplayCheckUnavailable
@@ -101,11 +101,10 @@ class Case:
     name: str = ""  # the example's name; default: the error code
 
     def example(self, schemes: Schemes) -> tuple[str, dict]:
-        """Named example of this case, from the same objects that answer it: body, challenge, headers."""
-        headers = self.failure.get_headers(schemes.challenge(self.failure, self.scheme))
-        headers = {name: int(value) if HEADERS[name][0] == "integer" else value
-                   for name, value in headers if name in HEADERS}
-        return self.name or self.failure.error, example(self.summary, self.failure.body(), headers)
+        """Named example of this case, from the refusal that answers it: body, challenge, headers."""
+        refusal = self.failure.refusal(schemes.challenge(self.failure, self.scheme))
+        name, named = failure_example(self.summary, refusal)
+        return self.name or name, named
 
 
 def links(ns, status: int, named: dict[str, dict]):
@@ -114,12 +113,12 @@ def links(ns, status: int, named: dict[str, dict]):
     return ns.vendor({LINKS: {str(status): named}})
 
 
-def failure_example(summary: str, failure) -> tuple[str, dict]:
-    """The example named after the error code, from the same object that answers that case (an ApiError:
-    ``error``, ``body()`` and ``get_headers()``)."""
+def failure_example(summary: str, refusal: Refusal) -> tuple[str, dict]:
+    """The example named after the error code, from the same Refusal that answers that case: its body and
+    the headers the documents describe."""
     headers = {name: int(value) if HEADERS[name][0] == "integer" else value
-               for name, value in failure.get_headers() if name in HEADERS}
-    return failure.error, example(summary, failure.body(), headers)
+               for name, value in refusal.headers.items() if name in HEADERS}
+    return refusal.error, example(summary, refusal.body(), headers)
 
 
 def _headers(examples: dict[str, dict]) -> dict:
@@ -186,7 +185,7 @@ def _auth_answers(scopes: list[str], schemes: Schemes) -> list[tuple[int, str, l
     invalid = InvalidToken(EXPIRED)
     forms = " or ".join(f"`{form}`" for form in schemes.header_forms)
     unauthorized = (f"No access token, or an `Authorization` header that is not {forms}: `unauthorized` (the example). "
-                    f"A token that fails validation: `invalid_token`, e.g. `{json.dumps(invalid.body())}`.")
+                    f"A token that fails validation: `invalid_token`, e.g. `{json.dumps(invalid.refusal().body())}`.")
     cases = [Case("No access token", schemes.missing_credentials()),
              Case("An expired token (for any invalid one, the description says why)", invalid, sent_as)]
     answers = []
@@ -233,8 +232,8 @@ def auth_responses(scopes: list[str], schemes: Schemes) -> tuple[dict[str, dict]
 
 
 def protected(ns, *scopes: Scope):
-    """Require a valid access token and, when scopes are given, any one of them; document the auth answers
-    (see ``auth_responses``).
+    """Require a valid access token and, when scopes are given, any one of them (``require_auth(any_of=...)``
+    enforces it); document the auth answers (see ``auth_responses``).
 
     ``protected(ns, WRITE, MODERATE)`` lets in a token with either scope (the view tells which from
     ``current_token.scopes``); the document lists one security alternative per scope, which OAuth2
@@ -246,30 +245,9 @@ def protected(ns, *scopes: Scope):
     names = [scope.name for scope in scopes]
 
     def decorate(view):
-        if len(names) > 1:
-            view = require_auth()(_any_scope(names)(view))
-        else:
-            view = require_auth(names[0] if names else None)(view)
+        view = require_auth(any_of=names)(view)
         view = ns.doc(security=operation_security(*names))(view)
         return ns.vendor({AUTH: {"scopes": names}})(view)
-
-    return decorate
-
-
-def _any_scope(names: list[str]):
-    """Refuse a token (already validated) that grants none of ``names``, exactly as a missing scope is refused."""
-    accepted = frozenset(names)
-
-    def decorate(view):
-        @functools.wraps(view)
-        def guarded(*args, **kwargs):
-            token = current_token._get_current_object()
-            if accepted.isdisjoint(token.scopes):
-                context = {"kid": token.kid, "iss": token.claims.get("iss")}
-                require_auth.raise_error_response(InsufficientScope(names, any_of=True, context=context))
-            return view(*args, **kwargs)
-
-        return guarded
 
     return decorate
 

@@ -16,7 +16,7 @@ from openapi_spec_validator import validate
 
 from app import create_app
 from namespaces import NAMESPACES
-from swagger import Scope, message_model, protected, returns
+from swagger import Scope, greeting_model, protected, returns
 from tests.oauth import client_of
 
 # The suite's own contract-level checks, collected again in this module, where `namespaces` adds test-orders.
@@ -51,7 +51,7 @@ ORDERS = "You have no orders yet."
 @ns.route("/test-orders")
 class Orders(Resource):
     @ns.doc("get_test_orders")
-    @returns(ns, message_model, {"message": ORDERS}, "The orders.")
+    @returns(ns, greeting_model, {"message": ORDERS}, "The orders.")
     @protected(ns, READ_ORDERS)
     def get(self):
         """Get the orders. Needs a valid access token with the `read:test-orders` scope."""

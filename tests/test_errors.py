@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
+from flask_restx import Namespace, Resource
 
+from refusals import Refusal
 from security.dpop import DEFAULT_ALGORITHMS
 
 CHALLENGE_ITEM = r'(realm|error|error_description|scope|algs)="[^"\\]*"'
@@ -86,6 +88,38 @@ def test_http_errors_use_the_same_shape(server, http):
     response = http.post(server.url + "/api/private")
     assert_error(response, 405, "method_not_allowed", challenge=False)
     assert "GET" in response.headers["Allow"]
+    response = http.get(server.url + "/api/public", headers={"X-Fields": "message{"})  # flask-restx's field masks
+    assert assert_error(response, 400, "invalid_request", challenge=False)["error_description"] == (
+        "Mask parse error: Missing closing bracket")
+
+
+def _raise(kind):
+    if kind == "refusal":
+        raise Refusal(429, "slow_down", "Too many requests; retry later.", {"Retry-After": "7"})
+    raise RuntimeError("a bug")
+
+
+def test_one_handler_answers_every_route_alike(make_app, http, caplog):
+    """A Refusal and a bug, raised by a Flask-RESTX resource or by a plain Flask view, get the same answer."""
+    from tests.support import live
+
+    app = make_app()
+    ns = Namespace("broken")
+
+    @ns.route("/broken/<kind>")
+    class Broken(Resource):
+        def get(self, kind):
+            _raise(kind)
+
+    app.extensions["contract_api"].add_namespace(ns, path="/api")
+    app.add_url_rule("/broken/<kind>", "broken", _raise)
+    with live(app) as server:
+        for path in ("/api/broken", "/broken"):
+            refused = http.get(f"{server.url}{path}/refusal")
+            assert_error(refused, 429, "slow_down", challenge=False)
+            assert (refused.headers["Retry-After"], refused.headers["Cache-Control"]) == ("7", "no-store")
+            assert_error(http.get(f"{server.url}{path}/bug"), 500, "server_error", challenge=False)
+    assert [r.getMessage() for r in caplog.records if r.exc_info] == ["unhandled error"] * 2  # the bugs, once each
 
 
 def test_refusals_are_logged_without_the_token(server, http, tokens, caplog):

@@ -214,7 +214,8 @@ def sdk_call(sdk, client, operation: Operation):
 def test_sdk_names(sdk, served):
     for operation in operations(served["swagger"]):
         assert operation.spec["operationId"] in dir(sdk_api(sdk, operation)), operation
-    assert set(sdk.Message.model_fields) == {"message"}
+    assert set(sdk.Greeting.model_fields) == {"message"}
+    assert {"id", "text", "author", "version"} <= set(sdk.Message.model_fields)  # the stored message
     assert set(sdk.Error.model_fields) == {"error", "error_description"}
 
 
@@ -375,6 +376,7 @@ def test_sdk_messages_round_trip(sdk, server, tokens):
         for text in TEXTS:
             answer = api.create_message_with_http_info(sdk.MessageText(text=text), idempotency_key=f"python-{text}")
             message = answer.data
+            assert isinstance(message, sdk.Message)
             created.append({"status": answer.status_code, "id": message.id, "text": message.text,
                             "author": message.author, "etag": answer.headers["ETag"],
                             "location": answer.headers["Location"]})
@@ -425,6 +427,7 @@ def test_opc_messages_round_trip(opc, server, tokens):
         created = []
         for text in TEXTS:
             answer = call("create_message", body=models.MessageText(text=text), idempotency_key=f"opc-{text}")
+            assert isinstance(answer.parsed, models.Message)
             created.append({"status": answer.status_code, "id": answer.parsed.id, "text": answer.parsed.text,
                             "author": answer.parsed.author, "etag": answer.headers["ETag"],
                             "location": answer.headers["Location"]})

@@ -97,8 +97,9 @@ def test_swagger_operations(documents, namespaces):
 
 def test_swagger_models_and_security(documents):
     swagger, _ = documents
-    assert swagger["definitions"]["Message"]["required"] == ["message"]
-    assert set(swagger["definitions"]["Message"]["properties"]) == {"message"}
+    assert swagger["definitions"]["Greeting"]["required"] == ["message"]
+    assert set(swagger["definitions"]["Greeting"]["properties"]) == {"message"}
+    assert "version" in swagger["definitions"]["Message"]["required"]  # the stored message
     assert swagger["definitions"]["Error"]["required"] == ["error"]
     assert set(swagger["definitions"]["Error"]["properties"]) == {"error", "error_description"}
     bearer = swagger["securityDefinitions"][BEARER]

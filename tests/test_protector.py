@@ -1,5 +1,5 @@
 """The protector on plain Flask views, over HTTP: every answer a view may return is marked no-store,
-and ``optional=True`` lets only a request without credentials through."""
+``optional=True`` lets only a request without credentials through, and ``any_of`` one of several scopes."""
 
 from __future__ import annotations
 
@@ -66,6 +66,11 @@ def server(provider):
     def optional():
         return {"sub": current_token.claims["sub"] if current_token else None}
 
+    @app.get("/either")
+    @protect(any_of=["write:messages", "delete:messages"])
+    def either():
+        return {"scopes": sorted(current_token.scopes)}
+
     with live(app) as running:
         yield running
 
@@ -121,6 +126,23 @@ def test_both_paths_accept_a_token_the_way_authlib_reads_it(server, http, tokens
     assert signalled == ACCEPTED
 
 
+@pytest.mark.parametrize("scope, status", [("write:messages", 200), ("delete:messages", 200),
+                                           ("read:messages write:messages", 200), ("read:messages", 403), (None, 403)])
+def test_any_of_lets_in_a_token_with_one_of_the_scopes(server, http, tokens, scope, status):
+    """What a documented route with several scopes asks (one security alternative per scope), on a plain view."""
+    headers = {"Authorization": f"Bearer {tokens.make(**({'scope': scope} if scope else {}))}"}
+    for _ in range(2):  # full check, then from the token cache
+        response = http.get(f"{server.url}/either", headers=headers)
+        assert response.status_code == status
+        assert response.headers["Cache-Control"] == "no-store"
+    if status == 403:
+        assert response.json() == {"error": "insufficient_scope", "error_description": (
+            "The access token does not grant any of the scopes this route accepts: write:messages or delete:messages.")}
+        assert 'scope="write:messages delete:messages"' in response.headers["WWW-Authenticate"]
+    else:
+        assert set(response.json()["scopes"]) >= set(scope.split())
+
+
 @pytest.mark.parametrize("name", ["read messages", "read:messages\u00a0", "read:\tmessages", 'say:"hi"', "café"])
 def test_a_scope_no_token_can_grant_is_refused_where_a_route_names_it(name):
     """A scope is 1*NQCHAR (RFC 6749 §3.3): a route needing anything else could never be opened."""
@@ -128,3 +150,5 @@ def test_a_scope_no_token_can_grant_is_refused_where_a_route_names_it(name):
         Scope(name, "What it would grant.")
     with pytest.raises(ValueError, match="not a scope"):
         protect(name)
+    with pytest.raises(ValueError, match="not a scope"):
+        protect(any_of=["read:messages", name])

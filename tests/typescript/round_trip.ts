@@ -3,7 +3,7 @@
 // edit it again with the old ETag (412), delete it, read it again (404). Prints what happened as JSON.
 // Run with BASE_URL, TOKEN and AUTHOR (the token's sub) in the environment; node 20 has fetch built in.
 
-import { Configuration, MessagesApi, ResponseError } from "./index";
+import { Configuration, Message, MessagesApi, ResponseError } from "./index";
 
 declare const process: { env: Record<string, string | undefined>; exit(code: number): never };
 
@@ -26,7 +26,7 @@ async function main(): Promise<void> {
   const created = [];
   for (const text of ["one", "two", "three"]) {
     const answer = await api.createMessageRaw({ payload: { text }, idempotencyKey: `typescript-${text}` });
-    const message = await answer.value();
+    const message: Message = await answer.value();
     created.push({ status: answer.raw.status, id: message.id, text: message.text, author: message.author,
                    etag: answer.raw.headers.get("ETag"), location: answer.raw.headers.get("Location") });
   }
