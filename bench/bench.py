@@ -126,7 +126,7 @@ def wrk(server: Gunicorn, url: str, authorization: str, seconds: int, connection
     workers, client = server.cpu_seconds() - workers, _children_cpu_seconds() - children
     rest = machine_busy_seconds() - machine - workers - client
     requests = max(1, int(re.search(r"(\d+) requests in", out).group(1)))
-    latency = dict(re.findall(r"^\s+(50|90|99)%\s+(\S+)$", out, re.M))
+    latency = dict(re.findall(r"^\s+(50|90|99)%\s+(\S+)\s*$", out, re.M))
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     return {
