@@ -50,9 +50,10 @@ if settings.uses_local_issuer:
 worker_class = "app.gevent_worker.FairGeventWorker"
 worker_connections = 1000  # per worker; past that, new connections wait in the listen queue
 keepalive = 2
-# A listening socket per worker (SO_REUSEPORT), among which Linux spreads new connections evenly. On one
-# shared socket, whichever worker woke first took them, and a burst (a client opening its pool) could all
-# go to one worker. Linux only: elsewhere SO_REUSEPORT does not spread connections.
+# A listening socket per worker (SO_REUSEPORT), among which Linux spreads new connections evenly; each
+# worker opens it once the app is loaded (app/gevent_worker.py). On one shared socket, whichever worker
+# woke first took them, and a burst (a client opening its pool) could all go to one worker. Linux only:
+# elsewhere SO_REUSEPORT does not spread connections.
 reuse_port = workers > 1 and sys.platform.startswith("linux")
 
 # Requests are short; a worker stuck for 30 s is broken and gets replaced. On SIGTERM, workers get
@@ -76,14 +77,15 @@ control_socket_disable = True
 
 
 def on_starting(server):
-    """Once per server, in the master, before any worker starts. The database is migrated here, once: a
-    failed migration stops gunicorn with its one line (instead of every worker failing in turn, forever),
-    and workers find nothing left to do. Then what a worker alone cannot see: several workers without a
-    shared DPoP replay store each catch only the replays sent to them; and local mode trusts a development
-    issuer, so say so when it listens beyond this machine."""
-    migrate_database(settings, INSTANCE_PATH)
+    """Once per server, in the master, before any worker starts. With a socket per worker, the address must
+    be free (see _listen_alone). The database is migrated here, once: a failed migration stops gunicorn
+    with its one line (instead of every worker failing in turn, forever), and workers find nothing left to
+    do. Then what a worker alone cannot see: several workers without a shared DPoP replay store each catch
+    only the replays sent to them; and local mode trusts a development issuer, so say so when it listens
+    beyond this machine."""
     if server.cfg.reuse_port:
         _listen_alone(server)
+    migrate_database(settings, INSTANCE_PATH)
     note = replay_scope_note(settings, server.cfg.workers)
     if note:
         server.log.warning(note)

@@ -10,9 +10,12 @@ Measured causes of a slow tail (bench/RESULTS.md, "Cause of the tail"), and what
 - gunicorn has a worker accept one connection per turn when workers share one listening socket, so that
   they share new connections. With a socket per worker (``reuse_port``: the kernel spreads connections
   over the workers), that only made a burst of new connections wait, each a whole turn longer than the
-  one before; a worker then takes every connection waiting in its own queue at once.
-- The garbage collector's full passes scanned every object the app made while loading (over 100,000),
-  holding all of the worker's requests for 50 ms and more; those objects are now out of their sight.
+  one before; a worker then takes every connection waiting in its own queue at once. gunicorn opens
+  that socket as the worker starts, before the app is loaded: connections sent there would wait for the
+  loading, or be reset if it failed; the worker listens only once it can answer.
+- The garbage collector's full passes, rare once a worker is warm, scanned every object the app made while
+  loading (over 100,000), holding all of the worker's requests for 50 ms and more; those objects are now
+  out of their sight.
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ import gc
 from functools import partial
 
 import gevent
+from gevent import socket
 from gevent.server import StreamServer
+from gunicorn.sock import close_sockets, create_sockets
 from gunicorn.workers.ggevent import GeventWorker
 
 #: Seconds. Any positive sleep resumes a greenlet on the loop's next turn, after the I/O ready now; a sleep
@@ -30,6 +35,12 @@ NEXT_TURN = 1e-6
 
 
 class FairGeventWorker(GeventWorker):
+    def init_process(self):
+        if self.cfg.reuse_port:
+            close_sockets(self.sockets, unlink=False)  # the ones gunicorn opened at fork; see run()
+            self.sockets = []
+        super().init_process()  # loads the app, then run()
+
     def handle_request(self, listener_name, req, sock, addr):
         super().handle_request(listener_name, req, sock, addr)  # raises StopIteration when the connection ends
         gevent.sleep(NEXT_TURN)  # the next request, even one already received, waits for the others' turn
@@ -47,4 +58,7 @@ class FairGeventWorker(GeventWorker):
     def run(self):
         gc.collect()
         gc.freeze()  # what the app holds from now on is scanned; what it loaded with is not
+        if self.cfg.reuse_port:  # ready: this worker's own sockets (as GeventWorker.patch wraps gunicorn's)
+            self.sockets = [socket.socket(listener.FAMILY, socket.SOCK_STREAM, fileno=listener.sock.detach())
+                            for listener in create_sockets(self.cfg, self.log)]
         super().run()
