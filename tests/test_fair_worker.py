@@ -1,5 +1,5 @@
 """`make serve`'s gevent worker (app/gevent_worker.py): connections take turns, workers listen on sockets of
-their own, and a second server cannot take a share of the address.
+their own once ready, and a second server cannot take a share of the address.
 
 Progress, not timings: who was answered before whom, read from the access log's order.
 """
@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
+
+import requests
 
 from tests.servers import gunicorn
 from tests.support import AUDIENCE, ROOT, eventually
@@ -82,3 +86,29 @@ def test_a_second_server_on_the_address_stops_at_start_up(provider, tmp_path):
         assert f"cannot listen at {address}: Address already in use" in second.stderr.splitlines()
         assert "Booting worker" not in second.stderr
     assert f"Listening at: {url} " in (tmp_path / "first" / "stderr.log").read_text()
+
+
+def app_loaded_late():
+    """create_app(), held back in every worker but the first to get here until a file named "release"
+    appears in LATE_LOAD_DIR (gunicorn calls this in each worker as it loads the app)."""
+    from app import create_app  # noqa: PLC0415 - in the worker, as gunicorn loads it
+
+    directory = Path(os.environ["LATE_LOAD_DIR"])
+    try:
+        (directory / "first").touch(exist_ok=False)
+    except FileExistsError:
+        while not (directory / "release").exists():
+            time.sleep(0.05)
+    return create_app()
+
+
+def test_a_worker_still_loading_the_app_is_sent_no_connection(provider, tmp_path):
+    """The kernel spreads connections over the workers' own sockets: a worker must open its socket only
+    once it can answer, or the connections sent there wait for it (and are reset if it never does)."""
+    factory = f"{__name__}:app_loaded_late()"
+    with gunicorn(provider, tmp_path, factory, WEB_CONCURRENCY="2", LATE_LOAD_DIR=str(tmp_path)) as url:
+        try:
+            for _ in range(20):  # each on a connection of its own
+                assert requests.get(url + "/healthz", headers={"Connection": "close"}, timeout=10).status_code == 200
+        finally:
+            (tmp_path / "release").touch()
