@@ -1,13 +1,14 @@
 """gunicorn settings for `make serve` (production): `gunicorn -c gunicorn.conf.py`.
 
 PORT, BIND_HOST and the provider come from app.settings (environment and `.env`), parsed and checked
-as the app does; WEB_CONCURRENCY (default 2 * cores + 1) is read here. Command-line flags win over
+as the app does; WEB_CONCURRENCY (default: one worker per core) is read here. Command-line flags win over
 this file, e.g. `-b 127.0.0.1:8000`.
 """
 
-import multiprocessing
 import os
 import signal
+import socket
+import sys
 from pathlib import Path
 
 from dotenv import load_dotenv
@@ -32,7 +33,10 @@ def _address(host, port) -> str:
 
 wsgi_app = "app:create_app()"
 bind = _address(settings.bind_host, settings.port)
-workers = int(os.environ.get("WEB_CONCURRENCY") or 2 * multiprocessing.cpu_count() + 1)
+# One gevent worker per core: each serves all its connections on one core, so a worker more than the cores
+# only waits for one, and the requests in its hands with it (measured in bench/RESULTS.md). The 2 * cores + 1
+# of gunicorn's documentation is for sync workers, which spend their time waiting on a single request.
+workers = int(os.environ.get("WEB_CONCURRENCY") or os.cpu_count() or 1)
 if settings.auth.uses_local_issuer:
     # the embedded issuer keeps authorization codes in its process's memory, so a login started in
     # one worker must finish in the same one
@@ -43,9 +47,15 @@ if settings.auth.uses_local_issuer:
 # dropped (gunicorn's gevent worker reads every head under that deadline, the first one included).
 # 200 connections trickling a byte every 3 s leave /healthz and the API answering (`make slowloris`).
 # The app's threads (key-set refresh, fetch deadlines) become greenlets under gevent's patching.
-worker_class = "gevent"
+# gunicorn's gevent worker, with each keep-alive connection taking its turn (app/gevent_worker.py).
+worker_class = "app.gevent_worker.FairGeventWorker"
 worker_connections = 1000  # per worker; past that, new connections wait in the listen queue
 keepalive = 2
+# A listening socket per worker (SO_REUSEPORT), among which Linux spreads new connections evenly; each
+# worker opens it once the app is loaded (app/gevent_worker.py). On one shared socket, whichever worker
+# woke first took them, and a burst (a client opening its pool) could all go to one worker. Linux only:
+# elsewhere SO_REUSEPORT does not spread connections.
+reuse_port = workers > 1 and sys.platform.startswith("linux")
 
 # Requests are short; a worker stuck for 30 s is broken and gets replaced. On SIGTERM, workers get
 # as long to finish the requests in hand.
@@ -68,12 +78,15 @@ control_socket_disable = True
 
 
 def on_starting(server):
-    """Once per server, in the master, before any worker starts. The database is migrated here, once: a
-    failed migration stops gunicorn with its one line (instead of every worker failing in turn, forever),
-    and workers find nothing left to do. Then the warnings, said once per server rather than per worker:
-    several workers without a shared DPoP replay store each catch only the replays sent to them; any Host
-    answered while DPoP proofs are taken (app.hosts); and local mode trusts a development issuer, so say
-    so when it listens beyond this machine."""
+    """Once per server, in the master, before any worker starts. With a socket per worker, the address must
+    be free (see _listen_alone). The database is migrated here, once: a failed migration stops gunicorn
+    with its one line (instead of every worker failing in turn, forever), and workers find nothing left to
+    do. Then the warnings, said once per server rather than per worker: several workers without a shared
+    DPoP replay store each catch only the replays sent to them; any Host answered while DPoP proofs are
+    taken (app.hosts); and local mode trusts a development issuer, so say so when it listens beyond this
+    machine."""
+    if server.cfg.reuse_port:
+        _listen_alone(server)
     migrate_database(settings, INSTANCE_PATH)
     for note in (replay_scope_note(settings.dpop, server.cfg.workers), any_host_note(settings)):
         if note:
@@ -86,6 +99,22 @@ def on_starting(server):
                 "local mode listening on %s, beyond this machine: the API trusts the embedded development "
                 "issuer (set AUTH0_DOMAIN or AUTH_ISSUER for a provider, or leave BIND_HOST unset for loopback)",
                 _address(*address))
+
+
+def _listen_alone(server):
+    """With reuse_port, a second server started on our address would share it, each answering part of the
+    traffic, where gunicorn otherwise stops with "Connection in use": stop in that case too. A socket bound
+    without SO_REUSEPORT cannot share an address that another one listens at."""
+    for address in server.cfg.address:
+        if isinstance(address, tuple):
+            with socket.socket(socket.AF_INET6 if ":" in address[0] else socket.AF_INET) as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn's own sockets do
+                try:
+                    probe.bind(address[:2])
+                except OSError as error:
+                    raise SystemExit(f"cannot listen at {_address(*address[:2])}: {error.strerror}") from None
+            server.log.info("Listening at: http://%s (%s), on a socket per worker (reuse_port)",
+                            _address(*address[:2]), server.pid)
 
 
 def post_fork(server, worker):

@@ -33,6 +33,7 @@ import threading
 import time
 
 from .bench import CONNECTIONS as CONNECTIONS_WRK
+from .bench import THREADS as THREADS_WRK
 from .bench import ensure_wrk, wrk
 from .common import Gunicorn, Provider, describe_machine, median, rsa_key, token
 
@@ -49,6 +50,7 @@ ROUTE = "/api/private"
 # name -> extra gunicorn flags; "make serve" is gunicorn.conf.py unchanged (gevent workers)
 SETUPS = {
     "make serve": (),
+    "gunicorn's gevent": ("--worker-class", "gevent"),
     "sync": ("--worker-class", "sync"),
     "gthread-16": ("--worker-class", "gthread", "--threads", "16"),
     "gthread-256": ("--worker-class", "gthread", "--threads", "256"),
@@ -171,7 +173,7 @@ class Prober:
 def phase(server: Gunicorn, authorization: str) -> dict:
     """wrk on the protected route for DURATION seconds, probes alongside."""
     with Prober(server.port, authorization) as prober:
-        load = wrk(server, server.url + ROUTE, authorization, DURATION)
+        load = wrk(server, server.url + ROUTE, authorization, DURATION, CONNECTIONS_WRK)
     return {"rps": load["rps"], "probes": prober.results}
 
 
@@ -180,7 +182,7 @@ def measure(name: str, args: tuple[str, ...], provider: Provider, authorization:
     server = Gunicorn(provider, WORKERS, args=args)
     quiet, attacked, lifetimes, opened, closed = [], [], [], 0, 0
     try:
-        wrk(server, server.url + ROUTE, authorization, 2)  # warm-up
+        wrk(server, server.url + ROUTE, authorization, 2, CONNECTIONS_WRK)  # warm-up
         quiet.append(phase(server, authorization))
         for number in range(ROUNDS):
             with Slowloris(server.port, CONNECTIONS, TRICKLE) as attack:
@@ -241,8 +243,9 @@ def main() -> int:
     flags = "; ".join(f"{name}: {' '.join(SETUPS[name]) or 'none'}" for name in names)
     report = ["## make slowloris", "", f"Machine: {machine}.", "",
               f"gunicorn -c gunicorn.conf.py, {WORKERS} workers, plus each setup's flags ({flags}). "
-              f"wrk -t1 -c{CONNECTIONS_WRK} on {ROUTE}, phases of {DURATION} s, {ROUNDS} attacks each between two "
-              f"phases without one; attack: {CONNECTIONS} connections, a partial request each, one more byte "
+              f"wrk -t{THREADS_WRK} -c{CONNECTIONS_WRK} on {ROUTE}, phases of {DURATION} s, {ROUNDS} attacks each "
+              f"between two phases without one; attack: {CONNECTIONS} connections, a partial request each, "
+              f"one more byte "
               f"every {TRICKLE:g} s, reopened when closed; probes of /healthz and {ROUTE} every "
               f"{PROBE_INTERVAL} s, fresh connection, {PROBE_TIMEOUT:g} s allowed.", ""]
     report += report_lines(results)

@@ -87,7 +87,7 @@ def _sqlite_file_lock(url: URL) -> Iterator[None]:
         return
     path = Path(f"{url.database}-migrate.lock")
     path.parent.mkdir(parents=True, exist_ok=True)
-    with file_lock(path, wait=LOCK_WAIT, poll=0.02):
+    with file_lock(path, wait=LOCK_WAIT):
         yield
 
 

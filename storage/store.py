@@ -55,7 +55,6 @@ from .schema import ID_LENGTH, idempotency_keys, messages
 ID_PATTERN = re.compile(f"[0-9a-f]{{{ID_LENGTH}}}")  # 128 random bits, hex: opaque, not sequential
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _LAST_MICROS = (datetime.max.replace(tzinfo=timezone.utc) - EPOCH) // timedelta(microseconds=1)
-TURN_POLL = 0.0005  # seconds between two tries for a SQLite writer's turn
 IDEMPOTENCY_KEY_TTL = 86_400  # seconds an Idempotency-Key is remembered, unless the store is told otherwise
 EXPIRED_KEYS_PER_CREATE = 10  # the most expired key records one keyed create deletes besides its own
 
@@ -320,13 +319,14 @@ class MessageStore:
     @contextmanager
     def _writers_turn(self) -> Iterator[None]:
         """SQLite: writers, of this process and of others, take turns through a lock on a file beside the
-        database, waited for a short sleep at a time. SQLite's own busy handler waits inside the driver,
-        where nothing else of the process runs (under gevent: no other request), so no more writes join
-        the next group commit meanwhile; this wait lets them. Past busy_timeout: StorageUnavailable."""
+        database; the next one is woken as soon as the turn comes free (see storage.file_lock). SQLite's own
+        busy handler sleeps and retries inside the driver, where nothing else of the process runs (under
+        gevent: no other request), so no more writes join the next group commit meanwhile; this wait lets
+        them. Past busy_timeout: StorageUnavailable."""
         if self._turns is None:  # not SQLite
             yield
             return
-        with file_lock(self._turns, wait=self._busy_timeout, poll=TURN_POLL, on_timeout=lambda _: StorageUnavailable()):
+        with file_lock(self._turns, wait=self._busy_timeout, on_timeout=lambda _: StorageUnavailable()):
             yield  # closing the file ends the turn
 
 

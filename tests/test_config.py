@@ -226,9 +226,10 @@ def test_the_jwks_timeout_cap_is_accepted_and_well_below_the_worker_timeout():
 
 
 @pytest.mark.parametrize("env, workers", [({}, 1), ({"WEB_CONCURRENCY": "3"}, 1),
-                                          ({**AUTH0, "WEB_CONCURRENCY": "3"}, 3)])
-def test_gunicorn_runs_one_worker_in_local_mode(env, workers):
-    """The local issuer keeps authorization codes in its process: a login must finish where it started."""
+                                          ({**AUTH0, "WEB_CONCURRENCY": "3"}, 3), (AUTH0, os.cpu_count())])
+def test_gunicorn_runs_one_worker_in_local_mode_and_one_per_core_by_default(env, workers):
+    """The local issuer keeps authorization codes in its process: a login must finish where it started.
+    With a provider, one gevent worker per core unless WEB_CONCURRENCY says otherwise."""
     probe = "import runpy; print(runpy.run_path('gunicorn.conf.py')['workers'])"
     result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60,
                             env={"PATH": os.environ.get("PATH", ""), **env})
