@@ -126,5 +126,5 @@ def post_fork(server, worker):
 def post_worker_init(worker):
     """A worker that has loaded the app starts fetching its issuers' keys, beside its first requests (a
     greenlet: it accepts them at once, issuer or not), which then wait for that fetch instead of finding
-    no keys (see README, "Key set")."""
+    no keys (see docs/providers.md, "The key set")."""
     warm_up_key_sets(worker.wsgi)

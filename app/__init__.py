@@ -95,7 +95,7 @@ def build_token_validator(settings: Settings, keys: list[KeySetCache], *,
 def warm_up_key_sets(app: Flask) -> None:
     """Start fetching every issuer's keys, in the background, once a server has started with ``app`` (gunicorn's
     ``post_worker_init``, ``make run``): its first requests then wait for that one fetch rather than find
-    no keys (see README, "Key set"). Returns at once, whether or not the issuers can be reached."""
+    no keys (see docs/providers.md, "The key set"). Returns at once, whether or not the issuers can be reached."""
     for keys in app.extensions[EXTENSION].key_sets.values():
         keys.warm_up()
 

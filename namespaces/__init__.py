@@ -1,4 +1,4 @@
-"""The API's resources, one module per namespace: its routes, and the scopes they need (see README,
+"""The API's resources, one module per namespace: its routes, and the scopes they need (see docs/extending.md,
 "Protecting a route"). Register a namespace here, once; the docs, the local issuer and the tests follow."""
 
 from . import messages, private, public

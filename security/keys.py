@@ -1,6 +1,6 @@
 """The issuer's signing keys: fetched as a server starts, cached, refreshed, and survivable outages.
 
-Rules (see README, "Key set"):
+Rules (see docs/providers.md, "The key set"):
 - nothing is fetched at import or when the app is built: a server that has just started calls
   ``warm_up``, which fetches in the background (the server neither waits for the issuer nor fails
   without it); without that call, the first token that needs a key fetches;

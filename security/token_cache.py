@@ -1,6 +1,6 @@
 """Tokens that already passed full validation, so a repeat request skips the signature check.
 
-Safety rules (see README, "Deploying"):
+Safety rules (see docs/deploying.md, "Verified-token cache"):
 - only tokens that passed every check are stored; refusals are never cached, so an attacker can
   fill the cache only with valid tokens from the issuer, never with garbage;
 - entries are keyed by the SHA-256 of the token string: the cache never holds a usable token;

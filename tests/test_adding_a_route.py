@@ -1,8 +1,8 @@
-"""Adding a route with a new scope, as README "Protecting a route" says: the contract-level checks pass unchanged.
+"""Adding a route with a new scope, as docs/extending.md says: the contract-level checks pass unchanged.
 
 The ``test-orders`` namespace below is all a new route takes (its route, its scope and that scope's
 description); the ``namespaces`` fixture stands for its line in ``namespaces/__init__.py``. (Its name is
-not the README's ``orders``, so this test still passes once someone follows the README.) The checks
+not the page's ``orders``, so this test still passes once someone follows the page.) The checks
 imported below are the suite's own, collected again here with the namespace added: both documents
 valid, the scope in the docs' flows, the local issuer minting it, the route refusing without it and
 answering with it, every documented example equal to the live answer, schemathesis.

@@ -175,17 +175,22 @@ def test_trusted_proxy_headers():
     assert (settings.trusted_proxies, settings.trusted_proxy_headers) == (2, {"host", "prefix"})
 
 
+TABLE_HEADER = re.compile(r"^\| *variable *\| *default *\|", re.IGNORECASE | re.MULTILINE)
+
+
 def documented_defaults() -> list[tuple[str, str]]:
-    """(variable, default) of each row of README's one configuration table whose default is a value."""
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert len(re.findall(r"^\| *variable *\| *default *\|", text, re.IGNORECASE | re.MULTILINE)) == 1, \
-        "README has more than one configuration table"
+    """(variable, default) of each row of docs/configuration.md's tables (one per package) whose default is a value."""
+    text = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+    assert TABLE_HEADER.search(text), "docs/configuration.md has no configuration table"
+    assert not TABLE_HEADER.search((ROOT / "README.md").read_text(encoding="utf-8")), \
+        "README has a configuration table of its own"
     return re.findall(r"^\| `([A-Z0-9_]+)` \| `([^`|]+)` \|", text, re.MULTILINE)
 
 
 @pytest.mark.parametrize("mode", [{}, AUTH0], ids=["local", "provider"])
-def test_the_readme_states_the_defaults_the_settings_have(mode):
-    """Setting a variable to the default README gives it changes nothing: the two cannot drift apart."""
+def test_the_docs_state_the_defaults_the_settings_have(mode):
+    """Setting a variable to the default docs/configuration.md gives it changes nothing: the two cannot drift
+    apart, and each variable is stated once."""
     documented = documented_defaults()
     variables = [variable for variable, _ in documented]
     assert len(variables) == len(set(variables))

@@ -1,5 +1,5 @@
 """`make dpop-token` and `make dpop-proof` (flask --app app dpop-token / dpop-proof): a token bound to the key in
-instance/, fresh proofs the API's verifier accepts, and the README's curl commands run as written."""
+instance/, fresh proofs the API's verifier accepts, and the curl commands of docs/dpop.md run as written."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from tests.oauth import client_of
 from tests.support import AUDIENCE, ROOT, free_port, live_on_own_port, repository_copy, server_process
 
 SCOPED = "/api/private-scoped"
-README_BLOCK = re.compile(r"### From curl\n.*?```sh\n(.*?)```", re.DOTALL)
+CURL_BLOCK = re.compile(r"### From curl\n.*?```sh\n(.*?)```", re.DOTALL)
 
 
 def run(app, *args):
@@ -74,7 +74,7 @@ def test_each_proof_is_fresh_and_passes_the_apis_checks(make_local_app, instance
 
 
 def test_a_proof_for_the_token_endpoint_gets_a_token_bound_to_the_key(make_local_app, instance, http):
-    """As the README's provider example does it, against the local issuer's own token endpoint."""
+    """As the provider example of docs/dpop.md does it, against the local issuer's own token endpoint."""
     with live_on_own_port(make_local_app) as server:
         token_url = server.url + "/oauth/token"
         proof = run(server.app, "dpop-proof", "POST", token_url).stdout.strip()
@@ -134,10 +134,10 @@ def repository(tmp_path, seeded_instance):
 
 
 def test_the_readme_commands_as_written(repository, tmp_path):
-    """The README's block, run by bash from the repository against `make run`'s server: the API's answer is
+    """The curl block of docs/dpop.md, run by bash from the repository against `make run`'s server: the API's answer is
     printed. curl is wrapped only to keep a copy of what it sends, which the API's verifier then checks."""
     port = free_port()
-    block = README_BLOCK.search((ROOT / "README.md").read_text()).group(1).replace(":3010", f":{port}")
+    block = CURL_BLOCK.search((ROOT / "docs" / "dpop.md").read_text()).group(1).replace(":3010", f":{port}")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AUTH", "API_", "LOCAL_"))}
     env["PORT"] = str(port)
     record = tmp_path / "curl-args"

@@ -21,7 +21,7 @@ from tests.redis_server import redis_server
 from tests.support import ManualClock, run_together
 
 ROOT = Path(__file__).resolve().parent.parent
-MARKER = "dpop:jti:began"  # the Redis key holding when the records began (README, "DPoP")
+MARKER = "dpop:jti:began"  # the Redis key holding when the records began (docs/dpop.md)
 
 
 def check(verifier: DPoPVerifier, proof: str):

@@ -1,7 +1,7 @@
 """A fresh worker never answers 503 while the issuer is reachable: each worker of `make serve` (gunicorn,
 gevent) and `make run` starts fetching the keys (each issuer's) once booted, in the background, and the
-requests that arrive meanwhile wait for that one fetch (see README, "Key set"). A hanging issuer costs them
-one AUTH_JWKS_TIMEOUT, then a 503, and delays no start-up.
+requests that arrive meanwhile wait for that one fetch (see docs/providers.md, "The key set"). A hanging
+issuer costs them one AUTH_JWKS_TIMEOUT, then a 503, and delays no start-up.
 """
 
 from __future__ import annotations

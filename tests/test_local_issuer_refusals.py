@@ -186,7 +186,7 @@ PROXY_HEADERS = [
 
 @pytest.mark.parametrize("name, value", PROXY_HEADERS)
 def test_proxied_requests_are_refused(local_server, http, name, value):
-    """Any header a proxy, load balancer or CDN adds, in any case (a TCP forwarder adds none: README)."""
+    """Any header a proxy, load balancer or CDN adds, in any case (a TCP forwarder adds none: docs/providers.md)."""
     header = {name: value}
     client = client_of(local_server)
     token = http.post(local_server.url + "/oauth/token", data={"grant_type": "client_credentials"},

@@ -36,7 +36,7 @@ ROUTES = ("/api/public", "/api/private", "/api/private-scoped", "/api/messages",
           "/swaggerui/oauth2-redirect.html", "/")
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "BREW")
 PRIVATE = b"Hello from a private endpoint"
-APP_STATUSES = {200, 302, 400, 401, 403, 404, 405}  # README, "Errors"
+APP_STATUSES = {200, 302, 400, 401, 403, 404, 405}  # docs/errors.md
 SERVER_REFUSALS = {400, 414, 431}  # the server's own answer to bytes it cannot parse
 CONTENT_TYPES = {"application/json", "text/html; charset=utf-8"}  # /docs and the OAuth2 redirect page are HTML
 GET_AS_IS = {"/api/public": 200, "/api/private": 401, "/api/private-scoped": 401, "/api/messages": 401, MESSAGE: 401,
