@@ -13,8 +13,6 @@ VENV    := .venv
 PYTHON  := $(VENV)/bin/python
 RUNTIME := $(VENV)/.runtime
 STAMP   := $(VENV)/.installed
-# Start-up notes (the local issuer's WARNING) are for servers; a command that prints a token says nothing else.
-QUIET   := LOG_LEVEL=ERROR
 # The app the snapshots describe: fixed settings, whatever the environment or .env says.
 SPEC_APP := 'app.snapshot:snapshot_app()'
 
@@ -55,15 +53,15 @@ test: lint
 # An access token from the embedded local issuer, alone on stdout (local mode only).
 # Options go in ARGS, e.g. make token ARGS='--scope "" --sub robot --expires-in 600'
 token: install-runtime
-	@$(QUIET) $(PYTHON) -m flask --app app token $(ARGS)
+	@$(PYTHON) -m flask --app app token $(ARGS)
 
 # The same, bound to the DPoP key in instance/dpop-client-key.pem (created on first use).
 dpop-token: install-runtime
-	@$(QUIET) $(PYTHON) -m flask --app app dpop-token $(ARGS)
+	@$(PYTHON) -m flask --app app dpop-token $(ARGS)
 
 # A fresh DPoP proof for one request, signed with that key: ARGS="METHOD URL [TOKEN] [--nonce NONCE]".
 dpop-proof: install-runtime
-	@$(QUIET) $(PYTHON) -m flask --app app dpop-proof $(ARGS)
+	@$(PYTHON) -m flask --app app dpop-proof $(ARGS)
 
 spec: install-runtime
 	mkdir -p openapi

@@ -20,6 +20,7 @@ from app import INSTANCE_PATH, warm_up_key_sets
 from app.database import migrate_database
 from app.hosts import any_host_note
 from app.settings import load_settings
+from local_issuer import local_mode_note
 from security.dpop_protection import replay_scope_note
 from security.net import is_loopback_host
 
@@ -83,8 +84,8 @@ def on_starting(server):
     with its one line (instead of every worker failing in turn, forever), and workers find nothing left to
     do. Then the warnings, said once per server rather than per worker: several workers without a shared
     DPoP replay store each catch only the replays sent to them; any Host answered while DPoP proofs are
-    taken (app.hosts); and local mode trusts a development issuer, so say so when it listens beyond this
-    machine."""
+    taken (app.hosts); and local mode trusts a development issuer: say so, and warn when it listens beyond
+    this machine."""
     if server.cfg.reuse_port:
         _listen_alone(server)
     migrate_database(settings, INSTANCE_PATH)
@@ -93,6 +94,7 @@ def on_starting(server):
             server.log.warning(note)
     if not settings.auth.uses_local_issuer:
         return
+    server.log.warning(local_mode_note(settings.auth))
     for address in server.cfg.address:
         if isinstance(address, tuple) and not is_loopback_host(address[0]):
             server.log.warning(

@@ -5,6 +5,8 @@ import logging
 
 from werkzeug import serving
 
+from local_issuer import local_mode_note
+
 from . import create_app, warm_up_key_sets
 from .access_log import DevRequestHandler
 from .hosts import any_host_note
@@ -17,4 +19,6 @@ warm_up_key_sets(app)  # beside start-up: the server listens at once, whatever t
 settings: Settings = app.config["SETTINGS"]
 if note := any_host_note(settings):
     logging.getLogger("app.hosts").warning(note)
+if settings.auth.uses_local_issuer:
+    logging.getLogger("app.local_issuer").warning(local_mode_note(settings.auth))
 app.run(host=LOOPBACK, port=settings.port, request_handler=DevRequestHandler)

@@ -24,9 +24,15 @@ from .settings import LocalIssuerSettings
 from .signing_key import UnusableFile, load_or_create_key, load_or_create_secret
 from .tokens import DEFAULT_LIFETIME, mint
 
-logger = logging.getLogger("app.local_issuer")
+__all__ = ["LocalIssuer", "UnusableFile", "install_cli", "local_mode_note", "token_command"]
 
-__all__ = ["LocalIssuer", "UnusableFile", "install_cli", "token_command"]
+
+def local_mode_note(auth: AuthSettings) -> str:
+    """What a server says once as it starts in local mode. Said by the servers (``python -m app``, gunicorn's
+    master), not by building the app, so that ``make token`` and the other commands stay quiet."""
+    return (f"no token provider configured: this API trusts the embedded local development issuer {auth.issuer} "
+            f"(audience {auth.audience}); get tokens at {auth.issuer}docs or with `make token`; set AUTH0_DOMAIN "
+            "and AUTH0_AUDIENCE (or AUTH_ISSUER) to trust Auth0 instead")
 
 
 class LocalIssuer:
@@ -62,13 +68,6 @@ class LocalIssuer:
         app.extensions[EXTENSION] = self
         logging.getLogger("authlib").setLevel(logging.INFO)  # Authlib logs issued tokens at DEBUG
         app.register_blueprint(blueprint)
-        docs = f"{self.auth.issuer}docs"  # the issuer is the API's own address: http://127.0.0.1:PORT/
-        logger.warning(
-            "no token provider configured: this API trusts the embedded local development issuer %s "
-            "(audience %s); get tokens at %s or with `make token`; set AUTH0_DOMAIN and AUTH0_AUDIENCE "
-            "(or AUTH_ISSUER) to trust Auth0 instead",
-            self.auth.issuer, self.auth.audience, docs,
-        )
 
 
 def install_cli(app: Flask) -> None:

@@ -77,6 +77,8 @@ def test_local_mode_serves_on_loopback_only_by_default(instance, tmp_path):
     errors = (tmp_path / "stderr.log").read_text()
     assert f"Listening at: {url} " in errors  # 127.0.0.1, and nothing else
     assert "Listening at: http://0.0.0.0" not in errors and "beyond this machine" not in errors
+    notes = [line for line in errors.splitlines() if "local development issuer" in line]
+    assert len(notes) == 1 and "[WARNING]" in notes[0] and "/docs" in notes[0] and "AUTH0_DOMAIN" in notes[0]
 
 
 def test_local_mode_bound_elsewhere_says_so(instance, tmp_path):
