@@ -34,6 +34,8 @@ from typing import Callable
 from joserfc.errors import JoseError
 from joserfc.jwk import Key, KeySet, import_key
 
+from metrics.catalog import JWKS_FETCHES
+
 from .discovery import discover_jwks_url
 from .errors import SigningKeysUnavailable
 from .fetch import FetchError, deadline_in, fetch_json
@@ -259,6 +261,7 @@ class KeySetCache:
                 raise FetchError(f"{url}: no usable signature key")
         except FetchError as error:
             self._failed_at = self._clock()  # the retry delay runs from here, the end of the failure
+            JWKS_FETCHES.labels(issuer=self.issuer, outcome="failure").inc()
             logger.warning(
                 "jwks fetch failed reason=%r error=%r duration_ms=%.0f kept_keys=%d",
                 reason.value, str(error), (time.monotonic() - started) * 1000, len(self.kids),
@@ -266,6 +269,7 @@ class KeySetCache:
             return
         self._failed_at = None
         self._install(keys)
+        JWKS_FETCHES.labels(issuer=self.issuer, outcome="success").inc()
         logger.info(
             "jwks fetched reason=%r url=%s keys=%d duration_ms=%.0f",
             reason.value, url, len(keys), (time.monotonic() - started) * 1000,
