@@ -168,7 +168,7 @@ class KeySetCache:
         if self._held is not None:
             return True
         now = self._clock()
-        if now - self._last_readiness_fetch >= self.cooldown:
+        if now - self._last_readiness_fetch >= self.cooldown and self._due(FetchReason.READINESS):
             self._last_readiness_fetch = now
             self._refresh_in_background(FetchReason.READINESS)
         return False
