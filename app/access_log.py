@@ -22,6 +22,7 @@ from gunicorn import glogging
 from werkzeug.serving import WSGIRequestHandler
 
 from .logs import RequestIdFilter, access_fields, json_formatter
+from .request_ids import REQUEST_ID
 
 _QUERY = re.compile(r"\?\S*")  # from "?" to the next space: a request target cannot contain one
 
@@ -92,7 +93,9 @@ class DevRequestHandler(WSGIRequestHandler):
     without colours (werkzeug's would put ESC sequences in a captured log)."""
 
     def log_request(self, code="-", size="-") -> None:
-        self.log("info", '"%s" %s %s', escape(without_query(self.requestline)), code, size)
+        request_id = getattr(self, "environ", {}).get(REQUEST_ID)  # ends the line, as on gunicorn's
+        self.log("info", '"%s" %s %s%s', escape(without_query(self.requestline)), code, size,
+                 f" {request_id}" if request_id else "")
 
     def log_error(self, format: str, *args) -> None:  # noqa: A002 - http.server's signature
         self.log("error", "%s", clean(format % args))
