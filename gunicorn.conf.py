@@ -1,7 +1,8 @@
 """gunicorn settings for `make serve` (production): `gunicorn -c gunicorn.conf.py`.
 
-PORT, BIND_HOST and the provider come from app.settings (environment and `.env`), parsed and checked
-as the app does; WEB_CONCURRENCY (default: one worker per core) is read here. Command-line flags win over
+PORT, BIND_HOST, LOG_FORMAT and the provider come from app.settings (environment and `.env`), parsed and
+checked as the app does; METRICS is read first, before prometheus-client is loaded (see _metrics_directory);
+WEB_CONCURRENCY (default: one worker per core) is read here. Command-line flags win over
 this file, e.g. `-b 127.0.0.1:8000`.
 """
 
