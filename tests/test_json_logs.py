@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from tests.servers import dev_server, gunicorn, send_raw
-from tests.support import eventually
+from tests.support import eventually, live
 
 TRACE = "lb-7f3a:trace/42"  # visible ASCII, as a load balancer may send it
 FRESH = re.compile(r"[0-9a-f]{32}")
@@ -107,3 +107,15 @@ def test_text_lines_end_with_the_request_id(server, provider, tokens, tmp_path):
     assert len(access) == 1 and access[0].endswith(f" {TRACE}"), access
     everything = "\n".join(written)
     assert "HOSTILE" not in everything and "SECRET" not in everything
+
+
+def test_every_answer_carries_its_id_and_browsers_may_read_it(make_app):
+    origin = "https://app.example"
+    with live(make_app(CORS_ORIGINS=origin, TRUSTED_HOSTS="127.0.0.1")) as server:
+        answer = requests.get(server.url + "/api/private", headers={"Origin": origin, "X-Request-ID": TRACE},
+                              timeout=10)
+        assert (answer.status_code, answer.headers["X-Request-ID"]) == (401, TRACE)
+        assert "X-Request-ID" in answer.headers["Access-Control-Expose-Headers"]
+        refused = requests.get(server.url + "/api/public", headers={"Host": "elsewhere.example"}, timeout=10)
+        assert refused.status_code == 400  # refused before the app runs, by the trusted-hosts check
+        assert FRESH.fullmatch(refused.headers["X-Request-ID"])
