@@ -1,30 +1,55 @@
 """gunicorn settings for `make serve` (production): `gunicorn -c gunicorn.conf.py`.
 
-PORT, BIND_HOST and the provider come from app.settings (environment and `.env`), parsed and checked
-as the app does; WEB_CONCURRENCY (default: one worker per core) is read here. Command-line flags win over
+PORT, BIND_HOST, LOG_FORMAT and the provider come from app.settings (environment and `.env`), parsed and
+checked as the app does; METRICS is read first, before prometheus-client is loaded (see _metrics_directory);
+WEB_CONCURRENCY (default: one worker per core) is read here. Command-line flags win over
 this file, e.g. `-b 127.0.0.1:8000`.
 """
 
 import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 from pathlib import Path
 
 from dotenv import load_dotenv
 
+from metrics.settings import metrics_on
+
+load_dotenv(Path(__file__).resolve().parent / ".env")
+
+
+def _metrics_directory() -> str | None:
+    """With METRICS=on, PROMETHEUS_MULTIPROC_DIR, where each worker writes its figures and /metrics adds them
+    up: a temporary directory of this server's own unless set, emptied of an earlier run's figures. Set up
+    before the app's modules are imported: prometheus-client chooses its multiprocess mode as it is loaded."""
+    if not metrics_on(os.environ):
+        return None
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    path = given or tempfile.mkdtemp(prefix="prometheus-")
+    for stale in Path(path).glob("*.db"):
+        stale.unlink()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    return None if given else path
+
+
+_own_metrics_directory = _metrics_directory()
+
 # Importing app.settings loads the app's modules in the master, before workers fork: they start faster,
 # and gevent's patching in each worker still applies, as nothing in them makes a lock, a thread or a
 # socket at import.
-from app import INSTANCE_PATH, warm_up_key_sets
-from app.database import migrate_database
-from app.hosts import any_host_note
-from app.settings import load_settings
-from local_issuer import local_mode_note
-from security.dpop_protection import replay_scope_note
-from security.net import is_loopback_host
+from prometheus_client import multiprocess  # noqa: E402
 
-load_dotenv(Path(__file__).resolve().parent / ".env")
+from app import INSTANCE_PATH, warm_up_key_sets  # noqa: E402 - after the metrics directory (see above)
+from app.database import migrate_database  # noqa: E402
+from app.hosts import any_host_note  # noqa: E402
+from app.settings import load_settings  # noqa: E402
+from local_issuer import local_mode_note  # noqa: E402
+from security.dpop_protection import replay_scope_note  # noqa: E402
+from security.net import is_loopback_host  # noqa: E402
+
 settings = load_settings(os.environ)
 
 
@@ -65,11 +90,12 @@ graceful_timeout = 30
 
 # Access log on stdout, error log (and the app's own lines) on stderr. The path is logged without
 # its query string (%(U)s), so a token a client wrongly puts in the URL never reaches the log; the
-# logger class escapes every field, so one request is one line (app/access_log.py).
+# logger class escapes every field, so one request is one line, ending with the request's id
+# (app/access_log.py). With LOG_FORMAT=json, every line gunicorn writes is a JSON object instead.
 accesslog = "-"
 errorlog = "-"
-access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms "%(a)s"'
-logger_class = "app.access_log.GunicornLogger"
+access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms "%(a)s" %({x-request-id}o)s'
+logger_class = "app.access_log." + ("JsonGunicornLogger" if settings.log_format == "json" else "GunicornLogger")
 
 # Forwarded headers are the app's business (TRUSTED_PROXIES); gunicorn must not trust them on its own.
 forwarded_allow_ips = ""
@@ -130,3 +156,16 @@ def post_worker_init(worker):
     greenlet: it accepts them at once, issuer or not), which then wait for that fetch instead of finding
     no keys (see docs/providers.md, "The key set")."""
     warm_up_key_sets(worker.wsgi)
+
+
+def child_exit(server, worker):
+    """A worker that has ended leaves no figure of a gauge behind in the metrics directory (counters and
+    histograms keep adding up its counts, as Prometheus expects of them)."""
+    if settings.metrics:
+        multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    """The metrics directory made for this server goes with it."""
+    if _own_metrics_directory:
+        shutil.rmtree(_own_metrics_directory, ignore_errors=True)

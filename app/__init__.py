@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 from pathlib import Path
@@ -18,13 +17,19 @@ from refusals import answer
 from security import AccessTokenValidator, KeySetCache, require_auth
 from security.dpop_protection import AuthorizationSchemes
 from security.protector import EXTENSION
+from security.replay import RedisReplayStore
 from security.settings import AUTH_SETTINGS
 from swagger import add_redirect_page_headers, api_scopes, build_api, oauth2_redirect_url
 
 from .database import open_message_store
 from .hosts import AbsoluteFormTarget, TrustedHosts
 from .json_body import ApiJSONProvider, ApiRequest
+from .logs import configure_logging, record_routes
 from .proxies import redirect_with_paths, trust_proxies
+from .readiness import add_readiness_check
+from .request_ids import HEADER as REQUEST_ID_HEADER
+from .request_ids import RequestIds
+from .request_metrics import RequestMetrics, add_metrics
 from .settings import ConfigError, Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,8 +49,10 @@ def create_app(config: Mapping[str, str] | None = None, *, instance_path: str | 
     """
     settings = load_settings(_environment() if config is None else config)
     app = _flask_app(settings, instance_path)
-    _configure_logging(settings)
-    open_message_store(app, settings)  # migrations first: a failed one stops start-up
+    configure_logging(settings.log_level, settings.log_format)
+    if settings.metrics or settings.log_format == "json":
+        record_routes(app)  # first of the hooks: the request line and the metrics name the route
+    store = open_message_store(app, settings)  # migrations first: a failed one stops start-up
     scopes = api_scopes(namespace for namespace, _ in namespaces)
 
     # With no provider configured, the embedded issuer signs tokens and hands its JWKS straight to
@@ -53,23 +60,32 @@ def create_app(config: Mapping[str, str] | None = None, *, instance_path: str | 
     local_issuer = _local_issuer(settings, app, scopes) if settings.auth.uses_local_issuer else None
     keys = build_key_sets(settings, jwks_source=local_issuer.jwks if local_issuer else None)
     validator = build_token_validator(settings, keys)
-    require_auth.init_app(app, validator, AuthorizationSchemes.from_settings(settings.auth, settings.dpop, validator))
+    schemes = AuthorizationSchemes.from_settings(settings.auth, settings.dpop, validator)
+    require_auth.init_app(app, validator, schemes)
     if local_issuer:
         local_issuer.init_app(app)
     install_cli(app)
 
     app.add_url_rule("/", "index", lambda: redirect(url_for("doc")))  # keeps a proxy's prefix
     _add_health_check(app)
+    replays = schemes.verifier.replay_store if schemes.verifier else None  # checked when shared (Redis)
+    add_readiness_check(app, store, keys, local_issuer=local_issuer is not None,
+                        replay_store=replays if isinstance(replays, RedisReplayStore) else None)
+    if settings.metrics:
+        add_metrics(app)
     _add_api(app, settings, scopes, namespaces, local_client=local_issuer.client if local_issuer else None)
     app.register_error_handler(Exception, answer)  # the one error handler, for every route (see refusals)
 
     add_redirect_page_headers(app)
     redirect_with_paths(app)
     _allow_cors(app, settings)
-    # Outermost first: an absolute-form request line names the host, a trusted proxy may then forward
-    # another, and the host left is checked before any of the app runs.
-    app.wsgi_app = AbsoluteFormTarget(  # type: ignore[method-assign]  # Flask's way to add WSGI middleware
-        trust_proxies(TrustedHosts.wrap(app.wsgi_app, settings), settings))
+    # Outermost first: the request's id (on every answer, refusals included), the metrics (counting those
+    # refusals too), then an absolute-form request line names the host, a trusted proxy may forward another,
+    # and the host left is checked before any of the app runs.
+    wsgi_app: Callable = AbsoluteFormTarget(trust_proxies(TrustedHosts.wrap(app.wsgi_app, settings), settings))
+    if settings.metrics:
+        wsgi_app = RequestMetrics(wsgi_app)
+    app.wsgi_app = RequestIds(wsgi_app)  # type: ignore[method-assign]  # Flask's way to add WSGI middleware
     return app
 
 
@@ -170,7 +186,7 @@ def _allow_cors(app: Flask, settings: Settings) -> None:
         app,
         resources={r"/api/*": {"origins": list(settings.cors_origins)}},
         allow_headers=["Authorization", "Content-Type", "DPoP", "If-Match", "If-None-Match", "Idempotency-Key"],
-        expose_headers=["WWW-Authenticate", "Retry-After", "DPoP-Nonce", "ETag", "Location"],
+        expose_headers=["WWW-Authenticate", "Retry-After", "DPoP-Nonce", "ETag", "Location", REQUEST_ID_HEADER],
         max_age=600,
         vary_header=False,  # added below, always
     )
@@ -180,19 +196,3 @@ def _allow_cors(app: Flask, settings: Settings) -> None:
         if request.path.startswith("/api/"):
             response.vary.add("Origin")
         return response
-
-
-def _configure_logging(settings: Settings) -> None:
-    """Log lines to stderr at LOG_LEVEL, unless the host (pytest) already set handlers.
-
-    gunicorn configures only its own loggers, so under it these lines reach stderr beside its error
-    log, in the same layout, with the worker's pid (several workers write to one stream).
-    """
-    root = logging.getLogger()
-    if not root.handlers:
-        logging.basicConfig(
-            format="[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s",
-            datefmt="%Y-%m-%d %H:%M:%S %z",
-        )
-    for name in ("security", "app"):
-        logging.getLogger(name).setLevel(settings.log_level)

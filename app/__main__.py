@@ -1,5 +1,5 @@
 """`python -m app` (what `make run` does): the development server, always on loopback, at PORT (default
-3010). Its request log follows the same rules as gunicorn's (see app/access_log.py)."""
+3010). Its request log follows the same rules as gunicorn's (see app/access_log.py), in LOG_FORMAT."""
 
 import logging
 
@@ -8,7 +8,7 @@ from werkzeug import serving
 from local_issuer import local_mode_note
 
 from . import create_app, warm_up_key_sets
-from .access_log import DevRequestHandler
+from .access_log import DevRequestHandler, JsonDevRequestHandler
 from .hosts import any_host_note
 from .settings import LOOPBACK, Settings
 
@@ -21,4 +21,7 @@ if note := any_host_note(settings):
     logging.getLogger("app.hosts").warning(note)
 if settings.auth.uses_local_issuer:
     logging.getLogger("app.local_issuer").warning(local_mode_note(settings.auth))
-app.run(host=LOOPBACK, port=settings.port, request_handler=DevRequestHandler)
+# werkzeug's server as app.run starts it, minus Flask's banner (printed, so never a JSON line): werkzeug's
+# own start-up lines go through the app's logging, in LOG_FORMAT.
+serving.run_simple(LOOPBACK, settings.port, app, threaded=True,
+                   request_handler=JsonDevRequestHandler if settings.log_format == "json" else DevRequestHandler)

@@ -4,6 +4,8 @@
   controls, U+2028/U+2029, bidi controls...) is written as ``\\xNN``, ``\\uNNNN`` or ``\\UNNNNNNNN``;
   inside a field, backslashes and double quotes get a backslash, so it can neither end early nor fake
   another.
+- With LOG_FORMAT=json, each line is a JSON object instead (app/logs.py), escaped by construction, the
+  request's fields each in its own member (``access_fields``).
 - No query string: the path is logged without it, so ``code=``, ``access_token=`` or
   ``client_secret=`` put in a URL never reach a log. Server error lines that quote a raw request
   line (a malformed request) lose the query too.
@@ -13,9 +15,14 @@ from __future__ import annotations
 
 import logging
 import re
+import traceback
+from time import perf_counter
 
 from gunicorn import glogging
 from werkzeug.serving import WSGIRequestHandler
+
+from .logs import RequestIdFilter, access_fields, json_formatter
+from .request_ids import REQUEST_ID
 
 _QUERY = re.compile(r"\?\S*")  # from "?" to the next space: a request target cannot contain one
 
@@ -86,7 +93,53 @@ class DevRequestHandler(WSGIRequestHandler):
     without colours (werkzeug's would put ESC sequences in a captured log)."""
 
     def log_request(self, code="-", size="-") -> None:
-        self.log("info", '"%s" %s %s', escape(without_query(self.requestline)), code, size)
+        request_id = getattr(self, "environ", {}).get(REQUEST_ID)  # ends the line, as on gunicorn's
+        self.log("info", '"%s" %s %s%s', escape(without_query(self.requestline)), code, size,
+                 f" {request_id}" if request_id else "")
 
     def log_error(self, format: str, *args) -> None:  # noqa: A002 - http.server's signature
         self.log("error", "%s", clean(format % args))
+
+
+class JsonGunicornLogger(GunicornLogger):
+    """gunicorn's logger with LOG_FORMAT=json (``logger_class`` in gunicorn.conf.py): every line it writes, its
+    own start and stop lines included, is one JSON object, and a request line has the request's fields."""
+
+    def setup(self, cfg) -> None:
+        super().setup(cfg)
+        for log in (self.error_log, self.access_log):
+            for handler in log.handlers:
+                handler.setFormatter(json_formatter())
+                handler.addFilter(_REQUEST_IDS)
+
+    def access(self, resp, req, environ, request_time) -> None:
+        if not self.access_log_enabled:
+            return
+        fields = access_fields(environ, resp.status_code, request_time)
+        try:
+            self.access_log.info("%s %s %s", environ.get("REQUEST_METHOD"), fields["path"], resp.status_code,
+                                 extra={**fields, "bytes": getattr(resp, "sent", None)})
+        except Exception:
+            self.error(traceback.format_exc())
+
+
+_REQUEST_IDS = RequestIdFilter()
+
+
+class JsonDevRequestHandler(DevRequestHandler):
+    """The development server's request handler with LOG_FORMAT=json: its request line is one JSON object with
+    the request's fields (its other lines, werkzeug's logger's, are made JSON by the app's root handler)."""
+
+    def handle_one_request(self) -> None:
+        self._started = perf_counter()
+        super().handle_one_request()
+
+    def log_request(self, code="-", size="-") -> None:
+        environ = getattr(self, "environ", None)
+        if environ is None:  # not a request the app saw: werkzeug's own line
+            super().log_request(code, size)
+            return
+        status = int(code) if isinstance(code, int) else None
+        fields = access_fields(environ, status, perf_counter() - self._started, client=self.address_string())
+        logging.getLogger("werkzeug").info("%s %s %s", fields["method"], fields["path"], code,
+                                           extra={**fields, "bytes": size})

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from config import ConfigError, Env, read_list, read_text, read_whole_number
 from local_issuer.settings import LocalIssuerSettings
+from metrics.settings import metrics_on
 from security.settings import AuthSettings, DPoPSettings
 from storage.settings import StorageSettings
 
@@ -39,6 +40,8 @@ class Settings:
     port: int = DEFAULT_PORT
     bind_host: str = LOOPBACK  # where `make serve` listens
     log_level: str = "INFO"
+    log_format: str = "text"  # of LOG_FORMATS
+    metrics: bool = False  # METRICS: /metrics served, requests timed
     cors_origins: tuple[str, ...] = ()
     trusted_proxies: int = 0
     trusted_proxy_headers: frozenset[str] = frozenset()  # of FORWARDED_EXTRAS
@@ -70,6 +73,8 @@ def _bind_host(env: Env, local: bool) -> str:
 
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+#: text: one line per record, as a person reads it; json: one JSON object per line (app/logs.py).
+LOG_FORMATS = ("text", "json")
 
 #: Forwarded values believed only when named in TRUSTED_PROXY_HEADERS (X-Forwarded-Host/-Port/-Prefix).
 FORWARDED_EXTRAS = ("host", "port", "prefix")
@@ -115,6 +120,9 @@ def load_settings(env: Env) -> Settings:
     log_level = (read_text(env, "LOG_LEVEL") or Settings.log_level).upper()
     if log_level not in LOG_LEVELS:
         raise ConfigError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {log_level!r}")
+    log_format = (read_text(env, "LOG_FORMAT") or Settings.log_format).lower()
+    if log_format not in LOG_FORMATS:
+        raise ConfigError(f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, got {log_format!r}")
 
     return Settings(
         auth=auth,
@@ -124,6 +132,8 @@ def load_settings(env: Env) -> Settings:
         port=port,
         bind_host=_bind_host(env, auth.uses_local_issuer),
         log_level=log_level,
+        log_format=log_format,
+        metrics=metrics_on(env),
         cors_origins=_origins(env),
         trusted_proxies=trusted_proxies,
         trusted_proxy_headers=_trusted_proxy_headers(env, trusted_proxies),

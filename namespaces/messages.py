@@ -30,6 +30,7 @@ from flask import Response, current_app, request, url_for
 from flask_restx import Namespace, Resource, SchemaModel
 from werkzeug.http import quote_etag
 
+from metrics.catalog import STORAGE_UNAVAILABLE
 from refusals import Refusal
 from security import current_token
 from security.settings import current_auth_settings
@@ -221,6 +222,7 @@ def refusing_store_errors(view):
             return view(*args, **kwargs)
         except StorageError as error:
             if isinstance(error, StorageUnavailable):
+                STORAGE_UNAVAILABLE.inc()
                 cause = getattr(error.__cause__, "orig", None) or error.__cause__
                 reason = (str(cause).strip().splitlines() or ["-"])[0][:200]
                 logger.warning("storage unavailable route=%s reason=%s", json.dumps(request.path[:200]),

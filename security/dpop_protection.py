@@ -22,7 +22,9 @@ from __future__ import annotations
 import re
 from urllib.parse import quote
 
-from .dpop import INVALID_PROOF, INVALID_REQUEST, INVALID_TOKEN, DPoPError, DPoPVerifier, token_binding
+from metrics.catalog import DPOP_ACCEPTED, DPOP_PROOFS, TOKEN_CACHE_HIT
+
+from .dpop import INVALID_PROOF, INVALID_REQUEST, INVALID_TOKEN, REPLAYED, DPoPError, DPoPVerifier, token_binding
 from .errors import AuthFailure, InvalidToken, ProofRefused, ReplayCheckUnavailable
 from .nonce import DPoPNonces
 from .replay import MemoryReplayStore, RedisReplayStore, ReplayStoreUnavailable
@@ -91,7 +93,8 @@ class AuthorizationSchemes:
                 return None
             token = self.tokens.cached(header[7:])
             if token is None or "cnf" in token.claims or not token.scopes.issuperset(required):
-                return None
+                return None  # counted by the full path's lookup
+            TOKEN_CACHE_HIT.inc()
             return token
         if self.verifier is None or not header.startswith("DPoP "):
             return None
@@ -102,6 +105,7 @@ class AuthorizationSchemes:
         token = self.tokens.cached(access_token)
         if token is None or not token.scopes.issuperset(required):
             return None
+        TOKEN_CACHE_HIT.inc()
         DPoPRequest(self.tokens, self.verifier, access_token).check_proof(token, environ)
         return token
 
@@ -176,9 +180,13 @@ class DPoPRequest:
             proof = self.verifier.verify(environ[PROOF], method=environ["REQUEST_METHOD"], url=request_url(environ),
                                          access_token=self.access_token, bound_to=bound_to)
         except DPoPError as error:
+            if error.error != INVALID_TOKEN:  # a binding fault is the token's, not the proof's
+                DPOP_PROOFS.labels(outcome="replayed" if error.description == REPLAYED else "refused").inc()
             raise _refusal(error, token) from None
         except ReplayStoreUnavailable:
+            DPOP_PROOFS.labels(outcome="unchecked").inc()
             raise ReplayCheckUnavailable(context=_log_context(token)) from None
+        DPOP_ACCEPTED.inc()
         if proof.next_nonce:
             environ[NEXT_NONCE] = proof.next_nonce
 

@@ -34,6 +34,8 @@ from typing import Callable
 from joserfc.errors import JoseError
 from joserfc.jwk import Key, KeySet, import_key
 
+from metrics.catalog import JWKS_FETCHES
+
 from .discovery import discover_jwks_url
 from .errors import SigningKeysUnavailable
 from .fetch import FetchError, deadline_in, fetch_json
@@ -52,6 +54,7 @@ class FetchReason(enum.Enum):
     FIRST_USE = "first use"
     EXPIRED = "expired"
     UNKNOWN_KID = "unknown kid"
+    READINESS = "readiness check"
 
 
 def _modulus_bits(n) -> int:
@@ -130,6 +133,7 @@ class KeySetCache:
         self._under_way: threading.Event | None = None  # the fetch under way, set when it ends
         self._failed_at: float | None = None  # when the last fetch failed; None after a success
         self._last_kid_refetch = float("-inf")
+        self._last_readiness_fetch = float("-inf")
 
     def get(self, kid: str | None) -> Key | None:
         """The key for ``kid``, or None when the set has no such key.
@@ -156,6 +160,18 @@ class KeySetCache:
         """Start fetching the keys beside the caller, a server that has just started: its first requests
         then find them held, or wait for this one fetch, instead of each being the first use."""
         self._refresh_in_background(FetchReason.START_UP)
+
+    def held(self) -> bool:
+        """Whether keys are held (the readiness check). When none are, a fetch starts in the background, unless
+        one is under way or the last failure is too recent, and at most once per ``cooldown``: however often a
+        load balancer asks, the issuer sees no more fetches than that from here."""
+        if self._held is not None:
+            return True
+        now = self._clock()
+        if now - self._last_readiness_fetch >= self.cooldown and self._due(FetchReason.READINESS):
+            self._last_readiness_fetch = now
+            self._refresh_in_background(FetchReason.READINESS)
+        return False
 
     def fresh_for(self) -> float:
         """Seconds until the set is due to be read again (retried, after a failure); 0 when overdue.
@@ -259,6 +275,7 @@ class KeySetCache:
                 raise FetchError(f"{url}: no usable signature key")
         except FetchError as error:
             self._failed_at = self._clock()  # the retry delay runs from here, the end of the failure
+            JWKS_FETCHES.labels(issuer=self.issuer, outcome="failure").inc()
             logger.warning(
                 "jwks fetch failed reason=%r error=%r duration_ms=%.0f kept_keys=%d",
                 reason.value, str(error), (time.monotonic() - started) * 1000, len(self.kids),
@@ -266,6 +283,7 @@ class KeySetCache:
             return
         self._failed_at = None
         self._install(keys)
+        JWKS_FETCHES.labels(issuer=self.issuer, outcome="success").inc()
         logger.info(
             "jwks fetched reason=%r url=%s keys=%d duration_ms=%.0f",
             reason.value, url, len(keys), (time.monotonic() - started) * 1000,

@@ -20,6 +20,8 @@ from flask.globals import app_ctx, request_ctx
 from werkzeug.datastructures import Headers
 from werkzeug.wrappers import Response
 
+from metrics.catalog import AUTH_REFUSALS
+
 from .dpop_protection import NEXT_NONCE, AuthorizationSchemes
 from .errors import AuthFailure, InsufficientScope, MissingCredentials
 from .scopes import check_scope_names
@@ -34,6 +36,11 @@ SCHEMES = "authorization_schemes"
 def _field(value) -> str:
     """A log field that cannot break the line: quoted, escaped and cut short; ``-`` when absent."""
     return "-" if value is None else json.dumps(str(value)[:200])
+
+
+def _short(value) -> str | None:
+    """A JSON log line's field: the value as text, cut short as ``_field`` cuts it."""
+    return None if value is None else str(value)[:200]
 
 
 def no_store(answer, extra: dict[str, str] | None = None):
@@ -163,9 +170,11 @@ class BearerProtector(ResourceProtector):
         if not isinstance(error, AuthFailure):  # an Authlib error we did not anticipate
             error = MissingCredentials(reason=getattr(error, "error", "refused"))
         context = error.context
+        kid, iss = context.get("kid"), context.get("iss")
         logger.info(
             "auth refused route=%s status=%d reason=%s kid=%s iss=%s",
-            _field(request.path), error.status_code, error.reason,
-            _field(context.get("kid")), _field(context.get("iss")),
+            _field(request.path), error.status_code, error.reason, _field(kid), _field(iss),
+            extra={"status": error.status_code, "reason": error.reason, "kid": _short(kid), "iss": _short(iss)},
         )
+        AUTH_REFUSALS.labels(reason=error.reason).inc()
         raise error.refusal(current_app.extensions[SCHEMES].challenge(error, request))

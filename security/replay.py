@@ -147,5 +147,13 @@ class RedisReplayStore:
             raise ReplayStoreUnavailable(f"the DPoP replay store's {self.began_key} is not a time")
         return Mark(first == 1, since)
 
+    def ping(self) -> None:
+        """Whether Redis answers (the readiness check); raises ReplayStoreUnavailable, naming the error's type only
+        (never the URL, which may hold a password)."""
+        try:
+            self._redis.ping()
+        except self._unavailable as error:
+            raise ReplayStoreUnavailable(type(error).__name__) from None
+
     def close(self) -> None:
         self._redis.close()

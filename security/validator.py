@@ -22,6 +22,8 @@ from joserfc.jwk import ECKey, Key, OKPKey, RSAKey
 from joserfc.jws import JWSRegistry
 from joserfc.jwt import JWTClaimsRegistry
 
+from metrics.catalog import TOKEN_CACHE_HIT, TOKEN_CACHE_MISS
+
 from .errors import InsufficientScope, InvalidToken
 from .keys import KeySetCache
 from .scopes import scope_tokens
@@ -157,10 +159,14 @@ class AccessTokenValidator(BearerTokenValidator):
 
     def authenticate_token(self, token_string: str) -> AccessToken:
         token = self.cached(token_string)
-        if token is None:
-            token, key = self._validate(token_string)
-            if self.cache is not None:
-                self._remember(self.cache, token_string, token, key)
+        if token is not None:
+            TOKEN_CACHE_HIT.inc()
+            return token
+        if self.cache is not None:
+            TOKEN_CACHE_MISS.inc()
+        token, key = self._validate(token_string)
+        if self.cache is not None:
+            self._remember(self.cache, token_string, token, key)
         return token
 
     def cached(self, token_string: str) -> AccessToken | None:

@@ -137,6 +137,11 @@ class MessageStore:
     def close(self) -> None:
         self.engine.dispose()
 
+    def ping(self) -> None:
+        """One trivial query (the readiness check): StorageUnavailable unless the database answers it."""
+        with self._reading() as connection:
+            connection.exec_driver_sql("SELECT 1")
+
     def create(self, author: Owner, text: str, idempotency_key: str | None = None) -> tuple[Message, bool]:
         """Store a new message by ``author``: (message, True).
 

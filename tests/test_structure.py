@@ -1,7 +1,8 @@
 """The packages' layering: each imports on its own, and the lower layers never import the higher ones.
 
-config (reading settings from the environment) and refusals (the one error shape) are the lowest: every
-package may use them, and they use no other. security (tokens, keys, errors) knows nothing of the app;
+config (reading settings from the environment), metrics (what is counted for Prometheus; it reads its
+setting with config) and refusals (the one error shape) are the lowest: every package may use them, and they
+use no other. security (tokens, keys, errors) knows nothing of the app;
 local_issuer and swagger build on security only; namespaces on swagger; app puts them together. An import
 cycle or a dependency the wrong way shows up here before it shows up as an ImportError in one entry point
 and not another.
@@ -17,8 +18,8 @@ import pytest
 
 from tests.support import ROOT
 
-PACKAGES = ("app", "namespaces", "refusals", "security", "swagger", "local_issuer", "storage", "config", "bench",
-            "tests")
+PACKAGES = ("app", "namespaces", "refusals", "security", "swagger", "local_issuer", "storage", "config", "metrics",
+            "bench", "tests")
 
 #: package -> the packages of this project it must not import
 FORBIDDEN = {
@@ -26,7 +27,8 @@ FORBIDDEN = {
     "local_issuer": {"app", "swagger", "namespaces"},
     "swagger": {"app", "namespaces", "local_issuer"},
     "storage": {"app", "swagger", "namespaces", "security", "local_issuer", "refusals"},
-    "config": {"app", "swagger", "namespaces", "security", "local_issuer", "storage", "refusals"},
+    "config": {"app", "swagger", "namespaces", "security", "local_issuer", "storage", "refusals", "metrics"},
+    "metrics": {"app", "swagger", "namespaces", "security", "local_issuer", "storage", "refusals"},
     "refusals": {"app", "swagger", "namespaces", "security", "local_issuer", "storage", "config"},
 }
 
