@@ -54,6 +54,7 @@ class AuthSettings:
     jwks_timeout: float = 5.0
     token_cache_size: int = 10_000
     token_cache_ttl: float = 300.0
+    public_url: str | None = None  # PUBLIC_URL: the API's resource identifier (RFC 9728); None: the request's
 
     @property
     def issuer(self) -> str:
@@ -103,6 +104,7 @@ class AuthSettings:
             jwks_timeout=jwks_timeout,
             token_cache_size=read_whole_number(env, "AUTH_TOKEN_CACHE_SIZE", cls.token_cache_size),
             token_cache_ttl=read_number(env, "AUTH_TOKEN_CACHE_TTL", cls.token_cache_ttl),
+            public_url=_public_url(env),
         )
 
 
@@ -155,6 +157,17 @@ def _checked_url(name: str, url: str) -> str:
         raise ConfigError(f"{name} must use https (http is allowed only for loopback hosts), got {url!r}")
     if parts.query or parts.fragment:
         raise ConfigError(f"{name} must not carry a query or fragment, got {url!r}")
+    return url
+
+
+def _public_url(env: Env) -> str | None:
+    """PUBLIC_URL, the URL clients call this API at (its root, behind any proxy), without a trailing slash."""
+    url = read_text(env, "PUBLIC_URL")
+    if url is None:
+        return None
+    url = _checked_url("PUBLIC_URL", url).rstrip("/")
+    if any(segment in (".", "..") for segment in urlsplit(url).path.split("/")):
+        raise ConfigError(f"PUBLIC_URL must be a plain URL, without '.' or '..' segments, got {url!r}")
     return url
 
 

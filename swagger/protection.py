@@ -26,6 +26,7 @@ from security import InsufficientScope, InvalidToken, SigningKeysUnavailable, re
 from security.dpop import HTU_MISMATCH, INVALID_PROOF, INVALID_REQUEST, NONCE_MISSING, USE_NONCE
 from security.dpop_protection import PROOF_MISSING
 from security.errors import AuthFailure, ProofRefused, ReplayCheckUnavailable
+from security.resource_metadata import EXAMPLE_METADATA_URL
 from security.schemes import BEARER, DPOP, Schemes
 from security.scopes import check_scope_names
 from security.validator import EXPIRED
@@ -44,7 +45,8 @@ AUTH = "x-auth"
 LINKS = "x-response-links"
 SUCCESS = "success"  # the name of a route's success example
 #: The headers answers document: name -> (type, what it says).
-HEADERS = {"WWW-Authenticate": ("string", "The challenge (RFC 6750 §3, RFC 9449 §7.1)"),
+HEADERS = {"WWW-Authenticate": ("string", "The challenge (RFC 6750 §3, RFC 9449 §7.1), naming where this API's "
+                                          "protected-resource metadata is (resource_metadata, RFC 9728 §5.1)"),
            "Retry-After": ("integer", "Seconds to wait before retrying"),
            "DPoP-Nonce": ("string", "The nonce the next DPoP proof must carry (RFC 9449 §9); it changes every "
                                     "few minutes, so the value shown is only an example"),
@@ -102,7 +104,7 @@ class Case:
 
     def example(self, schemes: Schemes) -> tuple[str, dict]:
         """Named example of this case, from the refusal that answers it: body, challenge, headers."""
-        refusal = self.failure.refusal(schemes.challenge(self.failure, self.scheme))
+        refusal = self.failure.refusal(schemes.challenge(self.failure, self.scheme, EXAMPLE_METADATA_URL))
         name, named = failure_example(self.summary, refusal)
         return self.name or name, named
 

@@ -253,12 +253,15 @@ def check_every_example(server, provider, make_app, auth: Auth, http, tmp_path):
     def caller(base_url):
         return Caller(swagger, base_url, http, lambda op: {} if op.public else auth.signer(scopes=op.scopes))
 
-    def compare(answer, operation, status, case, body, headers):
+    def compare(answer, operation, status, case, body, headers, asked_at=server.url):
+        """``asked_at``: the server that answered; the documents name the resource at the one that served them."""
         documented = (int(status), body, {name: headers.get(name) for name in CHECKED_HEADERS},
                       {name: name in headers for name in PRESENT_HEADERS})
         ids = {}
         live_body = masked(body, answer.json(), ids) if answer.content else None
         live_headers = {name: answer.headers.get(name) for name in CHECKED_HEADERS}
+        if live_headers["WWW-Authenticate"]:
+            live_headers["WWW-Authenticate"] = live_headers["WWW-Authenticate"].replace(asked_at, server.url)
         for live_id, documented_id in ids.items():
             if live_headers["Location"]:
                 live_headers["Location"] = live_headers["Location"].replace(live_id, documented_id)
@@ -282,7 +285,7 @@ def check_every_example(server, provider, make_app, auth: Auth, http, tmp_path):
                 for operation, *rest in asked:
                     reset(server.app)
                     call = ready.call(operation).at(other.url)
-                    compare(CASES[case](call, operation, auth, http), operation, *rest)
+                    compare(CASES[case](call, operation, auth, http), operation, *rest, asked_at=other.url)
 
     # storage_unavailable: the database locked even for readers, past a short busy timeout
     locked = make_app(AUTH_DPOP=auth.mode, DATABASE_URL=f"sqlite:///{tmp_path / 'locked.db'}",
