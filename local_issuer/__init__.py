@@ -54,9 +54,13 @@ class LocalIssuer:
         """The public JWKS: what /.well-known/jwks.json serves and what the API's key cache loads."""
         return {"keys": [self.key.as_dict(private=False)]}
 
-    def mint(self, *, subject: str, scopes=(), expires_in: int = DEFAULT_LIFETIME, jkt: str | None = None) -> str:
+    def mint(self, *, subject: str, scopes=(), expires_in: int = DEFAULT_LIFETIME, jkt: str | None = None,
+             login: dict | None = None) -> str:
+        """``login``: claims about the login behind the token (``acr``, ``auth_time``), named as the API reads
+        them (``AUTH_STEP_UP_CLAIM_NAMESPACE``)."""
+        named = {self.auth.step_up.claim(name): value for name, value in (login or {}).items()}
         return mint(self.key, issuer=self.auth.issuer, audience=self.auth.audience, subject=subject,
-                    client_id=self.client.client_id, scopes=list(scopes), expires_in=expires_in, jkt=jkt)
+                    client_id=self.client.client_id, scopes=list(scopes), expires_in=expires_in, jkt=jkt, login=named)
 
     def init_app(self, app: Flask) -> None:
         app.extensions[EXTENSION] = self

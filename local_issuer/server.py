@@ -8,12 +8,13 @@ Codes live in memory for ``CodeStore.lifetime`` seconds and are single-use (one 
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Callable
+from typing import Callable, NamedTuple
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Request
@@ -42,6 +43,7 @@ class AuthorizationCode(AuthorizationCodeMixin):
     code_challenge: str
     code_challenge_method: str
     dpop_jkt: str | None  # RFC 9449 §10: the code is bound to this DPoP key
+    login: dict  # the login's claims (auth_time, and acr when acr_values asked for one)
     expires_at: float
 
     def get_redirect_uri(self) -> str:
@@ -88,12 +90,40 @@ class S256Only(CodeChallenge):
         super().validate_code_challenge(grant, redirect_uri)
 
 
+class Login(NamedTuple):
+    """Who logged in, and the claims about that login the token carries (``acr``, ``auth_time``)."""
+
+    subject: str
+    claims: dict
+
+
+class LoginRequest:
+    """OpenID Connect's ``max_age`` and ``acr_values`` on /authorize (RFC 9470 §4: what a step-up challenge asks
+    for), checked for their form. A development issuer logs in anew at once, with the first acr value asked for
+    (``CodeGrant.save_authorization_code``). A grant extension, as PKCE's: its errors go to the redirect URI."""
+
+    def __call__(self, grant):
+        grant.register_hook("after_validate_authorization_request_payload", self.validate)
+
+    def validate(self, grant, redirect_uri):
+        data = grant.request.payload.data
+        max_age = data.get("max_age")
+        if max_age is not None and not re.fullmatch(r"[0-9]{1,9}", max_age):
+            raise InvalidRequestError("'max_age' is a number of seconds.")
+        acr_values = data.get("acr_values")
+        if acr_values is not None and not scope_tokens(acr_values):
+            raise InvalidRequestError("'acr_values' lists acr values, separated by spaces.")
+
+
 class CodeGrant(BindsToProofKey, grants.AuthorizationCodeGrant):
     # "none": Swagger UI is a public client; PKCE stands in for its secret
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 
     def save_authorization_code(self, code, request):
         data = request.payload.data
+        login: dict[str, int | str] = {"auth_time": int(time.time())}  # now: any max_age is met
+        if data.get("acr_values"):
+            login["acr"] = scope_tokens(data["acr_values"])[0]
         self.server.codes.add(
             code=code,
             client_id=request.client.get_client_id(),
@@ -103,6 +133,7 @@ class CodeGrant(BindsToProofKey, grants.AuthorizationCodeGrant):
             code_challenge=data.get("code_challenge"),
             code_challenge_method=data.get("code_challenge_method"),
             dpop_jkt=data.get("dpop_jkt"),
+            login=login,
         )
 
     def validate_token_request(self):
@@ -118,7 +149,7 @@ class CodeGrant(BindsToProofKey, grants.AuthorizationCodeGrant):
         pass  # already removed when it was looked up
 
     def authenticate_user(self, authorization_code):
-        return authorization_code.subject
+        return Login(authorization_code.subject, authorization_code.login)
 
 
 class ClientCredentialsGrant(BindsToProofKey, grants.ClientCredentialsGrant):
@@ -175,7 +206,7 @@ class LocalAuthorizationServer(AuthorizationServer):
         self.dpop = dpop
         self.codes = CodeStore()
         self.scopes_supported = list(scopes)
-        self.register_grant(CodeGrant, [S256Only(required=True)])
+        self.register_grant(CodeGrant, [S256Only(required=True), LoginRequest()])
         self.register_grant(ClientCredentialsGrant)
 
     def query_client(self, client_id):
@@ -201,10 +232,10 @@ class LocalAuthorizationServer(AuthorizationServer):
     def generate_token(self, grant_type, client, user=None, scope=None, expires_in=None, include_refresh_token=True,
                        jkt=None):
         """RFC 6749 §5.1's answer; with ``jkt`` (a checked proof's key), a token bound to it (RFC 9449 §5)."""
-        subject = user if grant_type == "authorization_code" else f"{client.get_client_id()}@clients"
+        login = user if isinstance(user, Login) else Login(f"{client.get_client_id()}@clients", {})
         scopes = scope_tokens(client.get_allowed_scope(scope))
         token = {
-            "access_token": self.mint(subject=subject, scopes=scopes, jkt=jkt),
+            "access_token": self.mint(subject=login.subject, scopes=scopes, jkt=jkt, login=login.claims),
             "token_type": "DPoP" if jkt else "Bearer",
             "expires_in": DEFAULT_LIFETIME,
         }

@@ -21,9 +21,11 @@ def mint(
     scopes: list[str] | tuple[str, ...] = (),
     expires_in: int = DEFAULT_LIFETIME,
     jkt: str | None = None,
+    login: dict | None = None,
 ) -> str:
     """A signed access token. No ``scope`` claim when no scope is granted (``""`` is not a valid one).
-    ``jkt``: the thumbprint of the client's DPoP key, which the token is then bound to (``cnf``, RFC 9449 §6)."""
+    ``jkt``: the thumbprint of the client's DPoP key, which the token is then bound to (``cnf``, RFC 9449 §6).
+    ``login``: more claims about who is behind it (``acr``, ``auth_time``, ``act``), as given."""
     now = int(time.time())
     claims = {
         "iss": issuer,
@@ -38,5 +40,6 @@ def mint(
         claims["scope"] = " ".join(scopes)
     if jkt:
         claims["cnf"] = {"jkt": jkt}
+    claims.update(login or {})
     header = {"alg": "RS256", "typ": "at+jwt", "kid": key.kid}
     return jwt.encode(header, claims, key, algorithms=["RS256"])

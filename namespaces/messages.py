@@ -31,8 +31,9 @@ from flask_restx import Namespace, Resource, SchemaModel
 from werkzeug.http import quote_etag
 
 from refusals import Refusal
-from security import current_token
+from security import current_token, require_auth
 from security.settings import current_auth_settings
+from security.step_up import EXAMPLE_STEP_UP
 from storage import (
     AUTHOR_PATTERN,
     CURSOR_LENGTH,
@@ -60,7 +61,7 @@ from storage import (
     clean_text,
 )
 from storage.store import ID_PATTERN
-from swagger import SUCCESS, Scope, answers, error_model, example, failure_example, json_body, links, protected
+from swagger import SUCCESS, Case, Scope, answers, error_model, example, failure_example, json_body, links, protected
 
 from .private import READ_MESSAGES
 
@@ -415,6 +416,12 @@ class MessageItem(Resource):
 
     @ns.doc("delete_message")
     @answers(ns, 204, "Deleted. No body.")
+    @answers(ns, 401, "With step-up on (`AUTH_STEP_UP_ACR`, `AUTH_STEP_UP_MAX_AGE`), a moderator deleting someone "
+                      "else's message whose login is not strong or recent enough: "
+                      "`insufficient_user_authentication` (RFC 9470), the challenge's `acr_values` and `max_age` "
+                      "saying what a new login needs (the example: multi-factor, within 300 seconds).", error_model,
+             {"insufficient_user_authentication": Case("A moderator's login without multi-factor (step-up on)",
+                                                       EXAMPLE_STEP_UP.failure())})
     @answers(ns, 403, "The message is someone else's and the token has no `delete:messages` (`not_author`). "
                       f"{NO_SUBJECT}.", error_model,
              _examples(("not_author", "Another user's message, without delete:messages", refusal(NotAuthor("delete")))))
@@ -423,8 +430,16 @@ class MessageItem(Resource):
     @protected(ns, WRITE_MESSAGES, DELETE_MESSAGES)
     @refusing_store_errors
     def delete(self, message_id):
-        """Delete a message. Its author may, with `write:messages`; anyone with `delete:messages` may (moderators)."""
-        store().delete(message_id, caller(), may_delete_any=DELETE_MESSAGES.name in current_token.scopes)
+        """Delete a message. Its author may, with `write:messages`; anyone with `delete:messages` may (moderators),
+        after a strong and recent enough login when step-up is on."""
+        me = caller()
+        try:
+            store().delete(message_id, me)  # its author's, as any author may
+        except NotAuthor:
+            if DELETE_MESSAGES.name not in current_token.scopes:
+                raise
+            require_auth.step_up()  # a moderator's power over someone else's message
+            store().delete(message_id, me, may_delete_any=True)
         deleted = Response(status=204)
         del deleted.headers["Content-Type"]  # no body, so no type
         return deleted

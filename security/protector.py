@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import time
 
 from authlib.integrations.flask_oauth2 import ResourceProtector, token_authenticated
 from authlib.oauth2 import OAuth2Error
@@ -23,6 +24,7 @@ from werkzeug.wrappers import Response
 from .dpop_protection import NEXT_NONCE, AuthorizationSchemes
 from .errors import AuthFailure, InsufficientScope, MissingCredentials
 from .scopes import check_scope_names
+from .settings import AUTH_SETTINGS
 from .validator import AccessToken, AccessTokenValidator, required_scopes
 
 logger = logging.getLogger("security.refused")
@@ -130,6 +132,19 @@ class BearerProtector(ResourceProtector):
             return guarded
 
         return decorator
+
+    def step_up(self) -> None:
+        """Refuse the current request 401 ``insufficient_user_authentication`` unless its token's login is as
+        strong and as recent as AUTH_STEP_UP_* ask (RFC 9470; nothing to check when they are unset). Called by
+        a view, inside ``@require_auth``, where the operation needs it."""
+        step_up = current_app.config[AUTH_SETTINGS].step_up
+        if not step_up.on:
+            return
+        token = g.authlib_server_oauth2_token
+        shortfall = step_up.shortfall(token.claims, time.time())
+        if shortfall:
+            self.raise_error_response(step_up.failure(reason=f"step_up_{shortfall}",
+                                                      context={"kid": token.kid, "iss": token.claims.get("iss")}))
 
     def init_app(self, app, validator: AccessTokenValidator, schemes: AuthorizationSchemes | None = None) -> None:
         """``schemes``: which schemes the app takes (default: Bearer only)."""
