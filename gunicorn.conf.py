@@ -22,6 +22,7 @@ from app.hosts import any_host_note
 from app.settings import load_settings
 from security.dpop_protection import replay_scope_note
 from security.net import is_loopback_host
+from security.protector import ACTOR
 
 load_dotenv(Path(__file__).resolve().parent / ".env")
 settings = load_settings(os.environ)
@@ -64,10 +65,11 @@ graceful_timeout = 30
 
 # Access log on stdout, error log (and the app's own lines) on stderr. The path is logged without
 # its query string (%(U)s), so a token a client wrongly puts in the URL never reaches the log; the
-# logger class escapes every field, so one request is one line (app/access_log.py).
+# logger class escapes every field, so one request is one line (app/access_log.py). The last field is
+# the actor a delegated token names (act.sub, "-" for none): who acted for the user.
 accesslog = "-"
 errorlog = "-"
-access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms "%(a)s"'
+access_log_format = f'%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms "%(a)s" actor="%({{{ACTOR}}}e)s"'
 logger_class = "app.access_log.GunicornLogger"
 
 # Forwarded headers are the app's business (TRUSTED_PROXIES); gunicorn must not trust them on its own.

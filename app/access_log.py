@@ -17,6 +17,8 @@ import re
 from gunicorn import glogging
 from werkzeug.serving import WSGIRequestHandler
 
+from security.protector import ACTOR
+
 _QUERY = re.compile(r"\?\S*")  # from "?" to the next space: a request target cannot contain one
 
 
@@ -86,7 +88,8 @@ class DevRequestHandler(WSGIRequestHandler):
     without colours (werkzeug's would put ESC sequences in a captured log)."""
 
     def log_request(self, code="-", size="-") -> None:
-        self.log("info", '"%s" %s %s', escape(without_query(self.requestline)), code, size)
+        actor = getattr(self, "environ", {}).get(ACTOR, "-")  # a delegated token's act.sub
+        self.log("info", '"%s" %s %s actor="%s"', escape(without_query(self.requestline)), code, size, escape(actor))
 
     def log_error(self, format: str, *args) -> None:  # noqa: A002 - http.server's signature
         self.log("error", "%s", clean(format % args))

@@ -28,8 +28,8 @@ if TYPE_CHECKING:
 
 
 def _token_options(command):
-    """--scope, --sub, --expires-in and the login's --acr and --auth-time, the same for a Bearer and a DPoP
-    token."""
+    """--scope, --sub, --expires-in, the login's --acr and --auth-time, and --act, the same for a Bearer and a
+    DPoP token."""
     options = [
         click.option("--scope", "scope", default=None,
                      help='Space-separated scopes to grant; "" for none. Only the API\'s declared scopes, '
@@ -41,6 +41,8 @@ def _token_options(command):
                      help="The login's authentication context class (acr), e.g. the one AUTH_STEP_UP_ACR asks for."),
         click.option("--auth-time", "auth_time", default=None, type=AUTH_TIME,
                      help='When the login happened (auth_time): epoch seconds, "now", or "-N" for N seconds ago.'),
+        click.option("--act", "actor", default=None,
+                     help="Who acts for the subject (act.sub, RFC 8693 §4.1): a delegated token, e.g. an agent's."),
     ]
     for option in reversed(options):
         command = option(command)
@@ -68,11 +70,15 @@ class _AuthTime(click.ParamType):
 AUTH_TIME = _AuthTime()
 
 
-def _login(acr: str | None, auth_time: int | None) -> dict:
+def _login(acr: str | None, auth_time: int | None, actor: str | None) -> dict:
     """The login claims asked for on the command line."""
-    if acr is not None and (not acr or not acr.isprintable()):
-        raise click.BadParameter("a printable acr value", param_hint="--acr")
-    return {name: value for name, value in (("acr", acr), ("auth_time", auth_time)) if value is not None}
+    for name, value in (("--acr", acr), ("--act", actor)):
+        if value is not None and (not value or not value.isprintable()):
+            raise click.BadParameter("a printable value", param_hint=name)
+    login: dict = {name: value for name, value in (("acr", acr), ("auth_time", auth_time)) if value is not None}
+    if actor is not None:
+        login["act"] = {"sub": actor}
+    return login
 
 
 def _mint(scope: str | None, subject: str, expires_in: int, jkt: str | None = None, login: dict | None = None) -> str:
@@ -103,18 +109,19 @@ def _client_key():
 @click.command("token")
 @_token_options
 @with_appcontext
-def token_command(scope: str | None, subject: str, expires_in: int, acr: str | None, auth_time: int | None) -> None:
+def token_command(scope: str | None, subject: str, expires_in: int, acr: str | None, auth_time: int | None,
+                  actor: str | None) -> None:
     """Mint an access token from the embedded local issuer (local mode only)."""
-    click.echo(_mint(scope, subject, expires_in, login=_login(acr, auth_time)))
+    click.echo(_mint(scope, subject, expires_in, login=_login(acr, auth_time, actor)))
 
 
 @click.command("dpop-token")
 @_token_options
 @with_appcontext
 def dpop_token_command(scope: str | None, subject: str, expires_in: int, acr: str | None,
-                       auth_time: int | None) -> None:
+                       auth_time: int | None, actor: str | None) -> None:
     """Mint a DPoP-bound access token (cnf.jkt) for this project's curl key (local mode only)."""
-    click.echo(_mint(scope, subject, expires_in, jkt=_client_key().thumbprint(), login=_login(acr, auth_time)))
+    click.echo(_mint(scope, subject, expires_in, jkt=_client_key().thumbprint(), login=_login(acr, auth_time, actor)))
 
 
 def _http_url(context, parameter, url: str) -> str:

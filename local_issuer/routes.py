@@ -22,6 +22,7 @@ from refusals import Refusal
 from security.net import is_direct_loopback, is_loopback_host
 from security.resource_metadata import resource_identifier
 
+from .clients import TOKEN_EXCHANGE
 from .server import LOCAL_USER
 
 if TYPE_CHECKING:
@@ -140,7 +141,7 @@ def discovery():
         jwks_uri=f"{issuer}.well-known/jwks.json",
         scopes_supported=_issuer().scopes,
         response_types_supported=["code"],
-        grant_types_supported=["authorization_code", "client_credentials"],
+        grant_types_supported=["authorization_code", "client_credentials", TOKEN_EXCHANGE],
         code_challenge_methods_supported=["S256"],
         token_endpoint_auth_methods_supported=["client_secret_basic", "client_secret_post", "none"],
         id_token_signing_alg_values_supported=["RS256"],

@@ -1,6 +1,7 @@
 """Authlib's authorization server, set up for the local issuer.
 
-Grants: authorization code with mandatory S256 PKCE (Swagger UI's login), and client credentials.
+Grants: authorization code with mandatory S256 PKCE (Swagger UI's login), client credentials, and token
+exchange for delegation (RFC 8693).
 Access tokens are the JWTs from ``LocalIssuer.mint``; requested scopes must be the API's declared ones.
 A token request with a DPoP proof gets a token bound to the proof's key (dpop.py).
 Codes live in memory for ``CodeStore.lifetime`` seconds and are single-use (one process, local work).
@@ -18,14 +19,22 @@ from typing import Callable, NamedTuple
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Request
-from authlib.oauth2.rfc6749 import AuthorizationCodeMixin, InvalidRequestError, InvalidScopeError, OAuth2Payload, grants
+from authlib.oauth2.rfc6749 import (
+    AuthorizationCodeMixin,
+    InvalidGrantError,
+    InvalidRequestError,
+    InvalidScopeError,
+    OAuth2Payload,
+    UnauthorizedClientError,
+    grants,
+)
 from authlib.oauth2.rfc7636 import CodeChallenge
 from flask import request as flask_request
 from werkzeug.datastructures import MultiDict
 
 from security.scopes import scope_tokens
 
-from .clients import LocalClient
+from .clients import TOKEN_EXCHANGE, LocalClient
 from .dpop import BindsToProofKey, DPoPProofError, TokenRequestProofs
 from .tokens import DEFAULT_LIFETIME
 
@@ -156,6 +165,61 @@ class ClientCredentialsGrant(BindsToProofKey, grants.ClientCredentialsGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 
 
+ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
+
+
+class _SubjectTokenChecks(grants.BaseGrant, grants.TokenEndpointMixin):
+    """The token-exchange request's own checks (``TokenExchangeGrant``), after the DPoP proof's."""
+
+    subject_claims: dict
+    scopes: list[str]
+
+    def validate_token_request(self):
+        client = self.authenticate_token_endpoint_client()
+        if not client.check_grant_type(self.GRANT_TYPE):
+            raise UnauthorizedClientError()
+        data = self.request.form
+        if data.get("subject_token_type") != ACCESS_TOKEN_TYPE:
+            raise InvalidRequestError(f"'subject_token_type' must be {ACCESS_TOKEN_TYPE}.")
+        if data.get("actor_token") is not None or data.get("actor_token_type") is not None:
+            raise InvalidRequestError("Actor tokens are not taken: the authenticated client is the actor.")
+        if data.get("requested_token_type") not in (None, ACCESS_TOKEN_TYPE):
+            raise InvalidRequestError(f"Only {ACCESS_TOKEN_TYPE} is issued.")
+        claims = self.server.read_token(data.get("subject_token") or "")
+        if claims is None:
+            raise InvalidGrantError("The subject_token is not a valid access token of this issuer.")
+        if "cnf" in claims:
+            raise InvalidGrantError("The subject_token is bound to a DPoP key the client does not hold.")
+        granted = scope_tokens(claims.get("scope", "")) if isinstance(claims.get("scope"), str) else []
+        asked = scope_tokens(self.request.payload.scope or "") or granted
+        if not set(asked) <= set(granted):
+            raise InvalidScopeError("The scope asked for is more than the subject_token grants.")
+        self.request.client = client
+        self.subject_claims = claims
+        self.scopes = asked
+
+
+class TokenExchangeGrant(BindsToProofKey, _SubjectTokenChecks):
+    """RFC 8693 token exchange, for delegation: the authenticated client hands in an access token this issuer
+    signed for someone (``subject_token``) and gets one for the same subject that says the client acts for
+    them (``act: {"sub": <client id>}``, the subject token's own ``act`` nested inside: RFC 8693 §4.1), with
+    at most the subject token's scopes (``scope`` narrows them). A DPoP-bound subject token is refused: the
+    client does not hold its key."""
+
+    GRANT_TYPE = TOKEN_EXCHANGE
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+    def create_token_response(self):
+        act = {"sub": self.request.client.get_client_id()}
+        if "act" in self.subject_claims:
+            act["act"] = self.subject_claims["act"]
+        login = Login(self.subject_claims["sub"], {"act": act})
+        token = self.generate_token(user=login, scope=" ".join(self.scopes))
+        token["issued_token_type"] = ACCESS_TOKEN_TYPE
+        self.save_token(token)
+        return 200, token, self.TOKEN_RESPONSE_HEADER
+
+
 class _Fields(OAuth2Payload):
     """Request parameters taken from a JSON object body."""
 
@@ -189,25 +253,28 @@ class _JsonOrFormRequest(FlaskOAuth2Request):
 
 #: Authlib sends these errors without an error_description; every error body of ours has one.
 DESCRIPTIONS = {
-    "unsupported_grant_type": "Use grant_type authorization_code or client_credentials.",
+    "unsupported_grant_type": f"Use grant_type authorization_code, client_credentials or {TOKEN_EXCHANGE}.",
     "unsupported_response_type": "Use response_type=code.",
 }
 
 
 class LocalAuthorizationServer(AuthorizationServer):
     def __init__(self, client: LocalClient, mint: Callable[..., str], scopes: list[str],
-                 dpop: TokenRequestProofs | None = None):
+                 dpop: TokenRequestProofs | None = None, read_token: Callable[[str], dict | None] = lambda _: None):
         """``mint(subject=..., scopes=..., jkt=...)`` signs the access tokens (LocalIssuer.mint); ``scopes`` are
         the only ones a client may request (others get ``invalid_scope``); ``dpop`` checks the proofs token
-        requests carry (None: DPoP is off, a proof is ignored and every token is a Bearer one)."""
+        requests carry (None: DPoP is off, a proof is ignored and every token is a Bearer one); ``read_token``
+        gives the claims of an access token this issuer signed and that is still valid (None otherwise)."""
         super().__init__()
         self.client = client
         self.mint = mint
+        self.read_token = read_token
         self.dpop = dpop
         self.codes = CodeStore()
         self.scopes_supported = list(scopes)
         self.register_grant(CodeGrant, [S256Only(required=True), LoginRequest()])
         self.register_grant(ClientCredentialsGrant)
+        self.register_grant(TokenExchangeGrant)
 
     def query_client(self, client_id):
         return self.client if client_id == self.client.client_id else None

@@ -6,7 +6,9 @@ import time
 import uuid
 
 from joserfc import jwt
+from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
+from joserfc.jwt import JWTClaimsRegistry
 
 DEFAULT_LIFETIME = 3600  # seconds
 
@@ -43,3 +45,16 @@ def mint(
     claims.update(login or {})
     header = {"alg": "RS256", "typ": "at+jwt", "kid": key.kid}
     return jwt.encode(header, claims, key, algorithms=["RS256"])
+
+
+def read(key: RSAKey, token: str, *, issuer: str, audience: str) -> dict | None:
+    """The claims of ``token`` when ``key`` signed it for ``audience`` as ``issuer`` and it has not expired;
+    None otherwise (the token exchange's subject token: only this issuer's own, still valid)."""
+    rules = JWTClaimsRegistry(iss={"essential": True, "value": issuer}, aud={"essential": True, "value": audience},
+                              exp={"essential": True}, sub={"essential": True})
+    try:
+        claims = jwt.decode(token, key, algorithms=["RS256"]).claims
+        rules.validate(claims)
+    except (JoseError, ValueError, TypeError):
+        return None
+    return claims if isinstance(claims.get("sub"), str) else None

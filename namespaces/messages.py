@@ -32,6 +32,7 @@ from werkzeug.http import quote_etag
 
 from refusals import Refusal
 from security import current_token, require_auth
+from security.errors import DelegationRefused
 from security.settings import current_auth_settings
 from security.step_up import EXAMPLE_STEP_UP
 from storage import (
@@ -100,6 +101,10 @@ message_model = SchemaModel("Message", {
                                          "several issuers (`AUTH_ISSUER` or `AUTH0_DOMAIN` lists more than one): a "
                                          "`sub` names one user within one issuer only, so the author is `author` "
                                          "and `author_issuer` together."},
+        "actor": {"type": "string", "minLength": 1, "readOnly": True,
+                  "description": "Who posted it for `author`: the current actor (`act.sub`, RFC 8693 §4.1) of the "
+                                 "delegated token that posted it, e.g. an agent acting for the user. Absent when "
+                                 "the author posted it themselves."},
         "created_at": {"type": "string", "format": "date-time", "readOnly": True},
         "updated_at": {"type": "string", "format": "date-time", "readOnly": True},
         "version": {"type": "integer", "minimum": 1, "readOnly": True,
@@ -166,6 +171,8 @@ def as_json(message: Message, with_issuer: bool = False) -> dict:
              "version": message.version}
     if with_issuer:
         shown["author_issuer"] = message.author_issuer
+    if message.actor is not None:
+        shown["actor"] = message.actor
     return shown
 
 
@@ -362,9 +369,11 @@ class Messages(Resource):
     @json_body(ns, text_model, "The message to post.")
     @refusing_store_errors
     def post(self, body):
-        """Post a message. Needs `write:messages`; the author is the token's `sub` (of its `iss`)."""
+        """Post a message. Needs `write:messages`; the author is the token's `sub` (of its `iss`), and a delegated
+        token's current actor (`act.sub`) is recorded as `actor`."""
         # A repeated header reaches a WSGI app as one value, joined by commas: headers.get sees it all.
-        message, _ = store().create(caller(), body["text"], request.headers.get("Idempotency-Key"))
+        message, _ = store().create(caller(), body["text"], request.headers.get("Idempotency-Key"),
+                                    actor=current_token.actor)
         location = url_for("message", message_id=message.id)
         return json_answer(as_json(message, several_issuers()), 201, {"ETag": etag(message), "Location": location})
 
@@ -423,22 +432,26 @@ class MessageItem(Resource):
              {"insufficient_user_authentication": Case("A moderator's login without multi-factor (step-up on)",
                                                        EXAMPLE_STEP_UP.failure())})
     @answers(ns, 403, "The message is someone else's and the token has no `delete:messages` (`not_author`). "
-                      f"{NO_SUBJECT}.", error_model,
-             _examples(("not_author", "Another user's message, without delete:messages", refusal(NotAuthor("delete")))))
+                      "A moderator's token that is delegated (an `act` claim: an agent acting for the moderator): "
+                      f"`delegation_refused`, a moderator deletes in person. {NO_SUBJECT}.", error_model,
+             _examples(("not_author", "Another user's message, without delete:messages", refusal(NotAuthor("delete"))),
+                       ("delegation_refused", "A moderator's agent (a token with act)",
+                        DelegationRefused().refusal())))
     @not_found
     @storage_down
     @protected(ns, WRITE_MESSAGES, DELETE_MESSAGES)
     @refusing_store_errors
     def delete(self, message_id):
         """Delete a message. Its author may, with `write:messages`; anyone with `delete:messages` may (moderators),
-        after a strong and recent enough login when step-up is on."""
+        in person (not with a delegated token), after a strong and recent enough login when step-up is on."""
         me = caller()
         try:
             store().delete(message_id, me)  # its author's, as any author may
         except NotAuthor:
             if DELETE_MESSAGES.name not in current_token.scopes:
                 raise
-            require_auth.step_up()  # a moderator's power over someone else's message
+            require_auth.in_person()  # a moderator's power over someone else's message: never an agent's,
+            require_auth.step_up()  # and after a strong and recent enough login when step-up is on
             store().delete(message_id, me, may_delete_any=True)
         deleted = Response(status=204)
         del deleted.headers["Content-Type"]  # no body, so no type

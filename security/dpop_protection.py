@@ -29,7 +29,7 @@ from .replay import MemoryReplayStore, RedisReplayStore, ReplayStoreUnavailable
 from .resource_metadata import metadata_url, resource_identifier
 from .schemes import BEARER, BEARER_ONLY, DPOP, DPOP_MODES, OFF, Schemes
 from .settings import AuthSettings, DPoPSettings
-from .validator import AccessToken, AccessTokenValidator
+from .validator import AccessToken, AccessTokenValidator, log_context
 
 __all__ = ["DPOP_MODES", "NEXT_NONCE", "PROOF_MISSING", "AuthorizationSchemes", "replay_scope_note"]
 
@@ -183,7 +183,7 @@ class DPoPRequest:
         except DPoPError as error:
             raise _refusal(error, token) from None
         except ReplayStoreUnavailable:
-            raise ReplayCheckUnavailable(context=_log_context(token)) from None
+            raise ReplayCheckUnavailable(context=log_context(token)) from None
         if proof.next_nonce:
             environ[NEXT_NONCE] = proof.next_nonce
 
@@ -191,13 +191,10 @@ class DPoPRequest:
 def _refusal(error: DPoPError, token: AccessToken) -> AuthFailure:
     """The protector's error for a DPoP refusal: a binding fault is an invalid token (RFC 9449 §7.1)."""
     if error.error == INVALID_TOKEN:
-        return InvalidToken(error.description, reason="dpop_binding", context=_log_context(token))
+        return InvalidToken(error.description, reason="dpop_binding", context=log_context(token))
     return ProofRefused(error.error, error.status_code, error.description, nonce=error.nonce,
-                        context=_log_context(token))
+                        context=log_context(token))
 
-
-def _log_context(token: AccessToken) -> dict:
-    return {"kid": token.kid, "iss": token.claims.get("iss")}
 
 
 def replay_scope_note(dpop: DPoPSettings, workers: int) -> str | None:

@@ -165,3 +165,12 @@ class InsufficientUserAuthentication(AuthFailure):
             more["max_age"] = str(self.max_age)
         return self._error_params(**more)
 
+
+class DelegationRefused(AuthFailure):
+    """A delegated token (``act``: an agent acting for the subject) on an operation the subject must do in person."""
+
+    error = "delegation_refused"
+    status_code = 403
+    reason = "delegated"
+    description = ("This operation must be done by the user in person: the access token is delegated (an act "
+                   "claim names who acts for the user).")

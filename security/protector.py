@@ -22,14 +22,16 @@ from werkzeug.datastructures import Headers
 from werkzeug.wrappers import Response
 
 from .dpop_protection import NEXT_NONCE, AuthorizationSchemes
-from .errors import AuthFailure, InsufficientScope, MissingCredentials
+from .errors import AuthFailure, DelegationRefused, InsufficientScope, MissingCredentials
 from .scopes import check_scope_names
 from .settings import AUTH_SETTINGS
-from .validator import AccessToken, AccessTokenValidator, required_scopes
+from .validator import AccessToken, AccessTokenValidator, log_context, required_scopes
 
 logger = logging.getLogger("security.refused")
 
 EXTENSION = "access_token_validator"
+#: The WSGI environ key holding the actor of a request's delegated token (act.sub), for the access log.
+ACTOR = "api.actor"
 SCHEMES = "authorization_schemes"
 
 
@@ -118,9 +120,10 @@ class BearerProtector(ResourceProtector):
                             self.raise_error_response(error)
                     except OAuth2Error as error:
                         self.raise_error_response(error)
+                if token is not None and token.actor is not None:
+                    environ[ACTOR] = token.actor
                 if accepted and token is not None and accepted.isdisjoint(token.scopes):
-                    self.raise_error_response(InsufficientScope(
-                        list(any_of), any_of=True, context={"kid": token.kid, "iss": token.claims.get("iss")}))
+                    self.raise_error_response(InsufficientScope(list(any_of), any_of=True, context=log_context(token)))
                 next_nonce = environ.get(NEXT_NONCE)
                 answer = view(*args, **view_kwargs)
                 if next_nonce:  # RFC 9449 §8.2: the next nonce rides on a successful answer
@@ -143,8 +146,15 @@ class BearerProtector(ResourceProtector):
         token = g.authlib_server_oauth2_token
         shortfall = step_up.shortfall(token.claims, time.time())
         if shortfall:
-            self.raise_error_response(step_up.failure(reason=f"step_up_{shortfall}",
-                                                      context={"kid": token.kid, "iss": token.claims.get("iss")}))
+            self.raise_error_response(step_up.failure(reason=f"step_up_{shortfall}", context=log_context(token)))
+
+    def in_person(self) -> None:
+        """Refuse the current request 403 ``delegation_refused`` when its token is delegated (``act``, RFC 8693
+        §4.1): an operation a person must do themselves, never an agent acting for them. Called by a view,
+        inside ``@require_auth``."""
+        token = g.authlib_server_oauth2_token
+        if token.actor is not None:
+            self.raise_error_response(DelegationRefused(context=log_context(token)))
 
     def init_app(self, app, validator: AccessTokenValidator, schemes: AuthorizationSchemes | None = None) -> None:
         """``schemes``: which schemes the app takes (default: Bearer only)."""
@@ -179,8 +189,8 @@ class BearerProtector(ResourceProtector):
             error = MissingCredentials(reason=getattr(error, "error", "refused"))
         context = error.context
         logger.info(
-            "auth refused route=%s status=%d reason=%s kid=%s iss=%s",
+            "auth refused route=%s status=%d reason=%s kid=%s iss=%s actor=%s",
             _field(request.path), error.status_code, error.reason,
-            _field(context.get("kid")), _field(context.get("iss")),
+            _field(context.get("kid")), _field(context.get("iss")), _field(context.get("actor")),
         )
         raise error.refusal(current_app.extensions[SCHEMES].challenge(error, request))

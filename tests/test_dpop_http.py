@@ -400,6 +400,6 @@ def test_refusals_are_logged_without_proof_or_token(server, tokens, client_key, 
         call(url, token, replayed)
     lines = [r.getMessage() for r in caplog.records if r.name == "security.refused"]
     assert lines == [f'auth refused route="{PRIVATE}" status=400 reason=invalid_dpop_proof kid="key-1" '
-                     f'iss="{tokens.issuer}"']
+                     f'iss="{tokens.issuer}" actor=-']
     for part in replayed.split(".") + token.split("."):
         assert all(part not in r.getMessage() for r in caplog.records)

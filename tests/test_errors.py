@@ -133,5 +133,6 @@ def test_refusals_are_logged_without_the_token(server, http, tokens, caplog):
     with caplog.at_level("INFO", logger="security"):
         _get(server, http, "/api/private", f"Bearer {token}")
     lines = [r.getMessage() for r in caplog.records if r.name == "security.refused"]
-    assert lines == [f'auth refused route="/api/private" status=401 reason=expired kid="key-1" iss="{tokens.issuer}"']
+    assert lines == [f'auth refused route="/api/private" status=401 reason=expired kid="key-1" iss="{tokens.issuer}" '
+                     'actor=-']
     assert all(token.split(".")[1] not in r.getMessage() for r in caplog.records)

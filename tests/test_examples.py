@@ -111,6 +111,8 @@ CASES = {
         auth.signer(OTHER_USER, op.scope_options[0])).send(http),
     "insufficient_user_authentication": lambda call, op, auth, http: call.signed_by(
         auth.signer(OTHER_USER, [DELETE_MESSAGES.name])).send(http),  # a moderator, with no acr or auth_time
+    "delegation_refused": lambda call, op, auth, http: call.signed_by(
+        auth.signer(OTHER_USER, [DELETE_MESSAGES.name], act={"sub": "agent-1"})).send(http),  # a moderator's agent
     "not_found": lambda call, op, auth, http: Call(call.method, call.base_url,
                                                    re.sub(r"[0-9a-f]{32}", UNKNOWN_ID, call.path),
                                                    call.headers, call.body, signer=call.signer).send(http),
