@@ -49,6 +49,7 @@ from app.settings import load_settings  # noqa: E402
 from local_issuer import local_mode_note  # noqa: E402
 from security.dpop_protection import replay_scope_note  # noqa: E402
 from security.net import is_loopback_host  # noqa: E402
+from security.protector import ACTOR  # noqa: E402
 
 settings = load_settings(os.environ)
 
@@ -90,11 +91,13 @@ graceful_timeout = 30
 
 # Access log on stdout, error log (and the app's own lines) on stderr. The path is logged without
 # its query string (%(U)s), so a token a client wrongly puts in the URL never reaches the log; the
-# logger class escapes every field, so one request is one line, ending with the request's id
-# (app/access_log.py). With LOG_FORMAT=json, every line gunicorn writes is a JSON object instead.
+# logger class escapes every field, so one request is one line (app/access_log.py), ending with the actor a
+# delegated token names (act.sub, "-" for none: who acted for the user) and the request's id. With
+# LOG_FORMAT=json, every line gunicorn writes is a JSON object instead.
 accesslog = "-"
 errorlog = "-"
-access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms "%(a)s" %({x-request-id}o)s'
+access_log_format = (f'%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms "%(a)s" actor="%({{{ACTOR}}}e)s"'
+                     ' %({x-request-id}o)s')
 logger_class = "app.access_log." + ("JsonGunicornLogger" if settings.log_format == "json" else "GunicornLogger")
 
 # Forwarded headers are the app's business (TRUSTED_PROXIES); gunicorn must not trust them on its own.

@@ -6,6 +6,7 @@ import os
 import time
 from pathlib import Path
 from typing import Callable, Mapping
+from urllib.parse import urlsplit
 
 from dotenv import load_dotenv
 from flask import Flask, redirect, request, url_for
@@ -13,13 +14,15 @@ from flask_cors import CORS
 
 from local_issuer import LocalIssuer, UnusableFile, install_cli
 from namespaces import NAMESPACES
-from refusals import answer
+from refusals import Refusal, answer
 from security import AccessTokenValidator, KeySetCache, require_auth
 from security.dpop_protection import AuthorizationSchemes
 from security.protector import EXTENSION
 from security.replay import RedisReplayStore
+from security.resource_metadata import WELL_KNOWN, metadata, resource_identifier
 from security.settings import AUTH_SETTINGS
 from swagger import add_redirect_page_headers, api_scopes, build_api, oauth2_redirect_url
+from swagger.info import TITLE
 
 from .database import open_message_store
 from .hosts import AbsoluteFormTarget, TrustedHosts
@@ -73,6 +76,7 @@ def create_app(config: Mapping[str, str] | None = None, *, instance_path: str | 
                         replay_store=replays if isinstance(replays, RedisReplayStore) else None)
     if settings.metrics:
         add_metrics(app)
+    _add_resource_metadata(app, settings, scopes)
     _add_api(app, settings, scopes, namespaces, local_client=local_issuer.client if local_issuer else None)
     app.register_error_handler(Exception, answer)  # the one error handler, for every route (see refusals)
 
@@ -171,6 +175,27 @@ def _add_health_check(app: Flask) -> None:
         return {"status": "ok"}, 200, {"Cache-Control": "no-store"}
 
     app.add_url_rule("/healthz", "healthz", healthz, methods=["GET"])
+
+
+def _add_resource_metadata(app: Flask, settings: Settings, scopes: dict[str, str]) -> None:
+    """``GET /.well-known/oauth-protected-resource`` (RFC 9728), and the same at the path-inserted location
+    when the resource identifier has a path: what an agent that knows only this API's URL reads to find its
+    issuers and scopes. A plain Flask route: public, not part of the API document. Any origin may read it
+    (it holds nothing private); it is cached only when PUBLIC_URL fixes it, not the request's host."""
+    auth = settings.auth
+
+    def protected_resource_metadata(inserted: str = ""):
+        resource = resource_identifier(request.environ, auth.public_url)
+        if inserted and "/" + inserted.rstrip("/") != urlsplit(resource).path.rstrip("/"):
+            raise Refusal(404, "not_found", "No protected resource has this identifier here.")
+        document = metadata(resource, issuers=auth.issuers, scopes=scopes, dpop=settings.dpop, name=TITLE,
+                            documentation=f"{resource}/docs")
+        cache = "public, max-age=300" if auth.public_url else "no-store"
+        return document, 200, {"Cache-Control": cache, "Access-Control-Allow-Origin": "*"}
+
+    app.add_url_rule(WELL_KNOWN, "protected_resource_metadata", protected_resource_metadata, methods=["GET"])
+    app.add_url_rule(f"{WELL_KNOWN}/<path:inserted>", "protected_resource_metadata", protected_resource_metadata,
+                     methods=["GET"])
 
 
 def _allow_cors(app: Flask, settings: Settings) -> None:

@@ -21,6 +21,8 @@ from time import perf_counter
 from gunicorn import glogging
 from werkzeug.serving import WSGIRequestHandler
 
+from security.protector import ACTOR
+
 from .logs import RequestIdFilter, access_fields, json_formatter
 from .request_ids import REQUEST_ID
 
@@ -93,8 +95,10 @@ class DevRequestHandler(WSGIRequestHandler):
     without colours (werkzeug's would put ESC sequences in a captured log)."""
 
     def log_request(self, code="-", size="-") -> None:
-        request_id = getattr(self, "environ", {}).get(REQUEST_ID)  # ends the line, as on gunicorn's
-        self.log("info", '"%s" %s %s%s', escape(without_query(self.requestline)), code, size,
+        environ = getattr(self, "environ", {})
+        actor = environ.get(ACTOR, "-")  # a delegated token's act.sub
+        request_id = environ.get(REQUEST_ID)  # ends the line, as on gunicorn's
+        self.log("info", '"%s" %s %s actor="%s"%s', escape(without_query(self.requestline)), code, size, escape(actor),
                  f" {request_id}" if request_id else "")
 
     def log_error(self, format: str, *args) -> None:  # noqa: A002 - http.server's signature

@@ -19,6 +19,7 @@ from flask.globals import request_ctx
 from pythonjsonlogger.json import JsonFormatter
 
 from metrics.catalog import UNMATCHED_ROUTE
+from security.protector import ACTOR
 
 from .request_ids import REQUEST_ID, current_request_id
 
@@ -78,7 +79,8 @@ def configure_logging(log_level: str, log_format: str) -> None:
 
 def access_fields(environ: dict, status: int | None, duration: timedelta | float, client: str | None = None) -> dict:
     """A request line's fields: ``request_id``, ``method``, ``route`` (the URL rule), ``path`` (no query string),
-    ``status``, ``duration_ms``, ``client`` (the address the app trusts as the client's) and ``user_agent``.
+    ``status``, ``duration_ms``, ``client`` (the address the app trusts as the client's), ``user_agent`` and
+    ``actor``.
     ``duration`` in seconds, or as a timedelta."""
     seconds = duration.total_seconds() if isinstance(duration, timedelta) else duration
     return {
@@ -90,6 +92,7 @@ def access_fields(environ: dict, status: int | None, duration: timedelta | float
         "duration_ms": round(seconds * 1000, 3),
         "client": client or environ.get("REMOTE_ADDR"),
         "user_agent": environ.get("HTTP_USER_AGENT"),
+        "actor": environ.get(ACTOR),  # a delegated token's act.sub: who acted for the user
     }
 
 

@@ -22,7 +22,7 @@ from .routes import EXTENSION, blueprint
 from .server import LocalAuthorizationServer
 from .settings import LocalIssuerSettings
 from .signing_key import UnusableFile, load_or_create_key, load_or_create_secret
-from .tokens import DEFAULT_LIFETIME, mint
+from .tokens import DEFAULT_LIFETIME, mint, read
 
 __all__ = ["LocalIssuer", "UnusableFile", "install_cli", "local_mode_note", "token_command"]
 
@@ -54,15 +54,24 @@ class LocalIssuer:
         secret = settings.client_secret or load_or_create_secret(instance)
         self.client = LocalClient(settings.client_id, secret, redirect_uri)
         self.dpop = TokenRequestProofs.from_settings(auth, dpop)
-        self.server = LocalAuthorizationServer(self.client, self.mint, self.scopes, self.dpop)
+        self.server = LocalAuthorizationServer(self.client, self.mint, self.scopes, self.dpop, self.read)
 
     def jwks(self) -> dict:
         """The public JWKS: what /.well-known/jwks.json serves and what the API's key cache loads."""
         return {"keys": [self.key.as_dict(private=False)]}
 
-    def mint(self, *, subject: str, scopes=(), expires_in: int = DEFAULT_LIFETIME, jkt: str | None = None) -> str:
+    def mint(self, *, subject: str, scopes=(), expires_in: int = DEFAULT_LIFETIME, jkt: str | None = None,
+             login: dict | None = None) -> str:
+        """``login``: claims about the login behind the token (``acr``, ``auth_time``, named as the API reads
+        them: ``AUTH_STEP_UP_CLAIM_NAMESPACE``) and who acts for its subject (``act``)."""
+        claim = self.auth.step_up.claim
+        named = {name if name == "act" else claim(name): value for name, value in (login or {}).items()}
         return mint(self.key, issuer=self.auth.issuer, audience=self.auth.audience, subject=subject,
-                    client_id=self.client.client_id, scopes=list(scopes), expires_in=expires_in, jkt=jkt)
+                    client_id=self.client.client_id, scopes=list(scopes), expires_in=expires_in, jkt=jkt, login=named)
+
+    def read(self, token: str) -> dict | None:
+        """The claims of an access token this issuer minted that is still valid; None for any other."""
+        return read(self.key, token, issuer=self.auth.issuer, audience=self.auth.audience)
 
     def init_app(self, app: Flask) -> None:
         app.extensions[EXTENSION] = self

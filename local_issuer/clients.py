@@ -11,6 +11,8 @@ from authlib.oauth2.rfc6749 import ClientMixin
 
 from security.net import is_loopback_host
 
+TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # RFC 8693's grant type
+
 
 @dataclass(frozen=True)
 class LocalClient(ClientMixin):
@@ -19,7 +21,7 @@ class LocalClient(ClientMixin):
     #: The app's OAuth2 redirect page at the host and prefix of the current request (the app knows where).
     redirect_uri: Callable[[], str] = field(repr=False)
 
-    GRANT_TYPES = ("authorization_code", "client_credentials")
+    GRANT_TYPES = ("authorization_code", "client_credentials", TOKEN_EXCHANGE)
 
     def get_client_id(self) -> str:
         return self.client_id

@@ -19,8 +19,10 @@ from authlib.oauth2.rfc6749 import InvalidClientError
 from flask import Blueprint, current_app, jsonify, request
 
 from refusals import Refusal
-from security.net import is_direct_loopback
+from security.net import is_direct_loopback, is_loopback_host
+from security.resource_metadata import resource_identifier
 
+from .clients import TOKEN_EXCHANGE
 from .server import LOCAL_USER
 
 if TYPE_CHECKING:
@@ -95,7 +97,40 @@ def only_our_audience():
     raise Refusal(400, "invalid_request", f"This issuer only issues tokens for the audience {expected}.")
 
 
+@blueprint.before_request
+def only_this_resource():
+    """RFC 8707: a client may name the resource it wants a token for. This issuer mints for this API only:
+    its identifier (PUBLIC_URL, or the URL it is reached at on a loopback host) or its audience; a token for
+    it carries the audience the API checks, as Auth0 maps a resource to its API's identifier."""
+    if request.endpoint not in LOOPBACK_ONLY:
+        return None
+    body = request.get_json(silent=True) if request.is_json else None
+    resource = body.get("resource") if isinstance(body, dict) else request.values.get("resource")
+    if resource is None or _is_this_api(resource):
+        return None
+    raise Refusal(400, "invalid_target", f"This issuer only issues tokens for this API: "
+                                         f"{resource_identifier(request.environ, _issuer().auth.public_url)}.")
+
+
+def _is_this_api(resource) -> bool:
+    auth = _issuer().auth
+    if not isinstance(resource, str):
+        return False
+    if resource in (auth.audience, resource_identifier(request.environ, auth.public_url)):
+        return True
+    if auth.public_url:
+        return False
+    parts, here = urlsplit(resource), urlsplit(request.host_url)  # the same API, named by another loopback host
+    try:
+        same_port = parts.port == here.port
+    except ValueError:
+        return False
+    return (parts.scheme == here.scheme and same_port and is_loopback_host(parts.hostname)
+            and not parts.query and not parts.fragment and parts.path.rstrip("/") == request.script_root)
+
+
 @blueprint.get("/.well-known/openid-configuration")
+@blueprint.get("/.well-known/oauth-authorization-server")  # RFC 8414's name for the same document
 def discovery():
     issuer = _issuer().auth.issuer
     dpop = _issuer().dpop
@@ -106,7 +141,7 @@ def discovery():
         jwks_uri=f"{issuer}.well-known/jwks.json",
         scopes_supported=_issuer().scopes,
         response_types_supported=["code"],
-        grant_types_supported=["authorization_code", "client_credentials"],
+        grant_types_supported=["authorization_code", "client_credentials", TOKEN_EXCHANGE],
         code_challenge_methods_supported=["S256"],
         token_endpoint_auth_methods_supported=["client_secret_basic", "client_secret_post", "none"],
         id_token_signing_alg_values_supported=["RS256"],

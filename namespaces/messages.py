@@ -32,8 +32,10 @@ from werkzeug.http import quote_etag
 
 from metrics.catalog import STORAGE_UNAVAILABLE
 from refusals import Refusal
-from security import current_token
+from security import current_token, require_auth
+from security.errors import DelegationRefused
 from security.settings import current_auth_settings
+from security.step_up import EXAMPLE_STEP_UP
 from storage import (
     AUTHOR_PATTERN,
     CURSOR_LENGTH,
@@ -61,7 +63,7 @@ from storage import (
     clean_text,
 )
 from storage.store import ID_PATTERN
-from swagger import SUCCESS, Scope, answers, error_model, example, failure_example, json_body, links, protected
+from swagger import SUCCESS, Case, Scope, answers, error_model, example, failure_example, json_body, links, protected
 
 from .private import READ_MESSAGES
 
@@ -100,6 +102,10 @@ message_model = SchemaModel("Message", {
                                          "several issuers (`AUTH_ISSUER` or `AUTH0_DOMAIN` lists more than one): a "
                                          "`sub` names one user within one issuer only, so the author is `author` "
                                          "and `author_issuer` together."},
+        "actor": {"type": "string", "minLength": 1, "readOnly": True,
+                  "description": "Who posted it for `author`: the current actor (`act.sub`, RFC 8693 §4.1) of the "
+                                 "delegated token that posted it, e.g. an agent acting for the user. Absent when "
+                                 "the author posted it themselves."},
         "created_at": {"type": "string", "format": "date-time", "readOnly": True},
         "updated_at": {"type": "string", "format": "date-time", "readOnly": True},
         "version": {"type": "integer", "minimum": 1, "readOnly": True,
@@ -166,6 +172,8 @@ def as_json(message: Message, with_issuer: bool = False) -> dict:
              "version": message.version}
     if with_issuer:
         shown["author_issuer"] = message.author_issuer
+    if message.actor is not None:
+        shown["actor"] = message.actor
     return shown
 
 
@@ -363,9 +371,11 @@ class Messages(Resource):
     @json_body(ns, text_model, "The message to post.")
     @refusing_store_errors
     def post(self, body):
-        """Post a message. Needs `write:messages`; the author is the token's `sub` (of its `iss`)."""
+        """Post a message. Needs `write:messages`; the author is the token's `sub` (of its `iss`), and a delegated
+        token's current actor (`act.sub`) is recorded as `actor`."""
         # A repeated header reaches a WSGI app as one value, joined by commas: headers.get sees it all.
-        message, _ = store().create(caller(), body["text"], request.headers.get("Idempotency-Key"))
+        message, _ = store().create(caller(), body["text"], request.headers.get("Idempotency-Key"),
+                                    actor=current_token.actor)
         location = url_for("message", message_id=message.id)
         return json_answer(as_json(message, several_issuers()), 201, {"ETag": etag(message), "Location": location})
 
@@ -417,16 +427,34 @@ class MessageItem(Resource):
 
     @ns.doc("delete_message")
     @answers(ns, 204, "Deleted. No body.")
+    @answers(ns, 401, "With step-up on (`AUTH_STEP_UP_ACR`, `AUTH_STEP_UP_MAX_AGE`), a moderator deleting someone "
+                      "else's message whose login is not strong or recent enough: "
+                      "`insufficient_user_authentication` (RFC 9470), the challenge's `acr_values` and `max_age` "
+                      "saying what a new login needs (the example: multi-factor, within 300 seconds).", error_model,
+             {"insufficient_user_authentication": Case("A moderator's login without multi-factor (step-up on)",
+                                                       EXAMPLE_STEP_UP.failure())})
     @answers(ns, 403, "The message is someone else's and the token has no `delete:messages` (`not_author`). "
-                      f"{NO_SUBJECT}.", error_model,
-             _examples(("not_author", "Another user's message, without delete:messages", refusal(NotAuthor("delete")))))
+                      "A moderator's token that is delegated (an `act` claim: an agent acting for the moderator): "
+                      f"`delegation_refused`, a moderator deletes in person. {NO_SUBJECT}.", error_model,
+             _examples(("not_author", "Another user's message, without delete:messages", refusal(NotAuthor("delete"))),
+                       ("delegation_refused", "A moderator's agent (a token with act)",
+                        DelegationRefused().refusal())))
     @not_found
     @storage_down
     @protected(ns, WRITE_MESSAGES, DELETE_MESSAGES)
     @refusing_store_errors
     def delete(self, message_id):
-        """Delete a message. Its author may, with `write:messages`; anyone with `delete:messages` may (moderators)."""
-        store().delete(message_id, caller(), may_delete_any=DELETE_MESSAGES.name in current_token.scopes)
+        """Delete a message. Its author may, with `write:messages`; anyone with `delete:messages` may (moderators),
+        in person (not with a delegated token), after a strong and recent enough login when step-up is on."""
+        me = caller()
+        try:
+            store().delete(message_id, me)  # its author's, as any author may
+        except NotAuthor:
+            if DELETE_MESSAGES.name not in current_token.scopes:
+                raise
+            require_auth.in_person()  # a moderator's power over someone else's message: never an agent's,
+            require_auth.step_up()  # and after a strong and recent enough login when step-up is on
+            store().delete(message_id, me, may_delete_any=True)
         deleted = Response(status=204)
         del deleted.headers["Content-Type"]  # no body, so no type
         return deleted

@@ -28,9 +28,10 @@ from .dpop import INVALID_PROOF, INVALID_REQUEST, INVALID_TOKEN, REPLAYED, DPoPE
 from .errors import AuthFailure, InvalidToken, ProofRefused, ReplayCheckUnavailable
 from .nonce import DPoPNonces
 from .replay import MemoryReplayStore, RedisReplayStore, ReplayStoreUnavailable
+from .resource_metadata import metadata_url, resource_identifier
 from .schemes import BEARER, BEARER_ONLY, DPOP, DPOP_MODES, OFF, Schemes
 from .settings import AuthSettings, DPoPSettings
-from .validator import AccessToken, AccessTokenValidator
+from .validator import AccessToken, AccessTokenValidator, log_context
 
 __all__ = ["DPOP_MODES", "NEXT_NONCE", "PROOF_MISSING", "AuthorizationSchemes", "replay_scope_note"]
 
@@ -57,10 +58,13 @@ class AuthorizationSchemes:
     """The schemes an app takes, and the validators behind them."""
 
     def __init__(self, tokens: AccessTokenValidator, schemes: Schemes = BEARER_ONLY,
-                 verifier: DPoPVerifier | None = None):
+                 verifier: DPoPVerifier | None = None, *, public_url: str | None = None):
+        """``public_url``: the API's resource identifier (PUBLIC_URL; None: each request's own), whose metadata
+        every challenge names."""
         if schemes.dpop and verifier is None:
             raise ValueError("DPoP needs a proof verifier")
         self.tokens = tokens
+        self.public_url = public_url
         self.schemes = schemes
         self.verifier = verifier if schemes.dpop else None
         self._bearer = schemes.bearer  # read on every request: a plain attribute
@@ -71,12 +75,12 @@ class AuthorizationSchemes:
         """From the app's settings (AUTH_DPOP*): a replay store in this process, or the Redis shared by all."""
         schemes = dpop.schemes
         if not schemes.dpop:
-            return cls(tokens, schemes)
+            return cls(tokens, schemes, public_url=auth.public_url)
         store = RedisReplayStore(dpop.replay_url) if dpop.replay_url else MemoryReplayStore()
         nonces = DPoPNonces(dpop.nonce_secret) if dpop.nonce else None
         verifier = DPoPVerifier(dpop.algorithms, replay_store=store, iat_window=dpop.iat_window,
                                 leeway=auth.leeway, nonces=nonces)
-        return cls(tokens, schemes, verifier)
+        return cls(tokens, schemes, verifier, public_url=auth.public_url)
 
     def cached(self, header: str, environ: dict, required) -> AccessToken | None:
         """The token of a request that nothing can refuse any more but what is checked here, when the
@@ -125,7 +129,8 @@ class AuthorizationSchemes:
     def challenge(self, failure: AuthFailure, request) -> str | None:
         """The ``WWW-Authenticate`` value refusing ``request`` with ``failure``."""
         scheme = request.environ.get("HTTP_AUTHORIZATION", "").strip().partition(" ")[0].lower()
-        return self.schemes.challenge(failure, scheme if scheme in (BEARER, DPOP) else None)
+        metadata = metadata_url(resource_identifier(request.environ, self.public_url))
+        return self.schemes.challenge(failure, scheme if scheme in (BEARER, DPOP) else None, metadata)
 
 
 class BearerRequest:
@@ -185,7 +190,7 @@ class DPoPRequest:
             raise _refusal(error, token) from None
         except ReplayStoreUnavailable:
             DPOP_PROOFS.labels(outcome="unchecked").inc()
-            raise ReplayCheckUnavailable(context=_log_context(token)) from None
+            raise ReplayCheckUnavailable(context=log_context(token)) from None
         DPOP_ACCEPTED.inc()
         if proof.next_nonce:
             environ[NEXT_NONCE] = proof.next_nonce
@@ -194,13 +199,10 @@ class DPoPRequest:
 def _refusal(error: DPoPError, token: AccessToken) -> AuthFailure:
     """The protector's error for a DPoP refusal: a binding fault is an invalid token (RFC 9449 §7.1)."""
     if error.error == INVALID_TOKEN:
-        return InvalidToken(error.description, reason="dpop_binding", context=_log_context(token))
+        return InvalidToken(error.description, reason="dpop_binding", context=log_context(token))
     return ProofRefused(error.error, error.status_code, error.description, nonce=error.nonce,
-                        context=_log_context(token))
+                        context=log_context(token))
 
-
-def _log_context(token: AccessToken) -> dict:
-    return {"kid": token.kid, "iss": token.claims.get("iss")}
 
 
 def replay_scope_note(dpop: DPoPSettings, workers: int) -> str | None:

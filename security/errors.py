@@ -138,3 +138,39 @@ class ReplayCheckUnavailable(TemporarilyUnavailable):
     reason = "replay_store_unavailable"
     description = "The DPoP replay check is unavailable; retry shortly."
 
+
+
+class InsufficientUserAuthentication(AuthFailure):
+    """A valid token whose login is too weak or too old for the operation (RFC 9470 §3): the challenge says
+    what a new login needs (``acr_values``, ``max_age``); the client asks its issuer for it, then retries."""
+
+    error = "insufficient_user_authentication"
+    status_code = 401
+    reason = "insufficient_user_authentication"
+
+    def __init__(self, acr_values: tuple[str, ...] = (), max_age: int | None = None, **kwargs):
+        self.acr_values = acr_values
+        self.max_age = max_age
+        if acr_values and max_age is not None:
+            needs = f"a login with a stronger method (acr_values), at most {max_age} seconds ago (max_age)"
+        elif acr_values:
+            needs = "a login with a stronger method (acr_values)"
+        else:
+            needs = f"a login at most {max_age} seconds ago (max_age)"
+        super().__init__(f"This operation needs {needs}: log in again as the challenge says, then retry.", **kwargs)
+
+    def challenge_params(self):
+        more = {"acr_values": " ".join(self.acr_values)} if self.acr_values else {}
+        if self.max_age is not None:
+            more["max_age"] = str(self.max_age)
+        return self._error_params(**more)
+
+
+class DelegationRefused(AuthFailure):
+    """A delegated token (``act``: an agent acting for the subject) on an operation the subject must do in person."""
+
+    error = "delegation_refused"
+    status_code = 403
+    reason = "delegated"
+    description = ("This operation must be done by the user in person: the access token is delegated (an act "
+                   "claim names who acts for the user).")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import time
 
 from authlib.integrations.flask_oauth2 import ResourceProtector, token_authenticated
 from authlib.oauth2 import OAuth2Error
@@ -23,13 +24,16 @@ from werkzeug.wrappers import Response
 from metrics.catalog import AUTH_REFUSALS
 
 from .dpop_protection import NEXT_NONCE, AuthorizationSchemes
-from .errors import AuthFailure, InsufficientScope, MissingCredentials
+from .errors import AuthFailure, DelegationRefused, InsufficientScope, MissingCredentials
 from .scopes import check_scope_names
-from .validator import AccessToken, AccessTokenValidator, required_scopes
+from .settings import AUTH_SETTINGS
+from .validator import AccessToken, AccessTokenValidator, log_context, required_scopes
 
 logger = logging.getLogger("security.refused")
 
 EXTENSION = "access_token_validator"
+#: The WSGI environ key holding the actor of a request's delegated token (act.sub), for the access log.
+ACTOR = "api.actor"
 SCHEMES = "authorization_schemes"
 
 
@@ -123,9 +127,10 @@ class BearerProtector(ResourceProtector):
                             self.raise_error_response(error)
                     except OAuth2Error as error:
                         self.raise_error_response(error)
+                if token is not None and token.actor is not None:
+                    environ[ACTOR] = token.actor
                 if accepted and token is not None and accepted.isdisjoint(token.scopes):
-                    self.raise_error_response(InsufficientScope(
-                        list(any_of), any_of=True, context={"kid": token.kid, "iss": token.claims.get("iss")}))
+                    self.raise_error_response(InsufficientScope(list(any_of), any_of=True, context=log_context(token)))
                 next_nonce = environ.get(NEXT_NONCE)
                 answer = view(*args, **view_kwargs)
                 if next_nonce:  # RFC 9449 §8.2: the next nonce rides on a successful answer
@@ -137,6 +142,26 @@ class BearerProtector(ResourceProtector):
             return guarded
 
         return decorator
+
+    def step_up(self) -> None:
+        """Refuse the current request 401 ``insufficient_user_authentication`` unless its token's login is as
+        strong and as recent as AUTH_STEP_UP_* ask (RFC 9470; nothing to check when they are unset). Called by
+        a view, inside ``@require_auth``, where the operation needs it."""
+        step_up = current_app.config[AUTH_SETTINGS].step_up
+        if not step_up.on:
+            return
+        token = g.authlib_server_oauth2_token
+        shortfall = step_up.shortfall(token.claims, time.time())
+        if shortfall:
+            self.raise_error_response(step_up.failure(reason=f"step_up_{shortfall}", context=log_context(token)))
+
+    def in_person(self) -> None:
+        """Refuse the current request 403 ``delegation_refused`` when its token is delegated (``act``, RFC 8693
+        §4.1): an operation a person must do themselves, never an agent acting for them. Called by a view,
+        inside ``@require_auth``."""
+        token = g.authlib_server_oauth2_token
+        if token.actor is not None:
+            self.raise_error_response(DelegationRefused(context=log_context(token)))
 
     def init_app(self, app, validator: AccessTokenValidator, schemes: AuthorizationSchemes | None = None) -> None:
         """``schemes``: which schemes the app takes (default: Bearer only)."""
@@ -170,11 +195,12 @@ class BearerProtector(ResourceProtector):
         if not isinstance(error, AuthFailure):  # an Authlib error we did not anticipate
             error = MissingCredentials(reason=getattr(error, "error", "refused"))
         context = error.context
-        kid, iss = context.get("kid"), context.get("iss")
+        kid, iss, actor = context.get("kid"), context.get("iss"), context.get("actor")
         logger.info(
-            "auth refused route=%s status=%d reason=%s kid=%s iss=%s",
-            _field(request.path), error.status_code, error.reason, _field(kid), _field(iss),
-            extra={"status": error.status_code, "reason": error.reason, "kid": _short(kid), "iss": _short(iss)},
+            "auth refused route=%s status=%d reason=%s kid=%s iss=%s actor=%s",
+            _field(request.path), error.status_code, error.reason, _field(kid), _field(iss), _field(actor),
+            extra={"status": error.status_code, "reason": error.reason, "kid": _short(kid), "iss": _short(iss),
+                   "actor": _short(actor)},
         )
         AUTH_REFUSALS.labels(reason=error.reason).inc()
         raise error.refusal(current_app.extensions[SCHEMES].challenge(error, request))

@@ -4,6 +4,8 @@
 - Every challenge names each scheme taken: ``Bearer realm="api"`` and/or ``DPoP algs="..."`` (RFC 9449
   §7.1, §7.2). The error's parameters go on the scheme the client used (on the one scheme taken, when
   the client used another or none), as express-oauth2-jwt-bearer does.
+- Each scheme named carries ``resource_metadata``, where this API's protected-resource metadata is (RFC 9728
+  §5.1), when the caller gives it: a client that knows only the API's URL finds the rest from there.
 - The scheme the client used comes first, the other after it (none used: Bearer first). Auth0's SDK
   always puts Bearer first; a client that reads only the first challenge (requests-oauth2client retries
   with a nonce only when the challenge starts with ``DPoP``) would then miss a DPoP error.
@@ -20,9 +22,11 @@ DPOP_MODES = (OFF, ALLOWED, REQUIRED)
 BEARER, DPOP = "bearer", "dpop"
 
 
-def dpop_challenge(params: dict[str, str], algs: str) -> str:
-    """``DPoP error="...", error_description="...", algs="..."``: RFC 9449 §7.1's order (Figure 16)."""
-    parts = [f'{k}="{v}"' for k, v in params.items() if v] + [f'algs="{algs}"']
+def dpop_challenge(params: dict[str, str], algs: str, after: dict[str, str] | None = None) -> str:
+    """``DPoP error="...", error_description="...", algs="..."``: RFC 9449 §7.1's order (Figure 16), then
+    ``after`` (``resource_metadata``)."""
+    parts = ([f'{k}="{v}"' for k, v in params.items() if v] + [f'algs="{algs}"']
+             + [f'{k}="{v}"' for k, v in (after or {}).items()])
     return "DPoP " + ", ".join(parts)
 
 
@@ -51,19 +55,23 @@ class Schemes:
     def taken(self) -> tuple[str, ...]:
         return tuple(name for name, on in ((BEARER, self.bearer), (DPOP, self.dpop)) if on)
 
-    def challenge(self, failure: AuthFailure, used: str | None) -> str | None:
+    def challenge(self, failure: AuthFailure, used: str | None, metadata_url: str | None = None) -> str | None:
         """The ``WWW-Authenticate`` value for ``failure`` when the client used scheme ``used`` (lower case,
-        None for none); None when the answer carries no challenge (a 503)."""
+        None for none), each scheme naming ``metadata_url`` when given; None when the answer carries no
+        challenge (a 503)."""
         params = failure.challenge_params()
         if params is None:
             return None
         taken = self.taken
         carrier = used if used in taken else taken[0]
         ordered = sorted(taken, key=lambda name: name != used)  # stable: the used one first
-        return ", ".join(self._challenge(name, params if name == carrier else {}) for name in ordered)
+        return ", ".join(self._challenge(name, params if name == carrier else {}, metadata_url) for name in ordered)
 
-    def _challenge(self, name: str, params: dict[str, str]) -> str:
-        return bearer_challenge(params) if name == BEARER else dpop_challenge(params, " ".join(self.dpop_algorithms))
+    def _challenge(self, name: str, params: dict[str, str], metadata_url: str | None) -> str:
+        found = {"resource_metadata": metadata_url} if metadata_url else {}
+        if name == BEARER:
+            return bearer_challenge({**params, **found})
+        return dpop_challenge(params, " ".join(self.dpop_algorithms), found)
 
     @property
     def how_to_send(self) -> str:

@@ -16,6 +16,7 @@ from .net import is_loopback_host
 from .nonce import MIN_SECRET_LENGTH as DPOP_MIN_NONCE_SECRET
 from .proof_keys import SUPPORTED_ALGORITHMS as DPOP_ALGORITHMS
 from .schemes import ALLOWED, DPOP_MODES, OFF, Schemes
+from .step_up import NO_STEP_UP, StepUp
 
 __all__ = ["AUTH_SETTINGS", "AuthSettings", "DPoPSettings", "current_auth_settings"]
 
@@ -54,6 +55,8 @@ class AuthSettings:
     jwks_timeout: float = 5.0
     token_cache_size: int = 10_000
     token_cache_ttl: float = 300.0
+    public_url: str | None = None  # PUBLIC_URL: the API's resource identifier (RFC 9728); None: the request's
+    step_up: StepUp = NO_STEP_UP  # AUTH_STEP_UP_ACR and AUTH_STEP_UP_MAX_AGE (RFC 9470)
 
     @property
     def issuer(self) -> str:
@@ -103,6 +106,8 @@ class AuthSettings:
             jwks_timeout=jwks_timeout,
             token_cache_size=read_whole_number(env, "AUTH_TOKEN_CACHE_SIZE", cls.token_cache_size),
             token_cache_ttl=read_number(env, "AUTH_TOKEN_CACHE_TTL", cls.token_cache_ttl),
+            public_url=_public_url(env),
+            step_up=_step_up(env),
         )
 
 
@@ -156,6 +161,35 @@ def _checked_url(name: str, url: str) -> str:
     if parts.query or parts.fragment:
         raise ConfigError(f"{name} must not carry a query or fragment, got {url!r}")
     return url
+
+
+def _public_url(env: Env) -> str | None:
+    """PUBLIC_URL, the URL clients call this API at (its root, behind any proxy), without a trailing slash."""
+    url = read_text(env, "PUBLIC_URL")
+    if url is None:
+        return None
+    url = _checked_url("PUBLIC_URL", url).rstrip("/")
+    if any(segment in (".", "..") for segment in urlsplit(url).path.split("/")):
+        raise ConfigError(f"PUBLIC_URL must be a plain URL, without '.' or '..' segments, got {url!r}")
+    return url
+
+
+def _step_up(env: Env) -> StepUp:
+    """AUTH_STEP_UP_ACR (the acr values that count, comma-separated), AUTH_STEP_UP_MAX_AGE (seconds) and
+    AUTH_STEP_UP_CLAIM_NAMESPACE (the prefix of both claims' names)."""
+    acr = read_list(env, "AUTH_STEP_UP_ACR")
+    if read_text(env, "AUTH_STEP_UP_ACR") is not None and not acr:
+        raise ConfigError("AUTH_STEP_UP_ACR lists acr values (comma-separated), got none")
+    bad = [value for value in acr if not value.isprintable() or any(c in value for c in ' "\\')]
+    if bad:
+        raise ConfigError(f"AUTH_STEP_UP_ACR values hold no space, quote or backslash, got {bad[0][:80]!r}")
+    max_age = None
+    if read_text(env, "AUTH_STEP_UP_MAX_AGE") is not None:
+        max_age = read_whole_number(env, "AUTH_STEP_UP_MAX_AGE", 0)
+    namespace = read_text(env, "AUTH_STEP_UP_CLAIM_NAMESPACE") or ""
+    if namespace and (not namespace.isprintable() or " " in namespace):
+        raise ConfigError(f"AUTH_STEP_UP_CLAIM_NAMESPACE is a prefix such as https://messages-api/, got {namespace!r}")
+    return StepUp(acr, max_age, namespace)
 
 
 def _issuers(env: Env) -> tuple[str, ...]:

@@ -24,6 +24,7 @@ from joserfc.jwt import JWTClaimsRegistry
 
 from metrics.catalog import TOKEN_CACHE_HIT, TOKEN_CACHE_MISS
 
+from .delegation import current_actor
 from .errors import InsufficientScope, InvalidToken
 from .keys import KeySetCache
 from .scopes import scope_tokens
@@ -69,12 +70,19 @@ CLAIM_TYPES = {"iss": _string, "sub": _string, "aud": _audience, "exp": _numeric
 
 @dataclass(frozen=True, slots=True)
 class AccessToken:
-    """A validated token: its claims, the scopes it grants and the key that signed it. Kept by the
-    verified-token cache, so it holds nothing more."""
+    """A validated token: its claims, the scopes it grants, the key that signed it, and who acts for its
+    subject (``actor``: the outermost ``act.sub``, security/delegation.py; None when the subject acts itself).
+    Kept by the verified-token cache, so it holds nothing more."""
 
     claims: dict
     scopes: frozenset[str]
     kid: str | None = None
+    actor: str | None = None
+
+
+def log_context(token: AccessToken) -> dict:
+    """What a refusal's log line says of an accepted token: its key, issuer and actor."""
+    return {"kid": token.kid, "iss": token.claims.get("iss"), "actor": token.actor}
 
 
 def granted_scopes(claims: dict) -> frozenset[str]:
@@ -201,14 +209,19 @@ class AccessTokenValidator(BearerTokenValidator):
         key = self._key_for(keys, kid, header["alg"])
         self._verify_signature(obj, key, kid)
         self.check_time_and_audience(claims, kid)
-        token = AccessToken(claims=claims, scopes=granted_scopes(claims), kid=kid)
+        try:
+            actor = current_actor(claims)
+        except InvalidToken as error:
+            error.context = self._log_context(kid, claims)
+            raise
+        token = AccessToken(claims=claims, scopes=granted_scopes(claims), kid=kid, actor=actor)
         return token, key
 
     def validate_token(self, token: AccessToken, scopes, request) -> None:
         """Every scope the route requires must be granted."""
         required = required_scopes(scopes)
         if not token.scopes.issuperset(required):
-            raise InsufficientScope(list(required), context=self._log_context(token.kid, token.claims))
+            raise InsufficientScope(list(required), context=log_context(token))
 
     # -- steps -------------------------------------------------------------------------------------
 
@@ -309,4 +322,12 @@ class AccessTokenValidator(BearerTokenValidator):
 
     @staticmethod
     def _log_context(kid, claims) -> dict:
-        return {"kid": kid, "iss": claims.get("iss")}
+        return {"kid": kid, "iss": claims.get("iss"), "actor": _actor_or_none(claims)}
+
+
+def _actor_or_none(claims: dict) -> str | None:
+    """The actor for a log line: None when ``act`` is malformed (that is logged as the reason)."""
+    try:
+        return current_actor(claims)
+    except InvalidToken:
+        return None

@@ -51,6 +51,7 @@ messages = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("version", Integer, nullable=False),  # 1 on creation, +1 on each update: the ETag
+    Column("actor", Text, nullable=True),  # who posted it for the author (act.sub); NULL: the author did
     # newest first is a backward scan of these: (created_at, id) orders every message totally
     Index(None, "created_at", "id"),
     Index(None, "author", "created_at", "id"),

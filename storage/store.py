@@ -75,6 +75,7 @@ class Message:
     created_at: datetime  # aware, UTC
     updated_at: datetime  # aware, UTC
     version: int  # 1 when created, +1 on each update
+    actor: str | None = None  # who posted it for the author (a delegated token's act.sub); None: the author
 
     def to_json(self) -> dict:
         """The fields as JSON values (timestamps in ISO 8601): how an idempotency record keeps it."""
@@ -142,8 +143,9 @@ class MessageStore:
         with self._reading() as connection:
             connection.exec_driver_sql("SELECT 1")
 
-    def create(self, author: Owner, text: str, idempotency_key: str | None = None) -> tuple[Message, bool]:
-        """Store a new message by ``author``: (message, True).
+    def create(self, author: Owner, text: str, idempotency_key: str | None = None,
+               actor: str | None = None) -> tuple[Message, bool]:
+        """Store a new message by ``author`` (posted by ``actor`` for them, when given): (message, True).
 
         With an ``idempotency_key`` this author (same issuer, same subject) already used with the same text
         less than ``idempotency_key_ttl`` seconds ago, nothing is created: (the message as first created,
@@ -151,7 +153,7 @@ class MessageStore:
         author = _check_owner(author)
         stored_text = clean_text(text)
         if idempotency_key is None:
-            return self._group_commit.write(_new_message(author, stored_text)), True
+            return self._group_commit.write(_new_message(author, stored_text, actor)), True
 
         key = check_idempotency_key(idempotency_key)
         fingerprint = hashlib.sha256(text.encode()).hexdigest()  # the text as sent, before trimming
@@ -162,7 +164,7 @@ class MessageStore:
                 first = _first_answer(connection, author, key, fingerprint, expired_before)
                 if first is not None:
                     return first, False
-                message = _new_message(author, stored_text)
+                message = _new_message(author, stored_text, actor)
                 connection.execute(insert(messages).values(asdict(message)))
                 connection.execute(insert(idempotency_keys).values(
                     author=author.subject, author_issuer=author.issuer, key=key, fingerprint=fingerprint,
@@ -190,9 +192,9 @@ class MessageStore:
                 cursor.close()
         if row is None:
             raise NotFound(message_id)
-        id_, text, author, author_issuer, created_at, updated_at, version = row
+        id_, text, author, author_issuer, created_at, updated_at, version, actor = row
         return Message(id_, text, author, author_issuer, self._time_from_db(created_at),
-                       self._time_from_db(updated_at), version)
+                       self._time_from_db(updated_at), version, actor)
 
     def update(self, message_id: str, text: str, expected_version: int, actor: Owner) -> Message:
         """The message with its new text and version (expected_version + 1).
@@ -269,11 +271,11 @@ class MessageStore:
                     cursor.execute("BEGIN IMMEDIATE")  # take the write lock now, waiting busy_timeout
                 now = _now()
                 stored = [Message(message.id, message.text, message.author, message.author_issuer, now, now,
-                                  message.version) for message in batch]
+                                  message.version, message.actor) for message in batch]
                 at = self._time_to_db(now)
                 cursor.executemany(self._insert_sql, [
                     {"id": m.id, "text": m.text, "author": m.author, "author_issuer": m.author_issuer,
-                     "created_at": at, "updated_at": at, "version": m.version} for m in stored])
+                     "created_at": at, "updated_at": at, "version": m.version, "actor": m.actor} for m in stored])
                 connection.commit()  # durably: see storage.engine
             finally:
                 cursor.close()  # on failure, the pool rolls the transaction back (see _driver)
@@ -466,10 +468,10 @@ def _first_answer(connection: Connection, author: Owner, key: str, fingerprint: 
     return Message.from_json({"author_issuer": author.issuer, **row.answer})  # answers from before 0002 lack it
 
 
-def _new_message(author: Owner, text: str) -> Message:
+def _new_message(author: Owner, text: str, actor: str | None = None) -> Message:
     now = _now()
     return Message(id=secrets.token_hex(ID_LENGTH // 2), text=text, author=author.subject,
-                   author_issuer=author.issuer, created_at=now, updated_at=now, version=1)
+                   author_issuer=author.issuer, created_at=now, updated_at=now, version=1, actor=actor)
 
 
 def _now() -> datetime:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import copy
+import json
 from urllib.parse import urlsplit
 
 from flask import has_request_context, render_template, request, url_for
 from flask_restx import Api
 
 from security.discovery import Endpoints, ProviderEndpoints
-from security.net import is_direct_loopback
+from security.net import is_direct_loopback, is_loopback_host
+from security.resource_metadata import EXAMPLE_METADATA_URL, metadata_url, resource_identifier
 from security.settings import AuthSettings, DPoPSettings
 
 from . import info
@@ -19,10 +20,12 @@ from .page_headers import docs_page_headers
 
 
 class DocsApi(ContractApi):
-    """The contract Api, with security definitions computed when the spec is served (see auth_schemes)."""
+    """The contract Api, with security definitions computed when the spec is served (see auth_schemes), and
+    the challenges' ``resource_metadata`` the one this request would be refused with."""
 
-    def __init__(self, *args, definitions, **kwargs):
+    def __init__(self, *args, definitions, public_url: str | None, **kwargs):
         self._definitions = definitions
+        self._public_url = public_url
         super().__init__(*args, **kwargs)
 
     @property
@@ -30,10 +33,24 @@ class DocsApi(ContractApi):
         schema = super().__schema__  # built once by flask-restx, then cached
         if "paths" not in schema or not has_request_context():
             return schema
-        schema = copy.deepcopy(schema)
+        schema = self._with_metadata_url(schema)  # a copy
         schema["securityDefinitions"] = self._definitions()
         drop_undefined_requirements(schema)
         return schema
+
+    def document(self, fmt: str = "swagger") -> dict:
+        document = super().document(fmt)
+        return self._with_metadata_url(document) if fmt != "swagger" else document
+
+    def _with_metadata_url(self, document: dict) -> dict:
+        """A copy of ``document`` whose examples name the metadata URL this request's refusals name, when that
+        is PUBLIC_URL's or a loopback host's. Any other host the request came by stays out of the documents,
+        as out of every page (app/proxies.py): they keep the example's."""
+        text = json.dumps(document)
+        resource = resource_identifier(request.environ, self._public_url)
+        if self._public_url or is_loopback_host(urlsplit(resource).hostname):
+            text = text.replace(EXAMPLE_METADATA_URL, json.dumps(metadata_url(resource))[1:-1])
+        return json.loads(text)
 
 
 def build_api(auth: AuthSettings, dpop: DPoPSettings, scopes: dict[str, str], *,
@@ -64,6 +81,7 @@ def build_api(auth: AuthSettings, dpop: DPoPSettings, scopes: dict[str, str], *,
         doc="/docs",
         authorizations={BEARER: security_definitions(provider.fallback, local=False, scopes=scopes)[BEARER]},
         definitions=definitions,
+        public_url=auth.public_url,
         schemes=schemes,
         validate=True,
         ordered=True,

@@ -26,7 +26,7 @@ from security.settings import current_auth_settings
 
 from .models import error_model
 from .openapi3 import add_named_examples, to_openapi3
-from .protection import AUTH, EXAMPLES, LINKS, auth_responses, merge_answers
+from .protection import AUTH, EXAMPLES, LINKS, auth_responses, merge_answers, resolve_cases
 
 FORMATS = ("swagger", "openapi")
 
@@ -66,6 +66,7 @@ def complete(document: dict, schemes: Schemes = BEARER_ONLY) -> tuple[dict, dict
                 continue
             operation.setdefault("produces", produces)
             named_examples = operation.pop(EXAMPLES, {})
+            resolve_cases(named_examples, schemes)
             if AUTH in operation:
                 responses, examples = auth_responses(operation.pop(AUTH)["scopes"], schemes)
                 merge_answers(operation["responses"], named_examples, responses, examples)

@@ -9,10 +9,16 @@ ERROR_FORMAT = """\
 ## Errors
 Every error is JSON `{"error": "...", "error_description": "..."}`.
 - **401** `unauthorized`: no token, or an `Authorization` header in a form this API does not take
-  (challenge: `WWW-Authenticate: Bearer realm="api"` and/or `DPoP algs="..."`, the schemes it takes).
+  (challenge: `WWW-Authenticate: Bearer realm="api"` and/or `DPoP algs="..."`, the schemes it takes, each
+  with `resource_metadata`: where `/.well-known/oauth-protected-resource` tells a client which issuers
+  and scopes to use, RFC 9728).
 - **401** `invalid_token`: the token failed validation; `error_description` says why
   (expired, wrong audience, unknown key, DPoP binding...). The challenge repeats both, on the scheme used.
 - **403** `insufficient_scope`: the token is valid but lacks the scope; the challenge names it.
+- **401** `insufficient_user_authentication` (step-up, RFC 9470): the operation needs a stronger or more
+  recent login; the challenge's `acr_values` and `max_age` say what to ask the issuer for.
+- **403** `delegation_refused`: a delegated token (an `act` claim, RFC 8693) on an operation a user must
+  do in person.
 - **400** `invalid_dpop_proof`, `invalid_request`: a DPoP proof that fails a check, or a DPoP request
   in the wrong form. **401** `use_dpop_nonce`: nonces are on and the proof lacks the current one, given in
   the `DPoP-Nonce` header.

@@ -18,14 +18,15 @@ beside them, e.g. a 403 for a missing scope and another for someone else's messa
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from typing import Iterable
+from dataclasses import dataclass, field, replace
+from typing import Iterable, Mapping
 
 from refusals import Refusal
 from security import InsufficientScope, InvalidToken, SigningKeysUnavailable, require_auth
 from security.dpop import HTU_MISMATCH, INVALID_PROOF, INVALID_REQUEST, NONCE_MISSING, USE_NONCE
 from security.dpop_protection import PROOF_MISSING
 from security.errors import AuthFailure, ProofRefused, ReplayCheckUnavailable
+from security.resource_metadata import EXAMPLE_METADATA_URL
 from security.schemes import BEARER, DPOP, Schemes
 from security.scopes import check_scope_names
 from security.validator import EXPIRED
@@ -44,7 +45,8 @@ AUTH = "x-auth"
 LINKS = "x-response-links"
 SUCCESS = "success"  # the name of a route's success example
 #: The headers answers document: name -> (type, what it says).
-HEADERS = {"WWW-Authenticate": ("string", "The challenge (RFC 6750 §3, RFC 9449 §7.1)"),
+HEADERS = {"WWW-Authenticate": ("string", "The challenge (RFC 6750 §3, RFC 9449 §7.1), naming where this API's "
+                                          "protected-resource metadata is (resource_metadata, RFC 9728 §5.1)"),
            "Retry-After": ("integer", "Seconds to wait before retrying"),
            "DPoP-Nonce": ("string", "The nonce the next DPoP proof must carry (RFC 9449 §9); it changes every "
                                     "few minutes, so the value shown is only an example"),
@@ -86,7 +88,7 @@ def example(summary: str, body: dict | None, headers: dict | None = None) -> dic
     return {"summary": summary, "value": body, **({"headers": headers} if headers else {})}
 
 
-def documented_examples(ns, status: int, examples: dict[str, dict]):
+def documented_examples(ns, status: int, examples: Mapping[str, dict | Case]):
     """Attach named examples to one response of the operation (the first is the one Swagger 2.0 shows)."""
     return ns.vendor({EXAMPLES: {str(status): examples}})
 
@@ -102,7 +104,7 @@ class Case:
 
     def example(self, schemes: Schemes) -> tuple[str, dict]:
         """Named example of this case, from the refusal that answers it: body, challenge, headers."""
-        refusal = self.failure.refusal(schemes.challenge(self.failure, self.scheme))
+        refusal = self.failure.refusal(schemes.challenge(self.failure, self.scheme, EXAMPLE_METADATA_URL))
         name, named = failure_example(self.summary, refusal)
         return self.name or name, named
 
@@ -138,13 +140,14 @@ class _Answer:
 
     model: object
     descriptions: tuple[str, ...] = ()
-    examples: dict[str, dict] = field(default_factory=dict)
+    examples: dict[str, dict | Case] = field(default_factory=dict)
 
 
-def answers(ns, status: int, description: str, model=None, examples: dict[str, dict] | None = None):
+def answers(ns, status: int, description: str, model=None, examples: Mapping[str, dict | Case] | None = None):
     """Document cases of the route's ``status`` answer: what they mean, the body model (None: no body) and
-    one named example per case, each what the live API answers in that case (a test asks it). Used again
-    for the same status, the cases add up; they share one model."""
+    one named example per case, each what the live API answers in that case (a test asks it); a ``Case``
+    when the answer carries a challenge, which depends on the schemes (``resolve_cases``). Used again for the
+    same status, the cases add up; they share one model."""
     if model is not None:
         ns.add_model(model.name, model)
 
@@ -156,10 +159,22 @@ def answers(ns, status: int, description: str, model=None, examples: dict[str, d
         answer = known[status] = _Answer(model, (*before.descriptions, description),
                                          {**before.examples, **(examples or {})})
         view.__answers__ = known
-        view = ns.response(status, " ".join(answer.descriptions), model, headers=_headers(answer.examples))(view)
+        fixed = {name: e for name, e in answer.examples.items() if not isinstance(e, Case)}  # see resolve_cases
+        view = ns.response(status, " ".join(answer.descriptions), model, headers=_headers(fixed))(view)
         return documented_examples(ns, status, answer.examples)(view) if answer.examples else view
 
     return decorate
+
+
+def resolve_cases(named: dict[str, dict], schemes: Schemes) -> None:
+    """Make each ``Case`` among a route's own named examples (by status) the example it gives under these
+    schemes: a refusal with a challenge (``insufficient_user_authentication``) differs by ``AUTH_DPOP``. Its
+    token is sent as every example sends one (Bearer, unless only DPoP is taken)."""
+    sent_as = BEARER if schemes.bearer else DPOP
+    for examples in named.values():
+        for name, example in list(examples.items()):
+            if isinstance(example, Case):
+                examples[name] = replace(example, scheme=sent_as).example(schemes)[1]
 
 
 def merge_answers(responses: dict, named: dict, auth: dict, auth_named: dict) -> None:
@@ -181,7 +196,7 @@ def merge_answers(responses: dict, named: dict, auth: dict, auth_named: dict) ->
 
 def _auth_answers(scopes: list[str], schemes: Schemes) -> list[tuple[int, str, list[Case]]]:
     """(status, description, cases) of every error a protected route answers under these schemes."""
-    sent_as = BEARER if schemes.bearer else DPOP  # how the examples send a token
+    sent_as = BEARER if schemes.bearer else DPOP  # how the examples send a token (as in resolve_cases)
     invalid = InvalidToken(EXPIRED)
     forms = " or ".join(f"`{form}`" for form in schemes.header_forms)
     unauthorized = (f"No access token, or an `Authorization` header that is not {forms}: `unauthorized` (the example). "

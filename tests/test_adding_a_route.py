@@ -74,7 +74,7 @@ def test_the_new_route_is_documented_and_guarded_by_its_scope(local_server, http
         answer = http.get(local_server.url + "/api/test-orders", headers={"Authorization": f"Bearer {token}"})
         assert answer.status_code == status
     assert answer.json()["error"] == "insufficient_scope"
-    assert f'scope="{READ_ORDERS.name}", DPoP algs=' in answer.headers["WWW-Authenticate"]  # on the Bearer challenge
+    assert f'scope="{READ_ORDERS.name}", resource_metadata="' in answer.headers["WWW-Authenticate"]  # Bearer challenge
 
 
 def test_a_namespace_that_never_mentions_the_error_model_has_a_valid_spec(instance, http):

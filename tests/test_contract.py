@@ -88,7 +88,7 @@ def test_token_in_query_string_is_ignored(server, http, tokens):
     for name in ("access_token", "token"):
         response = http.get(server.url + "/api/private", params={name: token})
         assert response.status_code == 401
-        assert response.headers["WWW-Authenticate"].startswith('Bearer realm="api", DPoP algs=')
+        assert response.headers["WWW-Authenticate"].startswith('Bearer realm="api", resource_metadata="')
 
 
 def test_default_port_is_3010_and_port_overrides(make_app):

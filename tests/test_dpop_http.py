@@ -26,6 +26,11 @@ NONCE_SECRET = "a-nonce-secret-shared-by-the-tests-0123456789"
 PRIVATE = "/api/private"
 
 
+def metadata(server) -> str:
+    """The resource_metadata parameter that ends each scheme's challenge (RFC 9728 §5.1)."""
+    return f'resource_metadata="{server.url}/.well-known/oauth-protected-resource"'
+
+
 @pytest.fixture
 def dpop_server(make_app):
     """Serves the app with these settings (env variable names); AUTH_DPOP is `allowed` unless given."""
@@ -134,36 +139,39 @@ def test_a_proof_without_a_current_nonce_gets_use_dpop_nonce(dpop_server, tokens
     response = call(url, token, proof(client_key, url, token, nonce=nonce))
     refused(response, 401, "use_dpop_nonce", "DPoP")
     assert response.headers["WWW-Authenticate"] == (
-        f'DPoP error="use_dpop_nonce", error_description="{description}", {ALGS}, {BEARER}')
+        f'DPoP error="use_dpop_nonce", error_description="{description}", {ALGS}, {metadata(server)}, '
+        f'{BEARER}, {metadata(server)}')
     assert response.headers["DPoP-Nonce"] == nonces().current()
 
 
 # -- modes and challenges --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("mode, bare", [("off", BEARER), ("allowed", f"{BEARER}, {DPOP}"), ("required", DPOP)])
-def test_the_challenge_names_the_schemes_each_mode_takes(dpop_server, tokens, client_key, mode, bare):
+@pytest.mark.parametrize("mode, schemes", [("off", [BEARER]), ("allowed", [BEARER, DPOP]), ("required", [DPOP])])
+def test_the_challenge_names_the_schemes_each_mode_takes(dpop_server, tokens, client_key, mode, schemes):
     server = dpop_server(AUTH_DPOP=mode)
     url = server.url + PRIVATE
     anonymous = requests.get(url, timeout=10)
     assert (anonymous.status_code, anonymous.json()["error"]) == (401, "unauthorized")
-    assert anonymous.headers["WWW-Authenticate"] == bare
+    assert anonymous.headers["WWW-Authenticate"] == ", ".join(f"{scheme}, {metadata(server)}" for scheme in schemes)
     bearer, bound = tokens.make(), tokens.make(jkt=jkt(client_key))
     assert call(url, bearer, scheme="Bearer").status_code == (401 if mode == "required" else 200)
     assert call(url, bound, proof(client_key, url, bound)).status_code == (401 if mode == "off" else 200)
     expired = tokens.make(exp=1, jkt=jkt(client_key))
     answer = call(url, expired, proof(client_key, url, expired))
     if mode == "off":  # the DPoP scheme is not taken: no usable credentials
-        assert (answer.status_code, answer.headers["WWW-Authenticate"]) == (401, BEARER)
+        assert (answer.status_code, answer.headers["WWW-Authenticate"]) == (401, f"{BEARER}, {metadata(server)}")
     else:  # the error on the DPoP challenge, the other scheme bare
         refused(answer, 401, "invalid_token", "DPoP")
-        assert answer.headers["WWW-Authenticate"].endswith(f'{ALGS}{", " + BEARER if mode == "allowed" else ""}')
+        bare_bearer = f", {BEARER}, {metadata(server)}" if mode == "allowed" else ""
+        assert answer.headers["WWW-Authenticate"].endswith(f"{ALGS}, {metadata(server)}{bare_bearer}")
 
 
 def test_a_missing_scope_is_refused_on_the_scheme_used(server, tokens, client_key):
     token, url = tokens.make(jkt=jkt(client_key)), server.url + "/api/private-scoped"
     response = call(url, token, proof(client_key, url, token))
     refused(response, 403, "insufficient_scope", "DPoP")
-    assert response.headers["WWW-Authenticate"].endswith(f', scope="read:messages", {ALGS}, {BEARER}')
+    assert response.headers["WWW-Authenticate"].endswith(
+        f', scope="read:messages", {ALGS}, {metadata(server)}, {BEARER}, {metadata(server)}')
 
 
 def test_cors_lets_browsers_send_proofs_and_read_nonces(dpop_server, http):
@@ -392,6 +400,6 @@ def test_refusals_are_logged_without_proof_or_token(server, tokens, client_key, 
         call(url, token, replayed)
     lines = [r.getMessage() for r in caplog.records if r.name == "security.refused"]
     assert lines == [f'auth refused route="{PRIVATE}" status=400 reason=invalid_dpop_proof kid="key-1" '
-                     f'iss="{tokens.issuer}"']
+                     f'iss="{tokens.issuer}" actor=-']
     for part in replayed.split(".") + token.split("."):
         assert all(part not in r.getMessage() for r in caplog.records)

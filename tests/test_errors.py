@@ -10,10 +10,15 @@ from flask_restx import Namespace, Resource
 from refusals import Refusal
 from security.dpop import DEFAULT_ALGORITHMS
 
-CHALLENGE_ITEM = r'(realm|error|error_description|scope|algs)="[^"\\]*"'
+CHALLENGE_ITEM = r'(realm|error|error_description|scope|algs|resource_metadata)="[^"\\]*"'
 CHALLENGE = re.compile(rf"Bearer {CHALLENGE_ITEM}(, {CHALLENGE_ITEM})*, DPoP {CHALLENGE_ITEM}(, {CHALLENGE_ITEM})*")
 #: By default (AUTH_DPOP=allowed) every challenge offers DPoP beside Bearer; the error goes on Bearer's.
 DPOP = f'DPoP algs="{" ".join(DEFAULT_ALGORITHMS)}"'
+
+
+def metadata(server) -> str:
+    """The resource_metadata parameter every scheme of a challenge carries (RFC 9728 §5.1)."""
+    return f'resource_metadata="{server.url}/.well-known/oauth-protected-resource"'
 
 
 def _get(server, http, path, authorization=None):
@@ -40,7 +45,7 @@ def test_no_usable_credentials_get_a_bare_challenge(server, http, authorization)
         authorization = authorization.encode("utf-8").decode("latin-1")
     response = _get(server, http, "/api/private", authorization)
     assert_error(response, 401, "unauthorized")
-    assert response.headers["WWW-Authenticate"] == f'Bearer realm="api", {DPOP}'
+    assert response.headers["WWW-Authenticate"] == f'Bearer realm="api", {metadata(server)}, {DPOP}, {metadata(server)}'
 
 
 def test_invalid_token_challenge_names_the_reason(server, http, tokens):
@@ -48,7 +53,8 @@ def test_invalid_token_challenge_names_the_reason(server, http, tokens):
     body = assert_error(response, 401, "invalid_token")
     assert body["error_description"] == "The token has expired."
     assert response.headers["WWW-Authenticate"] == (
-        f'Bearer realm="api", error="invalid_token", error_description="The token has expired.", {DPOP}'
+        f'Bearer realm="api", error="invalid_token", error_description="The token has expired.", {metadata(server)}, '
+        f'{DPOP}, {metadata(server)}'
     )
 
 
@@ -57,7 +63,7 @@ def test_insufficient_scope_challenge_names_the_scope(server, http, tokens):
     assert_error(response, 403, "insufficient_scope")
     challenge = response.headers["WWW-Authenticate"]
     assert challenge.startswith('Bearer realm="api", error="insufficient_scope", error_description="')
-    assert challenge.endswith(f', scope="read:messages", {DPOP}')
+    assert challenge.endswith(f', scope="read:messages", {metadata(server)}, {DPOP}, {metadata(server)}')
 
 
 def test_error_description_never_echoes_the_token(server, http, tokens, attacker_key):
@@ -127,5 +133,6 @@ def test_refusals_are_logged_without_the_token(server, http, tokens, caplog):
     with caplog.at_level("INFO", logger="security"):
         _get(server, http, "/api/private", f"Bearer {token}")
     lines = [r.getMessage() for r in caplog.records if r.name == "security.refused"]
-    assert lines == [f'auth refused route="/api/private" status=401 reason=expired kid="key-1" iss="{tokens.issuer}"']
+    assert lines == [f'auth refused route="/api/private" status=401 reason=expired kid="key-1" iss="{tokens.issuer}" '
+                     'actor=-']
     assert all(token.split(".")[1] not in r.getMessage() for r in caplog.records)

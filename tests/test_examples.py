@@ -23,8 +23,9 @@ from fnmatch import fnmatch
 
 import pytest
 
-from namespaces.messages import BIDI_EXAMPLE, EXAMPLE_AUTHOR, EXAMPLE_TEXT, INVISIBLE_EXAMPLE, STORE
+from namespaces.messages import BIDI_EXAMPLE, DELETE_MESSAGES, EXAMPLE_AUTHOR, EXAMPLE_TEXT, INVISIBLE_EXAMPLE, STORE
 from security.dpop import access_token_hash
+from security.step_up import EXAMPLE_STEP_UP
 from storage import Owner
 from tests.calls import Call, Caller, Signer
 from tests.dpop_proofs import Proofs
@@ -108,6 +109,10 @@ CASES = {
         auth.signer(scopes=op.scopes, dpop="proof")).send(http),
     "not_author": lambda call, op, auth, http: call.signed_by(
         auth.signer(OTHER_USER, op.scope_options[0])).send(http),
+    "insufficient_user_authentication": lambda call, op, auth, http: call.signed_by(
+        auth.signer(OTHER_USER, [DELETE_MESSAGES.name])).send(http),  # a moderator, with no acr or auth_time
+    "delegation_refused": lambda call, op, auth, http: call.signed_by(
+        auth.signer(OTHER_USER, [DELETE_MESSAGES.name], act={"sub": "agent-1"})).send(http),  # a moderator's agent
     "not_found": lambda call, op, auth, http: Call(call.method, call.base_url,
                                                    re.sub(r"[0-9a-f]{32}", UNKNOWN_ID, call.path),
                                                    call.headers, call.body, signer=call.signer).send(http),
@@ -134,7 +139,9 @@ CASES = {
 DPOP_CASES = {"invalid_dpop_proof", "invalid_request", "use_dpop_nonce", "replay_store_unavailable"}
 #: Cases asked of another app, by the settings it takes on top (the issuer down: see the test).
 OTHER_APPS = {"use_dpop_nonce": {"AUTH_DPOP_NONCE": "on"},
-              "replay_store_unavailable": {"AUTH_DPOP_REPLAY_URL": "redis://127.0.0.1:{closed_port}/0"}}
+              "replay_store_unavailable": {"AUTH_DPOP_REPLAY_URL": "redis://127.0.0.1:{closed_port}/0"},
+              "insufficient_user_authentication": {"AUTH_STEP_UP_ACR": ",".join(EXAMPLE_STEP_UP.acr),
+                                                   "AUTH_STEP_UP_MAX_AGE": str(EXAMPLE_STEP_UP.max_age)}}
 UNAVAILABLE = ("temporarily_unavailable", "storage_unavailable")
 
 
@@ -253,12 +260,15 @@ def check_every_example(server, provider, make_app, auth: Auth, http, tmp_path):
     def caller(base_url):
         return Caller(swagger, base_url, http, lambda op: {} if op.public else auth.signer(scopes=op.scopes))
 
-    def compare(answer, operation, status, case, body, headers):
+    def compare(answer, operation, status, case, body, headers, asked_at=server.url):
+        """``asked_at``: the server that answered; the documents name the resource at the one that served them."""
         documented = (int(status), body, {name: headers.get(name) for name in CHECKED_HEADERS},
                       {name: name in headers for name in PRESENT_HEADERS})
         ids = {}
         live_body = masked(body, answer.json(), ids) if answer.content else None
         live_headers = {name: answer.headers.get(name) for name in CHECKED_HEADERS}
+        if live_headers["WWW-Authenticate"]:
+            live_headers["WWW-Authenticate"] = live_headers["WWW-Authenticate"].replace(asked_at, server.url)
         for live_id, documented_id in ids.items():
             if live_headers["Location"]:
                 live_headers["Location"] = live_headers["Location"].replace(live_id, documented_id)
@@ -282,7 +292,7 @@ def check_every_example(server, provider, make_app, auth: Auth, http, tmp_path):
                 for operation, *rest in asked:
                     reset(server.app)
                     call = ready.call(operation).at(other.url)
-                    compare(CASES[case](call, operation, auth, http), operation, *rest)
+                    compare(CASES[case](call, operation, auth, http), operation, *rest, asked_at=other.url)
 
     # storage_unavailable: the database locked even for readers, past a short busy timeout
     locked = make_app(AUTH_DPOP=auth.mode, DATABASE_URL=f"sqlite:///{tmp_path / 'locked.db'}",

@@ -41,8 +41,13 @@ from tests.generators import (
 )
 from tests.support import Operation, live, operations
 
-#: What a protected route answers without a token, by default (AUTH_DPOP=allowed: both schemes offered).
-UNAUTHORIZED_CHALLENGE = f'Bearer realm="api", DPoP algs="{" ".join(DEFAULT_ALGORITHMS)}"'
+
+def unauthorized_challenge(server) -> str:
+    """What a protected route answers without a token, by default (AUTH_DPOP=allowed: both schemes offered),
+    each scheme naming the resource's metadata (RFC 9728 §5.1)."""
+    metadata = f'resource_metadata="{server.url}/.well-known/oauth-protected-resource"'
+    return f'Bearer realm="api", {metadata}, DPoP algs="{" ".join(DEFAULT_ALGORITHMS)}", {metadata}'
+
 #: Our document plus every other Swagger 2.0 scheme type, so the converter is held to
 #: openapi-generator's on all of them, whichever ones the app declares today.
 EVERY_SCHEME = {
@@ -245,7 +250,7 @@ def test_sdk_without_a_token_raises_its_401_exception(sdk, server, routes):
             else:
                 error = sdk_refusal(sdk, client, operation, 401, sdk.exceptions.UnauthorizedException)
                 assert error.data.error == "unauthorized"
-                assert error.headers["WWW-Authenticate"] == UNAUTHORIZED_CHALLENGE
+                assert error.headers["WWW-Authenticate"] == unauthorized_challenge(server)
 
 
 def test_sdk_without_the_scope_raises_its_403_exception(sdk, server, tokens, routes):
@@ -323,7 +328,7 @@ def test_opc_without_a_token_gets_a_parsed_401_error(opc, server, routes):
             assert isinstance(response.parsed, opc_models().Error)
             assert response.parsed.error == "unauthorized"
             assert response.parsed.error_description
-            assert response.headers["WWW-Authenticate"] == UNAUTHORIZED_CHALLENGE
+            assert response.headers["WWW-Authenticate"] == unauthorized_challenge(server)
 
 
 def test_opc_without_the_scope_gets_a_parsed_403_error(opc, server, tokens, routes):
