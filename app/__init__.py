@@ -21,7 +21,7 @@ from security.protector import EXTENSION
 from security.settings import AUTH_SETTINGS
 from swagger import add_redirect_page_headers, api_scopes, build_api, oauth2_redirect_url
 
-from .database import open_message_store
+from .database import open_stores
 from .hosts import AbsoluteFormTarget, TrustedHosts
 from .json_body import ApiJSONProvider, ApiRequest
 from .proxies import redirect_with_paths, trust_proxies
@@ -45,7 +45,8 @@ def create_app(config: Mapping[str, str] | None = None, *, instance_path: str | 
     settings = load_settings(_environment() if config is None else config)
     app = _flask_app(settings, instance_path)
     _configure_logging(settings)
-    open_message_store(app, settings)  # migrations first: a failed one stops start-up
+    # migrations first: a failed one stops start-up
+    open_stores(app, settings, [namespace for namespace, _ in namespaces])
     scopes = api_scopes(namespace for namespace, _ in namespaces)
 
     # With no provider configured, the embedded issuer signs tokens and hands its JWKS straight to

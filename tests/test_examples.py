@@ -23,9 +23,8 @@ from fnmatch import fnmatch
 
 import pytest
 
-from namespaces.messages import BIDI_EXAMPLE, EXAMPLE_AUTHOR, EXAMPLE_TEXT, INVISIBLE_EXAMPLE, STORE
+from namespaces.messages import BIDI_EXAMPLE, EXAMPLE_AUTHOR, EXAMPLE_TEXT, INVISIBLE_EXAMPLE, STORE, Owner
 from security.dpop import access_token_hash
-from storage import Owner
 from tests.calls import Call, Caller, Signer
 from tests.dpop_proofs import Proofs
 from tests.support import free_port, live, operations
