@@ -9,7 +9,7 @@ from typing import Iterable
 from flask import Flask
 
 from namespaces.kit import declared_stores
-from storage import MigrationError, default_url, migrate
+from storage import MigrationError, app_engine, default_url, migrate
 
 from .settings import Settings
 
@@ -29,8 +29,9 @@ def migrate_database(settings: Settings, instance_path: str | Path) -> str:
 
 
 def open_stores(app: Flask, settings: Settings, namespaces: Iterable) -> None:
-    """Migrate (see migrate_database), then open the store each of ``namespaces`` uses, into ``app.extensions``
-    (see each store's ``from_settings``)."""
+    """Migrate (see migrate_database), then open the store each of ``namespaces`` uses, into ``app.extensions``,
+    all on one engine (see storage.app_engine and each store's ``from_settings``)."""
     url = migrate_database(settings, app.instance_path)
+    engine = app_engine(url, settings.storage)
     for key, store_class in declared_stores(namespaces):
-        app.extensions[key] = store_class.from_settings(url, settings.storage)
+        app.extensions[key] = store_class.from_settings(engine, settings.storage)

@@ -34,7 +34,7 @@ from .rules import (
 )
 from .schema import UTCDateTime, metadata
 from .settings import IDEMPOTENCY_KEY_TTL, StorageSettings
-from .store import Store
+from .store import Store, app_engine
 
 __all__ = [
     "DEFAULT_BUSY_TIMEOUT", "SQLITE_SYNCHRONOUS",
@@ -43,6 +43,6 @@ __all__ = [
     "IdempotencyKeyReused", "InvalidInput", "MigrationError", "NotAuthor", "NotFound", "StorageError",
     "StorageUnavailable", "VersionMismatch",
     "GroupCommit", "Page", "StorageSettings", "Store", "UTCDateTime",
-    "check_page_size", "check_subject", "check_url", "decode_cursor", "default_url", "encode_cursor", "is_id",
-    "make_engine", "metadata", "migrate", "new_id", "newest_first", "now", "page_of",
+    "app_engine", "check_page_size", "check_subject", "check_url", "decode_cursor", "default_url", "encode_cursor",
+    "is_id", "make_engine", "metadata", "migrate", "new_id", "newest_first", "now", "page_of",
 ]

@@ -29,6 +29,13 @@ Item = TypeVar("Item")
 S = TypeVar("S", bound="Store")
 
 
+def app_engine(url: str, settings: StorageSettings) -> Engine:
+    """The app's engine, one per process, shared by every resource's store: one pool of connections, which one
+    ``dispose`` closes. SQLite keeps ``synchronous=FULL``, so a commit, and so a 201, returns only once it is on
+    disk."""
+    return make_engine(url, busy_timeout=settings.busy_timeout, sqlite_synchronous="FULL")
+
+
 class Store:
     """The engine of one database, and the ways a resource's store talks to it (see each method)."""
 
@@ -50,10 +57,10 @@ class Store:
         return cls(make_engine(url, **engine_options), engine_options.get("busy_timeout", DEFAULT_BUSY_TIMEOUT))
 
     @classmethod
-    def from_settings(cls: type[S], url: str, settings: StorageSettings) -> S:
-        """The app's store (app.database opens one per process): SQLite keeps ``synchronous=FULL``, so a commit,
-        and so a 201, returns only once it is on disk. A store that reads more settings adds them here."""
-        return cls.open(url, busy_timeout=settings.busy_timeout, sqlite_synchronous="FULL")
+    def from_settings(cls: type[S], engine: Engine, settings: StorageSettings) -> S:
+        """The app's store on ``engine``, the one every store of the process shares (see app_engine); a store
+        that reads more settings adds them here."""
+        return cls(engine, settings.busy_timeout)
 
     def close(self) -> None:
         self.engine.dispose()

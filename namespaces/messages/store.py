@@ -112,10 +112,9 @@ class MessageStore(Store):
                    idempotency_key_ttl)
 
     @classmethod
-    def from_settings(cls, url: str, settings: StorageSettings) -> "MessageStore":
+    def from_settings(cls, engine: Engine, settings: StorageSettings) -> "MessageStore":
         """Store.from_settings, and how long an Idempotency-Key is remembered (IDEMPOTENCY_KEY_TTL)."""
-        return cls.open(url, idempotency_key_ttl=settings.idempotency_key_ttl, busy_timeout=settings.busy_timeout,
-                        sqlite_synchronous="FULL")
+        return cls(engine, settings.busy_timeout, settings.idempotency_key_ttl)
 
     def create(self, author: Owner, text: str, idempotency_key: str | None = None) -> tuple[Message, bool]:
         """Store a new message by ``author``: (message, True).
