@@ -366,8 +366,8 @@ def downgrade() -> None:
     op.drop_table("notes")
 '''
 
-#: What the copy leaves out: local state, caches and outputs (the virtualenv is linked, not copied).
-NOT_COPIED = shutil.ignore_patterns(".*", "__pycache__", "instance", "build", "test-artifacts", "node_modules")
+#: What the copy leaves out, besides hidden files: local state, caches and outputs (the virtualenv is linked).
+NOT_COPIED = ("__pycache__", "instance", "build", "test-artifacts", "node_modules")
 #: The environment the copy's commands run with: none of the caller's own auth or database settings.
 CLEAN_ENVIRONMENT = {k: v for k, v in os.environ.items() if not k.startswith(("AUTH", "GUNICORN", "DATABASE"))}
 #: The suite's own checks run again in the copy, unchanged, with the notes in.
@@ -387,7 +387,7 @@ def register(text: str) -> str:
 def copy_with_notes(tmp_path_factory, seeded_instance) -> Path:
     """A scratch copy of the repository, with the walkthrough followed in it."""
     root = tmp_path_factory.mktemp("adding-a-resource") / "repo"
-    shutil.copytree(ROOT, root, ignore=NOT_COPIED)
+    shutil.copytree(ROOT, root, ignore=shutil.ignore_patterns(".*", *NOT_COPIED))
     (root / ".venv").symlink_to(Path(sys.prefix))
     shutil.copytree(seeded_instance, root / "instance")
     package = root / "namespaces" / "notes"
@@ -404,16 +404,16 @@ def copy_with_notes(tmp_path_factory, seeded_instance) -> Path:
 
 
 def changed_files(copy: Path, folder: str) -> list[str]:
-    """The files of ``folder`` that differ between this repository and the copy, or exist in one only."""
+    """The files of ``folder`` that differ between this repository and the copy, or exist in one only (what
+    the copy leaves out aside)."""
     def differences(compared: filecmp.dircmp, where: str) -> list[str]:
         found = [f"{where}{name}" for name in compared.left_only + compared.right_only + compared.diff_files
-                 if name != "__pycache__"]
+                 if not name.startswith(".")]
         for name, sub in compared.subdirs.items():
-            if name != "__pycache__":
-                found += differences(sub, f"{where}{name}/")
+            found += differences(sub, f"{where}{name}/")
         return found
 
-    return differences(filecmp.dircmp(ROOT / folder, copy / folder, ignore=["__pycache__"]), f"{folder}/")
+    return differences(filecmp.dircmp(ROOT / folder, copy / folder, ignore=list(NOT_COPIED)), f"{folder}/")
 
 
 def test_the_walkthrough_touches_only_its_own_files(copy_with_notes):
