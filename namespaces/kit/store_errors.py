@@ -36,7 +36,7 @@ REFUSALS = {  # what a store raises -> (status, error code)
 
 def refusal(error: StorageError) -> Refusal:
     """The answer to what a store refused: one sentence from its description, and Retry-After for 503."""
-    status, code = REFUSALS[type(error)]
+    status, code = next(REFUSALS[kind] for kind in type(error).__mro__ if kind in REFUSALS)  # a subclass: its base's
     headers = {"Retry-After": str(error.retry_after)} if isinstance(error, StorageUnavailable) else None
     return Refusal(status, code, error.description[:1].upper() + error.description[1:] + ".", headers)
 
