@@ -24,7 +24,7 @@ from security.settings import AUTH_SETTINGS
 from swagger import add_redirect_page_headers, api_scopes, build_api, oauth2_redirect_url
 from swagger.info import TITLE
 
-from .database import open_message_store
+from .database import open_stores
 from .hosts import AbsoluteFormTarget, TrustedHosts
 from .json_body import ApiJSONProvider, ApiRequest
 from .logs import configure_logging, record_routes
@@ -55,7 +55,8 @@ def create_app(config: Mapping[str, str] | None = None, *, instance_path: str | 
     configure_logging(settings.log_level, settings.log_format)
     if settings.metrics or settings.log_format == "json":
         record_routes(app)  # first of the hooks: the request line and the metrics name the route
-    store = open_message_store(app, settings)  # migrations first: a failed one stops start-up
+    # migrations first: a failed one stops start-up
+    database = open_stores(app, settings, [namespace for namespace, _ in namespaces])
     scopes = api_scopes(namespace for namespace, _ in namespaces)
 
     # With no provider configured, the embedded issuer signs tokens and hands its JWKS straight to
@@ -72,7 +73,7 @@ def create_app(config: Mapping[str, str] | None = None, *, instance_path: str | 
     app.add_url_rule("/", "index", lambda: redirect(url_for("doc")))  # keeps a proxy's prefix
     _add_health_check(app)
     replays = schemes.verifier.replay_store if schemes.verifier else None  # checked when shared (Redis)
-    add_readiness_check(app, store, keys, local_issuer=local_issuer is not None,
+    add_readiness_check(app, database, keys, local_issuer=local_issuer is not None,
                         replay_store=replays if isinstance(replays, RedisReplayStore) else None)
     if settings.metrics:
         add_metrics(app)

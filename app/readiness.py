@@ -19,13 +19,13 @@ from flask import Flask
 
 from security import KeySetCache
 from security.replay import RedisReplayStore, ReplayStoreUnavailable
-from storage import MessageStore, StorageUnavailable
+from storage import StorageUnavailable, Store
 
 DATABASE_WITHIN = 1.0  # seconds
 OK = "ok"
 
 
-def add_readiness_check(app: Flask, store: MessageStore, key_sets: Sequence[KeySetCache], *, local_issuer: bool,
+def add_readiness_check(app: Flask, store: Store, key_sets: Sequence[KeySetCache], *, local_issuer: bool,
                         replay_store: RedisReplayStore | None) -> None:
     """``GET /readyz`` on ``app``, checking these parts (``replay_store``: only when one is configured)."""
 
@@ -41,7 +41,7 @@ def add_readiness_check(app: Flask, store: MessageStore, key_sets: Sequence[KeyS
     app.add_url_rule("/readyz", "readyz", readyz, methods=["GET"])
 
 
-def database_check(store: MessageStore) -> str:
+def database_check(store: Store) -> str:
     """``ok``, or why not. The query runs in a thread of its own (a greenlet under gevent), waited for
     ``DATABASE_WITHIN`` seconds: a database that does not answer (a dropped packet, a full backlog) makes the
     probe fail on time rather than hang for the driver's connect timeout."""

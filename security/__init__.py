@@ -4,6 +4,7 @@ from authlib.integrations.flask_oauth2 import current_token
 
 from .errors import AuthFailure, InsufficientScope, InvalidToken, MissingCredentials, SigningKeysUnavailable
 from .keys import KeySetCache
+from .owner import Owner
 from .protector import BearerProtector
 from .validator import AccessToken, AccessTokenValidator
 
@@ -13,6 +14,6 @@ require_auth = BearerProtector()
 
 __all__ = [
     "AccessToken", "AccessTokenValidator", "AuthFailure",
-    "BearerProtector", "InsufficientScope", "InvalidToken", "KeySetCache", "MissingCredentials",
+    "BearerProtector", "InsufficientScope", "InvalidToken", "KeySetCache", "MissingCredentials", "Owner",
     "SigningKeysUnavailable", "current_token", "require_auth",
 ]

@@ -3,8 +3,8 @@
 ``python -m storage migrate [URL] [--issuer ISSUER]`` applies the migrations, exactly once. Without a URL it
 migrates the database the app would use: DATABASE_URL (from the environment or the repository's ``.env``),
 or the default SQLite file in the repository's ``instance/`` folder. ISSUER is the one whose tokens wrote the
-messages stored before authors had an issuer (the app gives its first configured one), needed only when
-there are such messages.
+rows stored before owners had an issuer (the app gives its first configured one), needed only when there
+are such rows.
 ``python -m storage revision "what it changes"`` starts a new file in storage/migrations/versions/.
 """
 
@@ -18,7 +18,7 @@ from pathlib import Path
 from alembic import command
 from dotenv import dotenv_values
 
-from .engine import default_url
+from .engine import SQLITE_FILE, default_url
 from .errors import MigrationError
 from .migrate import alembic_config, migrate
 
@@ -37,8 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m storage", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     upgrade = commands.add_parser("migrate", help="apply the migrations, exactly once")
-    upgrade.add_argument("url", nargs="?", help="default: DATABASE_URL, else instance/messages.db")
-    upgrade.add_argument("--issuer", help="the issuer of the messages stored before authors had one")
+    upgrade.add_argument("url", nargs="?", help=f"default: DATABASE_URL, else instance/{SQLITE_FILE}")
+    upgrade.add_argument("--issuer", help="the issuer of the rows stored before owners had one")
     revision = commands.add_parser("revision", help="start a new migration file")
     revision.add_argument("message")
     args = parser.parse_args(argv)

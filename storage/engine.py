@@ -27,7 +27,7 @@ from sqlalchemy import URL, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import ArgumentError
 
-SQLITE_FILE = "messages.db"
+SQLITE_FILE = "messages.db"  # every resource's tables; named after the first, so existing databases are found
 DEFAULT_BUSY_TIMEOUT = 5.0  # seconds a SQLite writer waits for the lock before giving up
 SQLITE_SYNCHRONOUS = ("FULL", "NORMAL")  # the choices; the first is the default
 POSTGRES_CONNECT_TIMEOUT = 5  # seconds; a server that does not answer is unavailable, not slow

@@ -1,6 +1,7 @@
-"""What can go wrong in the store, one type per answer a caller gives; no HTTP here, only the facts.
+"""What can go wrong in a store, one type per answer a caller gives; no HTTP here, only the facts.
 
-Every error has a ``description``: one sentence fit to show a client (no SQL, no URL, no secret).
+Every error has a ``description``: one sentence fit to show a client (no SQL, no URL, no secret). The
+errors that concern one item take the words of the resource that raises them (``what``: "message").
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ RETRY_AFTER_SECONDS = 1  # how long a client should wait after StorageUnavailabl
 
 
 class StorageError(Exception):
-    """Base of everything the store raises on purpose."""
+    """Base of everything a store raises on purpose."""
 
     def __init__(self, description: str):
         super().__init__(description)
@@ -17,7 +18,7 @@ class StorageError(Exception):
 
 
 class InvalidInput(StorageError, ValueError):
-    """A value breaks a rule of storage.rules; ``field`` names it (``text``, ``cursor``, ...)."""
+    """A value breaks a rule of its store; ``field`` names it (``text``, ``cursor``, ...)."""
 
     def __init__(self, field: str, description: str):
         super().__init__(description)
@@ -25,29 +26,23 @@ class InvalidInput(StorageError, ValueError):
 
 
 class NotFound(StorageError):
-    def __init__(self, message_id: str):
-        super().__init__("no message has this id")
-        self.message_id = message_id
+    """No ``what`` has this id."""
+
+    def __init__(self, item_id: str, what: str):
+        super().__init__(f"no {what} has this id")
+        self.item_id = item_id
 
 
 class NotAuthor(StorageError):
-    """The actor may not change this message: it is someone else's (and, for a delete, no moderator)."""
-
-    DESCRIPTIONS = {
-        "update": "only the message's author may edit it",
-        "delete": "only the message's author, or a moderator, may delete it",
-    }
-
-    def __init__(self, action: str):
-        super().__init__(self.DESCRIPTIONS[action])
-        self.action = action
+    """The actor may not change this item: someone else wrote it (and the actor may not override that).
+    The description says who may."""
 
 
 class VersionMismatch(StorageError):
-    """Optimistic concurrency: the message changed since the version the caller saw."""
+    """Optimistic concurrency: the item changed since the version the caller saw."""
 
-    def __init__(self, current: int):
-        super().__init__(f"the message has changed: its current version is {current}")
+    def __init__(self, current: int, what: str):
+        super().__init__(f"the {what} has changed: its current version is {current}")
         self.current = current
 
 

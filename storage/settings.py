@@ -1,4 +1,4 @@
-"""The settings storage reads: where the messages live and how long a writer or an Idempotency-Key waits.
+"""The settings storage reads: where the data lives, how long a writer waits and an Idempotency-Key is kept.
 Parsed and checked at start-up (see the config package)."""
 
 from __future__ import annotations
@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 from config import ConfigError, Env, read_number, read_text, read_whole_number
 
 from .engine import DEFAULT_BUSY_TIMEOUT, check_url
-from .store import IDEMPOTENCY_KEY_TTL
 
-__all__ = ["StorageSettings"]
+__all__ = ["IDEMPOTENCY_KEY_TTL", "StorageSettings"]
+
+IDEMPOTENCY_KEY_TTL = 86_400  # seconds an Idempotency-Key is remembered, unless configured otherwise
 
 # The longest a request may wait for another writer's SQLite lock (DATABASE_BUSY_TIMEOUT): well below the
 # worker timeout (30 s in gunicorn.conf.py), so a busy database costs a slow 503, never a killed worker.

@@ -15,7 +15,7 @@ error_model = Model(
             required=True,
             description="An error code: RFC 6750 (`invalid_token`, `insufficient_scope`, `invalid_request`), "
             "RFC 9449 (`invalid_dpop_proof`, `use_dpop_nonce`), `unauthorized` when no token was sent, "
-            "`temporarily_unavailable`, `not_author` for someone else's message, `idempotency_key_reused`, or an "
+            "`temporarily_unavailable`, `not_author` for someone else's item, `idempotency_key_reused`, or an "
             "HTTP error name (`not_found`, `precondition_failed`, `precondition_required`...).",
         ),
         "error_description": fields.String(

@@ -12,7 +12,7 @@ list for the docs, the local issuer and ``make token``.
 
 ``answers`` documents one case of one status of the route's own (its description, body model, named
 example and headers); several cases of one status add up, and ``merge_answers`` puts the auth answers
-beside them, e.g. a 403 for a missing scope and another for someone else's message.
+beside them, e.g. a 403 for a missing scope and another for someone else's item.
 """
 
 from __future__ import annotations
@@ -50,8 +50,8 @@ HEADERS = {"WWW-Authenticate": ("string", "The challenge (RFC 6750 §3, RFC 9449
            "Retry-After": ("integer", "Seconds to wait before retrying"),
            "DPoP-Nonce": ("string", "The nonce the next DPoP proof must carry (RFC 9449 §9); it changes every "
                                     "few minutes, so the value shown is only an example"),
-           "ETag": ("string", "The message's entity tag (its version), for If-Match and If-None-Match"),
-           "Location": ("string", "The new message's URL")}
+           "ETag": ("string", "The item's entity tag (its version), for If-Match and If-None-Match"),
+           "Location": ("string", "The new item's URL")}
 EXAMPLE_NONCE = "Tm9uY2UtZXhhbXBsZS0wMDAx"  # the shape of this API's nonces: 24 base64url characters
 
 
@@ -180,7 +180,7 @@ def resolve_cases(named: dict[str, dict], schemes: Schemes) -> None:
 def merge_answers(responses: dict, named: dict, auth: dict, auth_named: dict) -> None:
     """Put a protected route's auth answers (``auth_responses``) beside its own ``responses`` and ``named``
     examples, by status. Where both document one (a 403 for a missing scope, and one for someone else's
-    message), the descriptions join, the auth examples come first (the one Swagger 2.0 shows) and the
+    item), the descriptions join, the auth examples come first (the one Swagger 2.0 shows) and the
     headers describe every case."""
     for status, response in auth.items():
         examples = {**auth_named.get(status, {}), **named.get(status, {})}

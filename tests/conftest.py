@@ -11,7 +11,8 @@ from pytest_httpserver import HTTPServer
 from app import create_app
 from local_issuer.signing_key import load_or_create_key, load_or_create_secret
 from namespaces import NAMESPACES
-from storage import MessageStore, migrate
+from namespaces.messages import MessageStore
+from storage import migrate
 from swagger import api_scopes
 from tests.browser import CHROMIUM_ARGS, chromium_executable, csp_violations
 from tests.postgres import PostgresServer, postgres_bin_or_skip

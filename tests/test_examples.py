@@ -23,10 +23,18 @@ from fnmatch import fnmatch
 
 import pytest
 
-from namespaces.messages import BIDI_EXAMPLE, DELETE_MESSAGES, EXAMPLE_AUTHOR, EXAMPLE_TEXT, INVISIBLE_EXAMPLE, STORE
+from namespaces.messages import (
+    BIDI_EXAMPLE,
+    DELETE_MESSAGES,
+    EXAMPLE_AUTHOR,
+    EXAMPLE_TEXT,
+    INVISIBLE_EXAMPLE,
+    STORE,
+    Owner,
+)
 from security.dpop import access_token_hash
 from security.step_up import EXAMPLE_STEP_UP
-from storage import Owner
+from storage import metadata
 from tests.calls import Call, Caller, Signer
 from tests.dpop_proofs import Proofs
 from tests.support import free_port, live, operations
@@ -170,11 +178,12 @@ def test_examples_appear_only_on_responses(server, http):
 
 
 def reset(app) -> None:
-    """The stored state every case starts from: one message, by the example author."""
+    """The stored state every case starts from: one message, by the example author, and no other row of any
+    resource (every table on storage's MetaData: a resource added later starts empty too)."""
     store = app.extensions[STORE]
     with store.engine.begin() as connection:
-        connection.exec_driver_sql("DELETE FROM idempotency_keys")
-        connection.exec_driver_sql("DELETE FROM messages")
+        for table in reversed(metadata.sorted_tables):
+            connection.execute(table.delete())
     store.create(Owner(app.config["SETTINGS"].auth.issuer, EXAMPLE_AUTHOR), EXAMPLE_TEXT)
 
 

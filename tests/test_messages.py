@@ -20,9 +20,8 @@ import jsonschema_rs
 import pytest
 import requests
 
-from namespaces.messages import STORE
-from storage import PAGE_MAX, TEXT_MAX_CHARS, TEXT_PATTERN, InvalidInput, clean_text
-from storage.rules import INVISIBLE
+from namespaces.messages import INVISIBLE, STORE, TEXT_MAX_CHARS, TEXT_PATTERN, clean_text
+from storage import PAGE_MAX, InvalidInput
 from swagger.bodies import MAX_BODY_BYTES
 from tests.databases import database_of_0001
 from tests.support import live, require_tool, run_together

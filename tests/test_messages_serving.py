@@ -26,7 +26,8 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from storage import PAGE_MAX, MessageStore
+from namespaces.messages import MessageStore
+from storage import PAGE_MAX
 from tests.servers import gunicorn, key_fetches
 from tests.support import AUDIENCE, ROOT, ServerProcess, free_port, run_together
 

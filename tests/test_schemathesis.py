@@ -24,9 +24,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import insert
 
-from namespaces.messages import EXAMPLE, EXAMPLE_AUTHOR, STORE
-from storage import PAGE_DEFAULT, Owner
-from storage.schema import messages
+from namespaces.messages import EXAMPLE, EXAMPLE_AUTHOR, STORE, Owner, messages
+from storage import PAGE_DEFAULT
 from tests.support import operations
 
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"

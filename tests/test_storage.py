@@ -16,25 +16,34 @@ import pytest
 from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import func, insert, select, update
 
+from namespaces.messages import (
+    BIDI_CONTROLS,
+    EXPIRED_KEYS_PER_CREATE,
+    INVISIBLE,
+    SPACE,
+    SWEEP_EXPIRED_KEYS,
+    TEXT_MAX_CHARS,
+    MessageStore,
+    Owner,
+    clean_text,
+    idempotency_keys,
+    messages,
+)
 from storage import (
     CURSOR_LENGTH,
     CURSOR_PATTERN,
+    ID_PATTERN,
     PAGE_MAX,
-    TEXT_MAX_CHARS,
     IdempotencyKeyReused,
     InvalidInput,
-    MessageStore,
     NotAuthor,
     NotFound,
-    Owner,
     StorageUnavailable,
     VersionMismatch,
-    clean_text,
+    decode_cursor,
     migrate,
 )
-from storage.rules import BIDI_CONTROLS, INVISIBLE, SPACE
-from storage.schema import idempotency_keys, messages
-from storage.store import EPOCH, EXPIRED_KEYS_PER_CREATE, ID_PATTERN, SWEEP_EXPIRED_KEYS, decode_cursor
+from storage.paging import EPOCH
 from tests.support import run_together
 
 ISSUER, OTHER_ISSUER = "https://login.example.com/", "https://other.example.com/"

@@ -20,11 +20,10 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
+from namespaces.messages import MessageStore, Owner
 from storage import (
-    MessageStore,
     MigrationError,
     NotAuthor,
-    Owner,
     StorageUnavailable,
     check_url,
     default_url,
@@ -252,7 +251,7 @@ def test_the_default_database_is_a_file_in_the_instance_folder(tmp_path):
 
 WRITE_UNTIL_KILLED = """
 import os, sys, threading
-from storage import MessageStore, Owner
+from namespaces.messages import MessageStore, Owner
 store = MessageStore.open(sys.argv[1], sqlite_synchronous=sys.argv[2])
 WRITER = Owner("https://login.example.com/", "writer")
 
