@@ -180,12 +180,13 @@ def test_refusals_log_the_actor(server, tokens, http, caplog):
 
 
 def test_the_access_log_names_the_actor(provider, tokens, http, tmp_path):
-    """`make serve`'s access log (gunicorn) ends each line with the request's actor."""
+    """`make serve`'s access log (gunicorn) names each request's actor, just before the request id that ends the
+    line."""
     with gunicorn(provider, tmp_path, WEB_CONCURRENCY="1") as url:
         assert http.get(url + "/api/private", headers=bearer(tokens.make(act={"sub": "agent-1"}))).status_code == 200
         assert http.get(url + "/api/private", headers=bearer(tokens.make())).status_code == 200
     lines = [line for line in (tmp_path / "stdout.log").read_text().splitlines() if "/api/private" in line]
-    assert [line.rsplit(" ", 1)[1] for line in lines] == ['actor="agent-1"', 'actor="-"']
+    assert [line.rsplit(" ", 2)[1] for line in lines] == ['actor="agent-1"', 'actor="-"']
 
 
 def test_an_actor_cannot_break_the_access_log_line(tmp_path):
