@@ -20,7 +20,7 @@ base64url text. A repeat proof then costs one payload parse, one signature check
 
 from __future__ import annotations
 
-import base64
+import binascii
 import hashlib
 import json
 import math
@@ -43,6 +43,8 @@ MAX_JTI_LENGTH = 256
 KEY_CACHE_SIZE = 1024
 PROOF_TYPES = frozenset({"dpop+jwt", "application/dpop+jwt"})
 COMPACT_JWS = re.compile(r"([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)")
+TO_STANDARD_BASE64 = bytes.maketrans(b"-_", b"+/")
+JSON = json.JSONDecoder()
 
 HTU_MISMATCH = "The DPoP proof's htu does not match the request URL."
 NONCE_MISSING = "The DPoP proof lacks a nonce. Use the one in the DPoP-Nonce header."
@@ -83,15 +85,26 @@ class VerifiedProof:
 
 
 def _decode_segment(segment: str) -> bytes:
-    """A segment COMPACT_JWS matched (so only base64url characters); raises ValueError if its length is impossible."""
-    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    """A segment COMPACT_JWS matched (so only base64url characters); raises ValueError if its length is impossible.
+    What base64.urlsafe_b64decode does, without its wrapper's checks and conversions (nothing to do here)."""
+    return binascii.a2b_base64((segment + "=" * (-len(segment) % 4)).encode("ascii").translate(TO_STANDARD_BASE64))
 
 
 def _json_object(segment: str) -> dict | None:
     """The JSON object a segment holds, or None for anything else (bad base64, bad UTF-8, bad or too
-    deeply nested JSON, another JSON type). NaN and Infinity get through: the numeric checks refuse them."""
+    deeply nested JSON, another JSON type). NaN and Infinity get through: the numeric checks refuse them.
+
+    A proof's payload is one JSON object and nothing around it: ``raw_decode`` reads it for about two thirds
+    of what ``json.loads`` costs. Anything else (whitespace around it, text after it, no JSON) gets json.loads's
+    own answer, so what is accepted and how it reads stay json.loads's."""
     try:
-        value = json.loads(_decode_segment(segment).decode("utf-8"))
+        text = _decode_segment(segment).decode("utf-8")
+        try:
+            value, end = JSON.raw_decode(text)
+        except ValueError:
+            end = -1
+        if end != len(text):
+            value = json.loads(text)
     except (ValueError, RecursionError):
         return None
     return value if isinstance(value, dict) else None
