@@ -158,11 +158,14 @@ class DPoPVerifier:
         return " ".join(self.algorithms)
 
     def verify(
-        self, proof: str, *, method: str, url: str, access_token: str | None = None, bound_to: str | None = None
+        self, proof: str, *, method: str, url: str, access_token: str | None = None, bound_to: str | None = None,
+        access_token_sha256: bytes | None = None,
     ) -> VerifiedProof:
         """Check ``proof`` (the ``DPoP`` header) for a request of ``method`` to ``url`` (as it reached us; a
         query is ignored). ``access_token``: the token sent with it, which ``ath`` must hash.
         ``bound_to``: the token's ``cnf.jkt`` (see ``token_binding``), which the proof's key must match.
+        ``access_token_sha256``: that token's SHA-256 when the caller has it already (the verified-token
+        cache keys its entries by it), so that it is not computed twice.
 
         Checked in order, first failure wins: form and size, header (typ, alg, jwk), signature, iat
         (and exp/nbf if present), htm, htu, jti, ath, the token's jkt (invalid_token), the nonce
@@ -205,7 +208,9 @@ class DPoPVerifier:
             ath = claims.get("ath")
             if not isinstance(ath, str):
                 raise _refuse("The DPoP proof's ath (the access token's hash) is missing or not a string.")
-            if ath != access_token_hash(access_token):
+            expected = (access_token_hash(access_token) if access_token_sha256 is None
+                        else b64url_encode(access_token_sha256))
+            if ath != expected:
                 raise _refuse("The DPoP proof's ath does not match the access token.")
         if bound_to is not None and key.jkt != bound_to:
             raise DPoPError(INVALID_TOKEN, "The access token is bound to another key than the DPoP proof's.")

@@ -99,11 +99,11 @@ class AuthorizationSchemes:
         if proof is None or "," in proof:
             return None
         access_token = header[5:]
-        token = self.tokens.cached(access_token)
-        if token is None or not token.scopes.issuperset(required):
+        entry = self.tokens.cached_entry(access_token)
+        if entry is None or not entry.token.scopes.issuperset(required):
             return None
-        DPoPRequest(self.tokens, self.verifier, access_token).check_proof(token, environ)
-        return token
+        DPoPRequest(self.tokens, self.verifier, access_token).check_proof(entry.token, environ, entry.sha256)
+        return entry.token
 
     def parse(self, request):
         """Authlib's ``parse_request_authorization``: the validator for this request's scheme, and its token."""
@@ -168,13 +168,15 @@ class DPoPRequest:
         self.check_proof(token, request.environ)
         self.tokens.validate_token(token, scopes, request)
 
-    def check_proof(self, token: AccessToken, environ: dict) -> None:
+    def check_proof(self, token: AccessToken, environ: dict, access_token_sha256: bytes | None = None) -> None:
         """The token's binding and the request's proof (security/dpop.py), every check on every request;
-        the next nonce, if any, goes in ``environ[NEXT_NONCE]``. Raises the AuthFailure that refuses it."""
+        the next nonce, if any, goes in ``environ[NEXT_NONCE]``. Raises the AuthFailure that refuses it.
+        ``access_token_sha256``: the access token's, when the verified-token cache gave it (for ``ath``)."""
         try:
             bound_to = token_binding(token.claims, DPOP)
             proof = self.verifier.verify(environ[PROOF], method=environ["REQUEST_METHOD"], url=request_url(environ),
-                                         access_token=self.access_token, bound_to=bound_to)
+                                         access_token=self.access_token, bound_to=bound_to,
+                                         access_token_sha256=access_token_sha256)
         except DPoPError as error:
             raise _refusal(error, token) from None
         except ReplayStoreUnavailable:
