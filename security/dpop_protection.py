@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from urllib.parse import quote
 
 from .dpop import INVALID_PROOF, INVALID_REQUEST, INVALID_TOKEN, DPoPError, DPoPVerifier, token_binding
@@ -47,8 +48,15 @@ def request_url(environ: dict) -> str:
     (and, with TRUSTED_PROXIES, the proxy middleware) left them, the path percent-encoded again. What
     werkzeug's ``request.base_url`` gives, for a fifth of its cost (this runs on every DPoP request)."""
     host = environ.get("HTTP_HOST") or f"{environ['SERVER_NAME']}:{environ['SERVER_PORT']}"
-    path = (environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")).encode("latin-1")  # WSGI's str of bytes
-    return f"{environ['wsgi.url_scheme']}://{host}{quote(path, safe=PATH_SAFE)}"
+    path = _quoted_path(environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""))
+    return f"{environ['wsgi.url_scheme']}://{host}{path}"
+
+
+@lru_cache(maxsize=1024)
+def _quoted_path(path: str) -> str:
+    """A WSGI path (a str of bytes) percent-encoded again; memoised, as htu.py's normalisation is: a
+    client calls the same few paths, and quoting costs more than the lookup."""
+    return quote(path.encode("latin-1"), safe=PATH_SAFE)
 
 
 class AuthorizationSchemes:
