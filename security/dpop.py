@@ -44,7 +44,7 @@ KEY_CACHE_SIZE = 1024
 PROOF_TYPES = frozenset({"dpop+jwt", "application/dpop+jwt"})
 COMPACT_JWS = re.compile(r"([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)")
 TO_STANDARD_BASE64 = bytes.maketrans(b"-_", b"+/")
-JSON = json.JSONDecoder()
+JSON_DECODER = json.JSONDecoder()
 
 HTU_MISMATCH = "The DPoP proof's htu does not match the request URL."
 NONCE_MISSING = "The DPoP proof lacks a nonce. Use the one in the DPoP-Nonce header."
@@ -100,7 +100,7 @@ def _json_object(segment: str) -> dict | None:
     try:
         text = _decode_segment(segment).decode("utf-8")
         try:
-            value, end = JSON.raw_decode(text)
+            value, end = JSON_DECODER.raw_decode(text)
         except ValueError:
             end = -1
         if end != len(text):
