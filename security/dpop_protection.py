@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from urllib.parse import quote
 
 from metrics.catalog import DPOP_ACCEPTED, DPOP_PROOFS, TOKEN_CACHE_HIT
@@ -50,8 +51,15 @@ def request_url(environ: dict) -> str:
     (and, with TRUSTED_PROXIES, the proxy middleware) left them, the path percent-encoded again. What
     werkzeug's ``request.base_url`` gives, for a fifth of its cost (this runs on every DPoP request)."""
     host = environ.get("HTTP_HOST") or f"{environ['SERVER_NAME']}:{environ['SERVER_PORT']}"
-    path = (environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")).encode("latin-1")  # WSGI's str of bytes
-    return f"{environ['wsgi.url_scheme']}://{host}{quote(path, safe=PATH_SAFE)}"
+    path = _quoted_path(environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""))
+    return f"{environ['wsgi.url_scheme']}://{host}{path}"
+
+
+@lru_cache(maxsize=1024)
+def _quoted_path(path: str) -> str:
+    """A WSGI path (a str of bytes) percent-encoded again; memoised, as htu.py's normalisation is: a
+    client calls the same few paths, and quoting costs more than the lookup."""
+    return quote(path.encode("latin-1"), safe=PATH_SAFE)
 
 
 class AuthorizationSchemes:
@@ -106,12 +114,12 @@ class AuthorizationSchemes:
         if proof is None or "," in proof:
             return None
         access_token = header[5:]
-        token = self.tokens.cached(access_token)
-        if token is None or not token.scopes.issuperset(required):
+        entry = self.tokens.cached_entry(access_token)
+        if entry is None or not entry.token.scopes.issuperset(required):
             return None
         TOKEN_CACHE_HIT.inc()
-        DPoPRequest(self.tokens, self.verifier, access_token).check_proof(token, environ)
-        return token
+        DPoPRequest(self.tokens, self.verifier, access_token).check_proof(entry.token, environ, entry.sha256)
+        return entry.token
 
     def parse(self, request):
         """Authlib's ``parse_request_authorization``: the validator for this request's scheme, and its token."""
@@ -177,13 +185,15 @@ class DPoPRequest:
         self.check_proof(token, request.environ)
         self.tokens.validate_token(token, scopes, request)
 
-    def check_proof(self, token: AccessToken, environ: dict) -> None:
+    def check_proof(self, token: AccessToken, environ: dict, access_token_sha256: bytes | None = None) -> None:
         """The token's binding and the request's proof (security/dpop.py), every check on every request;
-        the next nonce, if any, goes in ``environ[NEXT_NONCE]``. Raises the AuthFailure that refuses it."""
+        the next nonce, if any, goes in ``environ[NEXT_NONCE]``. Raises the AuthFailure that refuses it.
+        ``access_token_sha256``: the access token's, when the verified-token cache gave it (for ``ath``)."""
         try:
             bound_to = token_binding(token.claims, DPOP)
             proof = self.verifier.verify(environ[PROOF], method=environ["REQUEST_METHOD"], url=request_url(environ),
-                                         access_token=self.access_token, bound_to=bound_to)
+                                         access_token=self.access_token, bound_to=bound_to,
+                                         access_token_sha256=access_token_sha256)
         except DPoPError as error:
             if error.error != INVALID_TOKEN:  # a binding fault is the token's, not the proof's
                 DPOP_PROOFS.labels(outcome="replayed" if error.description == REPLAYED else "refused").inc()

@@ -60,20 +60,28 @@ class MemoryReplayStore:
         self._by_second: dict[int, list[str]] = {}  # keys by the whole second they expire in
         self._swept_to = int(clock())
         self._lock = threading.Lock()
+        # The two answers, made once: this runs on every DPoP request.
+        self._first, self._again = Mark(True, self.since), Mark(False, self.since)
 
     def mark_once(self, key: str, ttl: float) -> Mark:
         with self._lock:
             now = self._clock()
-            self._sweep(now)
+            if now >= self._swept_to + 1:  # a new second: the call only then
+                self._sweep(now)
             expiry = self._expiry.get(key)
             if expiry is not None and expiry > now:
-                return Mark(False, self.since)
+                return self._again
             if len(self._expiry) >= self.maxsize:
                 raise ReplayStoreUnavailable("the in-memory DPoP replay store is full")
             expiry = now + ttl
             self._expiry[key] = expiry
-            self._by_second.setdefault(math.ceil(expiry), []).append(key)
-            return Mark(True, self.since)
+            second = math.ceil(expiry)
+            keys = self._by_second.get(second)
+            if keys is None:
+                self._by_second[second] = [key]
+            else:
+                keys.append(key)
+            return self._first
 
     def _sweep(self, now: float) -> None:
         """Drop the entries that expired in the whole seconds since the last sweep."""

@@ -47,6 +47,7 @@ class Verified:
     not_before: float  # the latest of nbf and iat, minus leeway
     deadline: float  # exp plus leeway, capped by the cache's TTL and the key set's next refresh
     size: int = 0  # bytes the entry is counted for, set by the cache
+    sha256: bytes = b""  # the token string's SHA-256, the entry's key, set by the cache (a DPoP proof's ath hashes it)
 
 
 def footprint(token: "AccessToken") -> int:
@@ -112,10 +113,10 @@ class VerifiedTokenCache:
         deadline = min(entry.deadline, now + self.ttl)
         if not entry.not_before <= now < deadline:
             return
-        entry = replace(entry, deadline=deadline, size=max(footprint(entry.token), self._share))
+        digest = sha256(token_string.encode()).digest()
+        entry = replace(entry, deadline=deadline, size=max(footprint(entry.token), self._share), sha256=digest)
         if entry.size > self._entries.maxsize:
             return
-        digest = sha256(token_string.encode()).digest()
         with self._lock:
             self._entries[digest] = entry
 

@@ -181,13 +181,18 @@ class AccessTokenValidator(BearerTokenValidator):
         """The token, when it passed every check before and nothing since can have changed the outcome:
         it is inside its time window (read now) and the issuer's key set is the one it was verified
         against. None means: run the full check."""
+        entry = self.cached_entry(token_string)
+        return None if entry is None else entry.token
+
+    def cached_entry(self, token_string: str) -> Verified | None:
+        """``cached``'s answer with the rest of its cache entry (the token string's SHA-256 among it)."""
         if self.cache is None:
             return None
         entry = self.cache.get(token_string)
         if entry is None:
             return None
         keys = self._sole_keys or self.key_sets[entry.token.claims["iss"]]  # a verified iss is one of ours
-        return entry.token if entry.key_set is keys.key_set else None
+        return entry if entry.key_set is keys.key_set else None
 
     def _remember(self, cache: VerifiedTokenCache, token_string: str, token: AccessToken, key: Key) -> None:
         keys = self.key_sets[token.claims["iss"]]
