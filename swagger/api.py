@@ -85,7 +85,8 @@ def oauth2_redirect_url() -> str:
 
 
 def docs_settings(api: Api, audience: str, dpop_mode: str, client_id: str | None, local_client) -> dict:
-    """What our swagger-ui.html template hands to Swagger UI: spec URL, redirect page and OAuth defaults."""
+    """What our swagger-ui.html template hands to Swagger UI: spec URL (OpenAPI 3; the header links both
+    documents), redirect page and OAuth defaults."""
     oauth = {
         "appName": info.TITLE,
         "usePkceWithAuthorizationCodeGrant": True,
@@ -98,7 +99,8 @@ def docs_settings(api: Api, audience: str, dpop_mode: str, client_id: str | None
         if is_direct_loopback(request.remote_addr, urlsplit(request.host_url).hostname, request.headers):
             oauth["clientSecret"] = local_client.client_secret
     return {
-        "specsUrl": api.specs_url,
+        "specsUrl": url_for("openapi"),  # OpenAPI 3: named examples in a selector, and links
+        "documents": {"OpenAPI 3.0": url_for("openapi"), "Swagger 2.0": api.specs_url},
         # a path: the page makes it absolute against its own address, so the Host header cannot move it
         "oauth2RedirectUrl": url_for("restx_doc.static", filename="oauth2-redirect.html"),
         "oauth": oauth,

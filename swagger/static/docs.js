@@ -9,14 +9,56 @@
 "use strict";
 
 const encoder = new TextEncoder();
+const DPOP_SCHEME = "dpop"; // the security scheme's name in the API documents
 
-// A pasted token without a scheme gets "Bearer "; "Bearer x", "Basic x"... are left alone.
+// The bearer field's token goes out as "Bearer <field>" (OpenAPI 3's http bearer scheme): pasted with its
+// scheme ("Bearer x", "DPoP x"), the field's own scheme wins; a bare token in an apiKey header gets "Bearer ".
 function addBearerScheme(request) {
     const auth = request.headers && request.headers.Authorization;
-    if (typeof auth === "string" && auth.trim() && !/\s/.test(auth.trim())) {
+    if (typeof auth !== "string" || !auth.trim()) {
+        return request;
+    }
+    const doubled = auth.trim().match(/^bearer\s+((?:bearer|dpop)\s+\S+)$/i);
+    if (doubled) {
+        request.headers.Authorization = doubled[1];
+    } else if (!/\s/.test(auth.trim())) {
         request.headers.Authorization = "Bearer " + auth.trim();
     }
     return request;
+}
+
+// OpenAPI 3 names the dpop scheme `type: http, scheme: DPoP`. Swagger UI 4.19 draws a field only for the
+// basic and bearer schemes, and sends nothing for others: this plugin draws the field, and
+// requestInterceptor sends what it holds as "Authorization: DPoP <token>".
+function DPoPFieldPlugin() {
+    return {
+        wrapComponents: {
+            HttpAuth: (Original, system) => function (props) {
+                const h = system.React.createElement;
+                if (String(props.schema.get("scheme") || "").toLowerCase() !== "dpop") {
+                    return h(Original, props);
+                }
+                const {name, schema, authorized, onChange, getComponent} = props;
+                const Markdown = getComponent("Markdown", true);
+                const held = authorized && authorized.getIn([name, "value"]);
+                const field = held ? h("code", null, " ****** ") : h("input", {
+                    type: "text", "aria-label": "auth-dpop-value",
+                    onChange: (event) => onChange({name, schema, value: event.target.value}),
+                });
+                return h("div", null,
+                    h("h4", null, h("code", null, name), "  (http, DPoP)"),
+                    held ? h("h6", null, "Authorized") : null,
+                    h("div", {className: "wrapper"}, h(Markdown, {source: schema.get("description")})),
+                    h("div", {className: "wrapper"}, h("label", null, "Value:"), field));
+            },
+        },
+    };
+}
+
+// The token held by the dpop field (see DPoPFieldPlugin), or null.
+function dpopFieldToken() {
+    const token = window.ui && window.ui.authSelectors.authorized().getIn([DPOP_SCHEME, "value"]);
+    return token ? String(token).trim().replace(/^dpop\s+/i, "") : null;
 }
 
 function base64url(bytes) {
@@ -155,6 +197,9 @@ function requestInterceptor(signer) {
         if (isTokenRequest(request)) {
             return signer ? signer.sign(request) : request;
         }
+        if (!request.loadSpec && !authorizationHeader(headers) && dpopFieldToken()) {
+            headers.Authorization = "DPoP " + dpopFieldToken();
+        }
         const name = authorizationHeader(headers);
         const [scheme, token] = name ? String(headers[name]).trim().split(/\s+/, 2) : [];
         if (/^dpop$/i.test(scheme || "") && token && signer) {
@@ -208,7 +253,8 @@ window.addEventListener("load", function () {
             SwaggerUIStandalonePreset.slice(1) // No Topbar
         ],
         plugins: [
-            SwaggerUIBundle.plugins.DownloadUrl
+            SwaggerUIBundle.plugins.DownloadUrl,
+            DPoPFieldPlugin,
         ],
         displayRequestDuration: true,
         docExpansion: docs.docExpansion
