@@ -27,6 +27,18 @@ function addBearerScheme(request) {
     return request;
 }
 
+// Each tag's operations in the order people use them: a collection before its items, and on each path
+// read (list or get), create, replace, edit, delete. Tags keep the document's order (the README's).
+const METHOD_ORDER = ["get", "post", "put", "patch", "delete", "head", "options"];
+
+function operationsSorter(a, b) {
+    const [pathA, pathB] = [a.get("path"), b.get("path")];
+    if (pathA !== pathB) {
+        return pathA < pathB ? -1 : 1;
+    }
+    return METHOD_ORDER.indexOf(a.get("method")) - METHOD_ORDER.indexOf(b.get("method"));
+}
+
 // OpenAPI 3 names the dpop scheme `type: http, scheme: DPoP`. Swagger UI 4.19 draws a field only for the
 // basic and bearer schemes, and sends nothing for others: this plugin draws the field, and
 // requestInterceptor sends what it holds as "Authorization: DPoP <token>".
@@ -257,6 +269,7 @@ window.addEventListener("load", function () {
             DPoPFieldPlugin,
         ],
         displayRequestDuration: true,
+        operationsSorter: operationsSorter,
         docExpansion: docs.docExpansion
     });
     ui.initOAuth(docs.oauth);
