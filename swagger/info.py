@@ -57,9 +57,19 @@ def _any_of(values) -> str:
     return " or ".join(f"`{value}`" for value in values)
 
 
+INTRO = ("The reference Flask-RESTX API protected by Auth0 (or any OpenID Connect provider). Press **Authorize** "
+         "to log in (or paste a token), then *Try it out* on a route.")
+FOLDED = "Getting a token, scopes, errors, DPoP"
+MORE = ("More in the README (*Calling it*, *Calling it with DPoP*, *Messages*, *Errors*) and in `docs/swagger-ui.md`, "
+        "which describes this page.")
+
+
 def description(*, issuers, audiences, local: bool, scopes: dict[str, str], dpop: str) -> str:
-    """The `info.description`: the mode in force, then how to get a token, the scopes and the error format."""
+    """The `info.description`: a short intro and the mode in force, then, folded (an HTML `<details>`, which
+    CommonMark keeps and Swagger UI draws closed), how to get a token, the scopes and the error format: the
+    page's first screen shows the title, the intro, Authorize and the first routes."""
     if local:
+        short = "**Development mode**: the API trusts its built-in local issuer."
         mode = (
             "**Development mode: this API trusts a local development issuer** "
             f"({_any_of(issuers)}), built in, for trying the API without an identity provider. "
@@ -67,8 +77,8 @@ def description(*, issuers, audiences, local: bool, scopes: dict[str, str], dpop
             "OpenID Connect provider instead."
         )
     else:
-        mode = f"Tokens are issued by {_any_of(issuers)} for the audience {_any_of(audiences)}."
+        short = mode = f"Tokens are issued by {_any_of(issuers)} for the audience {_any_of(audiences)}."
     return (
-        "The reference Flask-RESTX API protected by Auth0 (or any OpenID Connect provider).\n\n"
-        f"{mode} {DPOP[dpop]}\n\n{TOKENS}\n{scopes_section(scopes)}\n{ERROR_FORMAT}"
+        f"{INTRO} {short}\n\n<details><summary>{FOLDED}</summary>\n\n"
+        f"{mode} {DPOP[dpop]}\n\n{TOKENS}\n{scopes_section(scopes)}\n{ERROR_FORMAT}\n{MORE}\n\n</details>\n"
     )

@@ -114,10 +114,11 @@ class DocsPage:
             headers[name.strip().lower()] = value.strip()
         return int(status.inner_text().strip()), shown, headers
 
-    def screenshot(self, name: str) -> Path:
+    def screenshot(self, name: str, full_page: bool = True) -> Path:
+        """The page (``full_page=False``: what the window shows) in build/screenshots."""
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         path = SCREENSHOTS / f"{name}.png"
-        self.page.screenshot(path=str(path), full_page=True)
+        self.page.screenshot(path=str(path), full_page=full_page)
         return path
 
 
