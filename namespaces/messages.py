@@ -150,7 +150,7 @@ IDEMPOTENCY_KEY = {"in": "header", "type": "string", "minLength": 1, "maxLength"
                                   "remembered for `IDEMPOTENCY_KEY_TTL` seconds from their first use (a day unless "
                                   "configured otherwise): after that, the same key makes a new message."}
 ENTITY_TAGS = r'^(W/)?"[^"]*"( *, *(W/)?"[^"]*")*$'  # a list of entity tags (RFC 9110), but not *
-IF_MATCH = {"in": "header", "type": "string", "required": True, "pattern": ENTITY_TAGS,
+IF_MATCH = {"in": "header", "type": "string", "required": True, "pattern": ENTITY_TAGS, "x-example": '"1"',
             "description": "The `ETag` of the message as you last saw it. The edit happens only if the message "
                            "is still at that version (412 otherwise), so no edit is ever lost."}
 IF_NONE_MATCH = {"in": "header", "type": "string",
@@ -207,8 +207,9 @@ def no_subject() -> Refusal:
 
 
 def precondition_required() -> Refusal:
-    return Refusal(428, "precondition_required", "Send If-Match with the message's ETag (as GET, POST or PATCH "
-                                                 "gave it); * or anything else is not enough to protect an edit.")
+    return Refusal(428, "precondition_required", "If-Match is missing or is not an entity tag: send the message's ETag "
+                                                 'with its quotes ("1", not 1) as GET, POST or PATCH gave it; * is not '
+                                                 "enough to protect an edit.")
 
 
 def refusing_store_errors(view):

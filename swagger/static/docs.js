@@ -10,6 +10,7 @@
 
 const encoder = new TextEncoder();
 const DPOP_SCHEME = "dpop"; // the security scheme's name in the API documents
+const CARRIED = new Set(["message_id", "If-Match"]); // the parameters filled from a message's answer
 
 // The bearer field's token goes out as "Bearer <field>" (OpenAPI 3's http bearer scheme): pasted with its
 // scheme ("Bearer x", "DPoP x"), the field's own scheme wins; a bare token in an apiKey header gets "Bearer ".
@@ -38,6 +39,65 @@ function operationsSorter(a, b) {
     }
     return METHOD_ORDER.indexOf(a.get("method")) - METHOD_ORDER.indexOf(b.get("method"));
 }
+
+// Values carried from answer to call: after the page creates, reads or edits a message, the item operations'
+// message_id and If-Match fields hold its id and current ETag, until the user types their own in a field
+// (emptying it hands it back). The fields are filled as Swagger UI draws them, through their own input
+// events, so what the page shows is what it sends.
+class CarriedValues {
+    constructor() {
+        this.values = {}; // parameter name -> value
+        this.typed = new Set(); // "METHOD path parameter" of the fields the user typed in
+        document.addEventListener("input", (event) => {
+            const key = event.isTrusted && this.key(event.target);
+            if (key) {
+                if (event.target.value) {
+                    this.typed.add(key);
+                } else {
+                    this.typed.delete(key);
+                }
+            }
+        }, true);
+        new MutationObserver(() => this.fill()).observe(document.body, {childList: true, subtree: true});
+    }
+
+    // The field's key when it is one of the parameters carried, else null.
+    key(field) {
+        const row = field instanceof HTMLInputElement && field.closest("tr[data-param-name]");
+        const block = row && field.closest(".opblock");
+        const path = block && block.querySelector("[data-path]");
+        const method = block && block.querySelector(".opblock-summary-method");
+        const name = row && row.dataset.paramName;
+        if (!path || !method || !CARRIED.has(name)) {
+            return null;
+        }
+        return `${method.textContent.trim()} ${path.dataset.path} ${name}`;
+    }
+
+    // A message's answer (a body with an id and a version, and an ETag): its values are carried.
+    remember(response) {
+        const body = response.body;
+        const tag = response.headers && (response.headers.etag || response.headers.ETag);
+        if (response.ok && tag && body && typeof body.id === "string" && Number.isInteger(body.version)) {
+            this.values = {message_id: body.id, "If-Match": tag};
+            this.fill();
+        }
+        return response;
+    }
+
+    fill() {
+        for (const name of Object.keys(this.values)) {
+            for (const field of document.querySelectorAll(`tr[data-param-name="${name}"] input`)) {
+                const key = this.key(field);
+                if (key && !this.typed.has(key) && field.value !== this.values[name]) {
+                    SET_VALUE.call(field, this.values[name]);
+                    field.dispatchEvent(new Event("input", {bubbles: true})); // React's onChange: Swagger UI's state
+                }
+            }
+        }
+    }
+}
+const SET_VALUE = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, "value").set;
 
 // OpenAPI 3 names the dpop scheme `type: http, scheme: DPoP`. Swagger UI 4.19 draws a field only for the
 // basic and bearer schemes, and sends nothing for others: this plugin draws the field, and
@@ -253,11 +313,13 @@ window.addEventListener("load", function () {
         showNote(NOTE_NO_WEBCRYPTO);
     }
     watchPastedTokens();
+    const carried = window.carriedValues = new CarriedValues();
     const ui = window.ui = SwaggerUIBundle({
         url: docs.specsUrl,
         // a path, made absolute against the address the browser is at: no request header decides it
         oauth2RedirectUrl: new URL(docs.oauth2RedirectUrl, window.location.href).href,
         requestInterceptor: requestInterceptor(signer),
+        responseInterceptor: (response) => carried.remember(response),
         validatorUrl: null,
         dom_id: "#swagger-ui",
         presets: [
