@@ -10,6 +10,7 @@
 
 const encoder = new TextEncoder();
 const DPOP_SCHEME = "dpop"; // the security scheme's name in the API documents
+const LOGIN_SCHEME = "authorization_code"; // the code + PKCE login, defined in every mode
 const CARRIED = new Set(["message_id", "If-Match"]); // the parameters filled from a message's answer
 
 // The bearer field's token goes out as "Bearer <field>" (OpenAPI 3's http bearer scheme): pasted with its
@@ -124,6 +125,57 @@ function DPoPFieldPlugin() {
                     h("div", {className: "wrapper"}, h("label", null, "Value:"), field));
             },
         },
+    };
+}
+
+const DPOP_EXPLAINED = "DPoP (RFC 9449): this page holds a P-256 key made by WebCrypto, which it cannot export " +
+    "(not even its own script can read the private half). Its logins send a proof with the token request, so " +
+    "the token comes back bound to that key; every call then carries a fresh, single-use proof (its own jti, " +
+    "the token's hash), and a nonce demand (use_dpop_nonce) is answered by one retry with the nonce. A " +
+    "DPoP-bound token pasted here cannot work: it is bound to the key of the client that got it, which this " +
+    "page does not hold.";
+const BEARER_SWITCH = "Log in for plain Bearer tokens (no DPoP): the Curl box's command then runs as shown.";
+const SPENT_PROOF = "<spent: a DPoP proof is single-use>";
+const NOTE_SPENT_PROOF = "The page signed this call with its own key (DPoP). The proof it sent was single-use: " +
+    "sent again, the API refuses it (invalid_dpop_proof, already used), so the DPoP header above is left out. " +
+    "The token is bound to the page's key, which cannot be exported, so it cannot be replayed outside the " +
+    "page. For a command that runs, tick \"Log in for plain Bearer tokens\" under Authorize (when the API " +
+    "takes Bearer tokens), or make a proof per call with `make dpop-proof` (README, \"Calling it with DPoP\").";
+
+// What the page's logins ask for: DPoP-bound tokens unless the user switched to Bearer (AUTH_DPOP=allowed).
+const logins = {bearer: false};
+
+// The Authorize dialog says what the page does with DPoP, and offers the Bearer switch when the API takes
+// both; the Curl box of a call signed by the page shows no spent proof as if it could be reused.
+function DPoPExplainedPlugin(docs) {
+    return function () {
+        return {
+            wrapComponents: {
+                auths: (Original, system) => function (props) {
+                    const h = system.React.createElement;
+                    // once, above the logins (the dialog draws one group of forms per scheme)
+                    if (docs.dpop === "off" || !props.definitions.has(LOGIN_SCHEME)) {
+                        return h(Original, props);
+                    }
+                    const toggle = docs.dpop === "allowed" && h("label", {className: "bearer-switch"},
+                        h("input", {type: "checkbox", defaultChecked: logins.bearer,
+                            onChange: (event) => { logins.bearer = event.target.checked; }}),
+                        " " + BEARER_SWITCH);
+                    return h("div", null,
+                        h("div", {className: "dpop-explained"}, h("p", null, DPOP_EXPLAINED), toggle || null),
+                        h(Original, props));
+                },
+                curl: (Original, system) => function (props) {
+                    const h = system.React.createElement;
+                    if (!(props.request && props.request.getIn(["headers", "DPoP"]))) {
+                        return h(Original, props);
+                    }
+                    const request = props.request.setIn(["headers", "DPoP"], SPENT_PROOF);
+                    return h("div", null, h(Original, {...props, request}),
+                        h("p", {className: "spent-proof"}, NOTE_SPENT_PROOF));
+                },
+            },
+        };
     };
 }
 
@@ -267,7 +319,7 @@ function requestInterceptor(signer) {
         addBearerScheme(request);
         const headers = request.headers || (request.headers = {});
         if (isTokenRequest(request)) {
-            return signer ? signer.sign(request) : request;
+            return signer && !logins.bearer ? signer.sign(request) : request;
         }
         if (!request.loadSpec && !authorizationHeader(headers) && dpopFieldToken()) {
             headers.Authorization = "DPoP " + dpopFieldToken();
@@ -329,6 +381,7 @@ window.addEventListener("load", function () {
         plugins: [
             SwaggerUIBundle.plugins.DownloadUrl,
             DPoPFieldPlugin,
+            DPoPExplainedPlugin(docs),
         ],
         displayRequestDuration: true,
         operationsSorter: operationsSorter,
