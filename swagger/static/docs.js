@@ -5,7 +5,8 @@
 // cannot be exported (not even by this script). Every request goes through requestInterceptor, which
 // Swagger UI 4.19 awaits: the login's token request gets a proof, so the issuer binds the token to this
 // key (token_type DPoP), and every call with such a token (Swagger UI then sends "Authorization: DPoP")
-// gets a fresh proof with the token's hash. The key lives as long as the page: after a reload, log in again.
+// gets a fresh proof with the token's hash. The key is kept in IndexedDB (still non-extractable) and the
+// tab's tokens in sessionStorage, so a reload keeps the login; logout and expiry clear both (see logins).
 "use strict";
 
 const encoder = new TextEncoder();
@@ -143,7 +144,7 @@ const NOTE_SPENT_PROOF = "The page signed this call with its own key (DPoP). The
     "takes Bearer tokens), or make a proof per call with `make dpop-proof` (README, \"Calling it with DPoP\").";
 
 // What the page's logins ask for: DPoP-bound tokens unless the user switched to Bearer (AUTH_DPOP=allowed).
-const logins = {bearer: false};
+const loginScheme = {bearer: false};
 
 // The Authorize dialog says what the page does with DPoP, and offers the Bearer switch when the API takes
 // both; the Curl box of a call signed by the page shows no spent proof as if it could be reused.
@@ -158,8 +159,8 @@ function DPoPExplainedPlugin(docs) {
                         return h(Original, props);
                     }
                     const toggle = docs.dpop === "allowed" && h("label", {className: "bearer-switch"},
-                        h("input", {type: "checkbox", defaultChecked: logins.bearer,
-                            onChange: (event) => { logins.bearer = event.target.checked; }}),
+                        h("input", {type: "checkbox", defaultChecked: loginScheme.bearer,
+                            onChange: (event) => { loginScheme.bearer = event.target.checked; }}),
                         " " + BEARER_SWITCH);
                     return h("div", null,
                         h("div", {className: "dpop-explained"}, h("p", null, DPOP_EXPLAINED), toggle || null),
@@ -173,6 +174,98 @@ function DPoPExplainedPlugin(docs) {
                     const request = props.request.setIn(["headers", "DPoP"], SPENT_PROOF);
                     return h("div", null, h(Original, {...props, request}),
                         h("p", {className: "spent-proof"}, NOTE_SPENT_PROOF));
+                },
+            },
+        };
+    };
+}
+
+// A login that survives a reload: the tab's tokens in sessionStorage (never localStorage), restored when the
+// page loads, dropped at their expiry; logging out of the last one (or its expiry) removes the stored key.
+// Only tokens are kept: never a client secret.
+const logins = {
+    STORED: "docs-logins",
+    timer: null,
+
+    read() {
+        try {
+            return JSON.parse(sessionStorage.getItem(this.STORED)) || {};
+        } catch (error) {
+            return {};
+        }
+    },
+
+    // What Swagger UI holds now, as kept: {name: {token} or {value}, expires_at}.
+    save(ui, signer) {
+        const kept = {};
+        const now = Date.now() / 1000;
+        for (const [name, auth] of Object.entries(ui.authSelectors.authorized().toJS())) {
+            const token = auth.token && auth.token.access_token;
+            const entry = token ? {token: {access_token: token, token_type: auth.token.token_type,
+                                           scope: auth.token.scope}} : {value: auth.value};
+            const claims = jwtClaims(token || String(auth.value || "").replace(/^(bearer|dpop)\s+/i, ""));
+            const lifetime = auth.token && Number(auth.token.expires_in);
+            entry.expires_at = claims && claims.exp ? claims.exp : lifetime ? now + lifetime : null;
+            if (entry.token || typeof entry.value === "string") {
+                kept[name] = entry;
+            }
+        }
+        if (Object.keys(kept).length) {
+            sessionStorage.setItem(this.STORED, JSON.stringify(kept));
+        } else {
+            const had = sessionStorage.getItem(this.STORED) !== null;
+            sessionStorage.removeItem(this.STORED);
+            if (had && signer) {
+                signer.reset();
+            }
+        }
+        this.expireLater(ui, kept);
+    },
+
+    // The kept tokens that have not expired, put back in Swagger UI after a reload.
+    restore(ui, signer) {
+        const definitions = ui.specSelectors.securityDefinitions();
+        const now = Date.now() / 1000;
+        for (const [name, entry] of Object.entries(this.read())) {
+            const schema = definitions && definitions.get(name);
+            if (!schema || (entry.expires_at && entry.expires_at <= now)) {
+                continue;
+            }
+            if (entry.token) {
+                ui.authActions.authorizeOauth2({auth: {name, schema}, token: entry.token});
+            } else {
+                ui.authActions.authorize({[name]: {name, schema, value: entry.value}});
+            }
+        }
+        this.save(ui, signer); // drops what expired meanwhile (and the key, when nothing is left)
+    },
+
+    expireLater(ui, kept) {
+        clearTimeout(this.timer);
+        const expiring = Object.entries(kept).filter(([, entry]) => entry.expires_at);
+        if (!expiring.length) {
+            return;
+        }
+        const next = Math.min(...expiring.map(([, entry]) => entry.expires_at));
+        const names = expiring.filter(([, entry]) => entry.expires_at === next).map(([name]) => name);
+        this.timer = setTimeout(() => ui.authActions.logoutWithPersistOption(names),
+            Math.max(0, next * 1000 - Date.now()));
+    },
+};
+
+// Swagger UI calls persistAuthorizationIfNeeded after each login and logout (its own persistence, to
+// localStorage, stays off): the page keeps its logins there.
+function KeptLoginsPlugin(signer) {
+    return function () {
+        return {
+            statePlugins: {
+                auth: {
+                    wrapActions: {
+                        persistAuthorizationIfNeeded: (original, system) => function () {
+                            logins.save(system, signer);
+                            return original();
+                        },
+                    },
                 },
             },
         };
@@ -243,17 +336,55 @@ function hideNote(text) {
     }
 }
 
+// The page's DPoP key pair, kept in IndexedDB: a CryptoKey survives a reload there (structured clone)
+// and stays non-extractable. Nothing else is stored in it.
+const keyStore = {
+    NAME: "dpop",
+    open() {
+        return new Promise((resolve, reject) => {
+            const opening = indexedDB.open("docs-page", 1);
+            opening.onupgradeneeded = () => opening.result.createObjectStore("keys");
+            opening.onsuccess = () => resolve(opening.result);
+            opening.onerror = () => reject(opening.error);
+        });
+    },
+    async run(mode, operation) {
+        const db = await this.open();
+        return new Promise((resolve, reject) => {
+            const transaction = db.transaction("keys", mode);
+            const request = operation(transaction.objectStore("keys"));
+            transaction.oncomplete = () => { db.close(); resolve(request.result); };
+            transaction.onerror = transaction.onabort = () => { db.close(); reject(transaction.error); };
+        });
+    },
+    get() { return this.run("readonly", (keys) => keys.get(this.NAME)); },
+    put(pair) { return this.run("readwrite", (keys) => keys.put(pair, this.NAME)); },
+    remove() { return this.run("readwrite", (keys) => keys.delete(this.NAME)); },
+};
+
 class DPoPSigner {
     constructor() {
         this.nonces = new Map(); // origin -> the last DPoP-Nonce it sent (RFC 9449 §8, §9)
-        this.key = crypto.subtle.generateKey({name: "ECDSA", namedCurve: "P-256"}, false, ["sign", "verify"])
-            .then(async (pair) => {
-                const {kty, crv, x, y} = await crypto.subtle.exportKey("jwk", pair.publicKey);
-                // RFC 7638: the thumbprint a token bound to this key names in cnf.jkt
-                const canonical = JSON.stringify({crv, kty, x, y});
-                const jkt = base64url(await crypto.subtle.digest("SHA-256", encoder.encode(canonical)));
-                return {privateKey: pair.privateKey, jwk: {kty, crv, x, y}, jkt};
-            });
+        this.key = this.load();
+    }
+
+    // The stored key pair, or a new one (stored): its private half cannot be exported, even from here.
+    async load() {
+        let pair = await keyStore.get().catch(() => null);
+        if (!pair) {
+            pair = await crypto.subtle.generateKey({name: "ECDSA", namedCurve: "P-256"}, false, ["sign", "verify"]);
+            await keyStore.put({privateKey: pair.privateKey, publicKey: pair.publicKey}).catch(() => null);
+        }
+        const {kty, crv, x, y} = await crypto.subtle.exportKey("jwk", pair.publicKey);
+        // RFC 7638: the thumbprint a token bound to this key names in cnf.jkt
+        const canonical = JSON.stringify({crv, kty, x, y});
+        const jkt = base64url(await crypto.subtle.digest("SHA-256", encoder.encode(canonical)));
+        return {privateKey: pair.privateKey, jwk: {kty, crv, x, y}, jkt};
+    }
+
+    // Logged out or expired: the key goes too, and the next login binds its token to a new one.
+    reset() {
+        this.key = keyStore.remove().catch(() => null).then(() => this.load());
     }
 
     // A proof for one request (RFC 9449 §4.2): htu without query and fragment, ath when a token goes with it.
@@ -319,7 +450,7 @@ function requestInterceptor(signer) {
         addBearerScheme(request);
         const headers = request.headers || (request.headers = {});
         if (isTokenRequest(request)) {
-            return signer && !logins.bearer ? signer.sign(request) : request;
+            return signer && !loginScheme.bearer ? signer.sign(request) : request;
         }
         if (!request.loadSpec && !authorizationHeader(headers) && dpopFieldToken()) {
             headers.Authorization = "DPoP " + dpopFieldToken();
@@ -382,7 +513,9 @@ window.addEventListener("load", function () {
             SwaggerUIBundle.plugins.DownloadUrl,
             DPoPFieldPlugin,
             DPoPExplainedPlugin(docs),
+            KeptLoginsPlugin(signer),
         ],
+        onComplete: () => logins.restore(window.ui, signer),
         displayRequestDuration: true,
         operationsSorter: operationsSorter,
         docExpansion: docs.docExpansion
