@@ -21,8 +21,9 @@ from .page_headers import docs_page_headers
 class DocsApi(ContractApi):
     """The contract Api, with security definitions computed when the spec is served (see auth_schemes)."""
 
-    def __init__(self, *args, definitions, **kwargs):
+    def __init__(self, *args, definitions, describe, **kwargs):
         self._definitions = definitions
+        self._describe = describe
         super().__init__(*args, **kwargs)
 
     @property
@@ -32,6 +33,7 @@ class DocsApi(ContractApi):
             return schema
         schema = copy.deepcopy(schema)
         schema["securityDefinitions"] = self._definitions()
+        schema["info"]["description"] = self._describe()  # names the token endpoint in force
         drop_undefined_requirements(schema)
         return schema
 
@@ -52,11 +54,14 @@ def build_api(auth: AuthSettings, dpop: DPoPSettings, scopes: dict[str, str], *,
     def definitions() -> dict:
         return security_definitions(endpoints(), local=auth.uses_local_issuer, scopes=scopes, schemes=schemes)
 
+    def describe(token_url: str) -> str:
+        return info.description(issuers=auth.issuers, audiences=auth.audiences, local=auth.uses_local_issuer,
+                                scopes=scopes, dpop=dpop.mode, auth0=auth.uses_auth0_paths, token_url=token_url)
+
     api = DocsApi(
         title=info.TITLE,
         version=info.VERSION,
-        description=info.description(issuers=auth.issuers, audiences=auth.audiences,
-                                     local=auth.uses_local_issuer, scopes=scopes, dpop=dpop.mode),
+        description=describe(provider.fallback.token),
         contact=info.CONTACT.get("name"),
         contact_email=info.CONTACT.get("email"),
         license=info.LICENSE["name"],
@@ -64,6 +69,7 @@ def build_api(auth: AuthSettings, dpop: DPoPSettings, scopes: dict[str, str], *,
         doc="/docs",
         authorizations={BEARER: security_definitions(provider.fallback, local=False, scopes=scopes)[BEARER]},
         definitions=definitions,
+        describe=lambda: describe(endpoints().token),
         schemes=schemes,
         validate=True,
         ordered=True,
@@ -71,7 +77,8 @@ def build_api(auth: AuthSettings, dpop: DPoPSettings, scopes: dict[str, str], *,
 
     @api.documentation
     def docs_page():
-        docs = docs_settings(api, auth.audience, dpop.mode, swagger_ui_client_id, local_client)
+        resource = not auth.uses_local_issuer and not auth.uses_auth0_paths  # AUTH_ISSUER: RFC 8707
+        docs = docs_settings(api, auth.audience, dpop.mode, swagger_ui_client_id, local_client, resource=resource)
         page = render_template("swagger-ui.html", title=api.title, docs=docs)
         token_urls = (endpoints().token, provider.fallback.token)  # fallback: discovery may answer later
         return page, 200, docs_page_headers(token_urls, local=auth.uses_local_issuer)
@@ -84,13 +91,16 @@ def oauth2_redirect_url() -> str:
     return url_for("restx_doc.static", filename="oauth2-redirect.html", _external=True)
 
 
-def docs_settings(api: Api, audience: str, dpop_mode: str, client_id: str | None, local_client) -> dict:
+def docs_settings(api: Api, audience: str, dpop_mode: str, client_id: str | None, local_client, *,
+                  resource: bool = False) -> dict:
     """What our swagger-ui.html template hands to Swagger UI: spec URL (OpenAPI 3; the header links both
-    documents), redirect page and OAuth defaults."""
+    documents), redirect page and OAuth defaults. The login names the API by Auth0's ``audience`` and, with
+    ``resource`` (any other provider), by RFC 8707's ``resource`` too, which the page also puts in the token
+    request's body (Swagger UI adds these parameters to the token URL's query only)."""
     oauth = {
         "appName": info.TITLE,
         "usePkceWithAuthorizationCodeGrant": True,
-        "additionalQueryStringParams": {"audience": audience},
+        "additionalQueryStringParams": {"audience": audience, **({"resource": audience} if resource else {})},
         "clientId": client_id or "",
     }
     if local_client is not None:
@@ -105,4 +115,5 @@ def docs_settings(api: Api, audience: str, dpop_mode: str, client_id: str | None
         "oauth2RedirectUrl": url_for("restx_doc.static", filename="oauth2-redirect.html"),
         "oauth": oauth,
         "dpop": dpop_mode,  # off: the page signs no proofs; required: it says when it cannot sign any
+        "resource": audience if resource else None,
     }

@@ -445,11 +445,21 @@ async function asksForNonce(response) {
     return false;
 }
 
-function requestInterceptor(signer) {
+// RFC 8707: a standard provider issues a token for this API only when the token request names it as
+// `resource`, in the form body (Swagger UI puts its extra parameters in the token URL's query only).
+function addResource(request, resource) {
+    if (resource && !/(^|&)resource=/.test(request.body)) {
+        request.body += "&resource=" + encodeURIComponent(resource);
+    }
+    return request;
+}
+
+function requestInterceptor(signer, resource) {
     return async function (request) {
         addBearerScheme(request);
         const headers = request.headers || (request.headers = {});
         if (isTokenRequest(request)) {
+            addResource(request, resource);
             return signer && !loginScheme.bearer ? signer.sign(request) : request;
         }
         if (!request.loadSpec && !authorizationHeader(headers) && dpopFieldToken()) {
@@ -501,7 +511,7 @@ window.addEventListener("load", function () {
         url: docs.specsUrl,
         // a path, made absolute against the address the browser is at: no request header decides it
         oauth2RedirectUrl: new URL(docs.oauth2RedirectUrl, window.location.href).href,
-        requestInterceptor: requestInterceptor(signer),
+        requestInterceptor: requestInterceptor(signer, docs.resource),
         responseInterceptor: (response) => carried.remember(response),
         validatorUrl: null,
         dom_id: "#swagger-ui",
