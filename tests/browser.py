@@ -81,6 +81,7 @@ class DocsPage:
     def trying(self, path: str, method: str = "get"):
         """The operation's block, expanded and in Try it out (OpenAPI 3's then shows Cancel and Reset)."""
         block = self.expanded(path, method)
+        block.locator("button.try-out__btn").first.wait_for()  # drawn once the block is open
         try_out = block.locator("button.try-out__btn", has_text="Try it out")
         if try_out.count():
             try_out.click()
