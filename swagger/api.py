@@ -23,8 +23,9 @@ class DocsApi(ContractApi):
     """The contract Api, with security definitions computed when the spec is served (see auth_schemes), and
     the challenges' ``resource_metadata`` the one this request would be refused with."""
 
-    def __init__(self, *args, definitions, public_url: str | None, **kwargs):
+    def __init__(self, *args, definitions, describe, public_url: str | None, **kwargs):
         self._definitions = definitions
+        self._describe = describe
         self._public_url = public_url
         super().__init__(*args, **kwargs)
 
@@ -35,6 +36,7 @@ class DocsApi(ContractApi):
             return schema
         schema = self._with_metadata_url(schema)  # a copy
         schema["securityDefinitions"] = self._definitions()
+        schema["info"]["description"] = self._describe()  # names the token endpoint in force
         drop_undefined_requirements(schema)
         return schema
 
@@ -69,11 +71,14 @@ def build_api(auth: AuthSettings, dpop: DPoPSettings, scopes: dict[str, str], *,
     def definitions() -> dict:
         return security_definitions(endpoints(), local=auth.uses_local_issuer, scopes=scopes, schemes=schemes)
 
+    def describe(token_url: str) -> str:
+        return info.description(issuers=auth.issuers, audiences=auth.audiences, local=auth.uses_local_issuer,
+                                scopes=scopes, dpop=dpop.mode, auth0=auth.uses_auth0_paths, token_url=token_url)
+
     api = DocsApi(
         title=info.TITLE,
         version=info.VERSION,
-        description=info.description(issuers=auth.issuers, audiences=auth.audiences,
-                                     local=auth.uses_local_issuer, scopes=scopes, dpop=dpop.mode),
+        description=describe(provider.fallback.token),
         contact=info.CONTACT.get("name"),
         contact_email=info.CONTACT.get("email"),
         license=info.LICENSE["name"],
@@ -82,6 +87,7 @@ def build_api(auth: AuthSettings, dpop: DPoPSettings, scopes: dict[str, str], *,
         authorizations={BEARER: security_definitions(provider.fallback, local=False, scopes=scopes)[BEARER]},
         definitions=definitions,
         public_url=auth.public_url,
+        describe=lambda: describe(endpoints().token),
         schemes=schemes,
         validate=True,
         ordered=True,
@@ -89,7 +95,8 @@ def build_api(auth: AuthSettings, dpop: DPoPSettings, scopes: dict[str, str], *,
 
     @api.documentation
     def docs_page():
-        docs = docs_settings(api, auth.audience, dpop.mode, swagger_ui_client_id, local_client)
+        resource = not auth.uses_local_issuer and not auth.uses_auth0_paths  # AUTH_ISSUER: RFC 8707
+        docs = docs_settings(api, auth.audience, dpop.mode, swagger_ui_client_id, local_client, resource=resource)
         page = render_template("swagger-ui.html", title=api.title, docs=docs)
         token_urls = (endpoints().token, provider.fallback.token)  # fallback: discovery may answer later
         return page, 200, docs_page_headers(token_urls, local=auth.uses_local_issuer)
@@ -102,12 +109,16 @@ def oauth2_redirect_url() -> str:
     return url_for("restx_doc.static", filename="oauth2-redirect.html", _external=True)
 
 
-def docs_settings(api: Api, audience: str, dpop_mode: str, client_id: str | None, local_client) -> dict:
-    """What our swagger-ui.html template hands to Swagger UI: spec URL, redirect page and OAuth defaults."""
+def docs_settings(api: Api, audience: str, dpop_mode: str, client_id: str | None, local_client, *,
+                  resource: bool = False) -> dict:
+    """What our swagger-ui.html template hands to Swagger UI: spec URL (OpenAPI 3; the header links both
+    documents), redirect page and OAuth defaults. The login names the API by Auth0's ``audience`` and, with
+    ``resource`` (any other provider), by RFC 8707's ``resource`` too, which the page also puts in the token
+    request's body (Swagger UI adds these parameters to the token URL's query only)."""
     oauth = {
         "appName": info.TITLE,
         "usePkceWithAuthorizationCodeGrant": True,
-        "additionalQueryStringParams": {"audience": audience},
+        "additionalQueryStringParams": {"audience": audience, **({"resource": audience} if resource else {})},
         "clientId": client_id or "",
     }
     if local_client is not None:
@@ -116,9 +127,11 @@ def docs_settings(api: Api, audience: str, dpop_mode: str, client_id: str | None
         if is_direct_loopback(request.remote_addr, urlsplit(request.host_url).hostname, request.headers):
             oauth["clientSecret"] = local_client.client_secret
     return {
-        "specsUrl": api.specs_url,
+        "specsUrl": url_for("openapi"),  # OpenAPI 3: named examples in a selector, and links
+        "documents": {"OpenAPI 3.0": url_for("openapi"), "Swagger 2.0": api.specs_url},
         # a path: the page makes it absolute against its own address, so the Host header cannot move it
         "oauth2RedirectUrl": url_for("restx_doc.static", filename="oauth2-redirect.html"),
         "oauth": oauth,
         "dpop": dpop_mode,  # off: the page signs no proofs; required: it says when it cannot sign any
+        "resource": audience if resource else None,
     }

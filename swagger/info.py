@@ -38,17 +38,30 @@ DPOP = {
 }
 
 
-TOKENS = """\
-## Getting a token
-Send it as `Authorization: Bearer <token>`. In Swagger UI, press **Authorize**; its `bearer` field takes
-the token alone or with the `Bearer ` prefix.
+LOCAL_TOKENS = """\
 - **Local issuer** (development, when no provider is configured): the API runs its own issuer.
   Use the OAuth2 login under **Authorize**, or run `make token` and paste the token into the `bearer` field.
-- **Auth0** (or any OpenID Connect provider, with `AUTH0_DOMAIN`/`AUTH_ISSUER` and `AUTH0_AUDIENCE` set):
-  log in under **Authorize** (authorization code with PKCE), or get a token with a client-credentials
-  request (`POST https://YOUR_DOMAIN/oauth/token` with `grant_type=client_credentials` and
-  `audience` set to the API identifier), or copy one from the Auth0 dashboard (APIs, your API, *Test*).
+- **A provider** (Auth0 with `AUTH0_DOMAIN`, any OpenID Connect provider with `AUTH_ISSUER`; `AUTH0_AUDIENCE`
+  names the API): log in under **Authorize**, or ask its token endpoint, as this page then says.
 """
+
+
+def tokens_section(*, local: bool, auth0: bool, token_url: str, audience: str) -> str:
+    """How to get a token from the issuer in force: its real token endpoint, and the parameter that names this
+    API there (Auth0's `audience`; RFC 8707's `resource` for any other provider, which the page's login sends)."""
+    head = ("## Getting a token\nSend it as `Authorization: Bearer <token>`. In Swagger UI, press **Authorize**; "
+            "its `bearer` field takes\nthe token alone or with the `Bearer ` prefix.\n")
+    if local:
+        return head + LOCAL_TOKENS
+    target = f"`audience={audience}`" if auth0 else f"`resource={audience}` (RFC 8707)"
+    request = (f"- Or a client-credentials request: `POST {token_url}` with `grant_type=client_credentials`, "
+               f"your client's credentials and {target}.\n")
+    if auth0:
+        return (head + "- **Auth0**: log in under **Authorize** (authorization code with PKCE; the page sends "
+                f"`audience={audience}`).\n" + request
+                + "- Or copy one from the Auth0 dashboard (APIs, your API, *Test*).\n")
+    return (head + "- **OpenID Connect provider** (`AUTH_ISSUER`): log in under **Authorize** (authorization code "
+            f"with PKCE; the page sends `resource={audience}`, and Auth0's `audience` too).\n" + request)
 
 
 def scopes_section(scopes: dict[str, str]) -> str:
@@ -63,9 +76,21 @@ def _any_of(values) -> str:
     return " or ".join(f"`{value}`" for value in values)
 
 
-def description(*, issuers, audiences, local: bool, scopes: dict[str, str], dpop: str) -> str:
-    """The `info.description`: the mode in force, then how to get a token, the scopes and the error format."""
+INTRO = ("The reference Flask-RESTX API protected by Auth0 (or any OpenID Connect provider). Press **Authorize** "
+         "to log in (or paste a token), then *Try it out* on a route.")
+FOLDED = "Getting a token, scopes, errors, DPoP"
+MORE = ("More in the README (*Calling it*, *Calling it with DPoP*, *Messages*, *Errors*) and in `docs/swagger-ui.md`, "
+        "which describes this page.")
+
+
+def description(*, issuers, audiences, local: bool, scopes: dict[str, str], dpop: str, auth0: bool = False,
+                token_url: str = "") -> str:
+    """The `info.description`: a short intro and the mode in force, then, folded (an HTML `<details>`, which
+    CommonMark keeps and Swagger UI draws closed), how to get a token, the scopes and the error format: the
+    page's first screen shows the title, the intro, Authorize and the first routes. ``token_url``: the token
+    endpoint of the issuer in force (discovered for a provider), ``auth0`` when it is Auth0."""
     if local:
+        short = "**Development mode**: the API trusts its built-in local issuer."
         mode = (
             "**Development mode: this API trusts a local development issuer** "
             f"({_any_of(issuers)}), built in, for trying the API without an identity provider. "
@@ -73,8 +98,9 @@ def description(*, issuers, audiences, local: bool, scopes: dict[str, str], dpop
             "OpenID Connect provider instead."
         )
     else:
-        mode = f"Tokens are issued by {_any_of(issuers)} for the audience {_any_of(audiences)}."
+        short = mode = f"Tokens are issued by {_any_of(issuers)} for the audience {_any_of(audiences)}."
     return (
-        "The reference Flask-RESTX API protected by Auth0 (or any OpenID Connect provider).\n\n"
-        f"{mode} {DPOP[dpop]}\n\n{TOKENS}\n{scopes_section(scopes)}\n{ERROR_FORMAT}"
+        f"{INTRO} {short}\n\n<details><summary>{FOLDED}</summary>\n\n"
+        f"{mode} {DPOP[dpop]}\n\n{tokens_section(local=local, auth0=auth0, token_url=token_url, audience=audiences[0])}"
+        f"\n{scopes_section(scopes)}\n{ERROR_FORMAT}\n{MORE}\n\n</details>\n"
     )

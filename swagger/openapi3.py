@@ -126,8 +126,10 @@ def _operation(operation: dict, swagger: dict, shared: Sequence[dict] = ()) -> d
 def _parameter(parameter: dict) -> dict:
     if parameter["in"] == "formData":
         raise ValueError("formData parameters are not supported")
-    result = {k: v for k, v in parameter.items() if k not in SCHEMA_FIELDS and k != "collectionFormat"}
+    result = {k: v for k, v in parameter.items() if k not in (*SCHEMA_FIELDS, "collectionFormat", "x-example")}
     result["schema"] = {k: parameter[k] for k in SCHEMA_FIELDS if k in parameter}
+    if "x-example" in parameter:  # 2.0's vendor field for a non-body parameter's example
+        result["example"] = parameter["x-example"]
     return result
 
 

@@ -78,6 +78,15 @@ class DocsPage:
             block.locator(".opblock-summary").first.click()
         return block
 
+    def trying(self, path: str, method: str = "get"):
+        """The operation's block, expanded and in Try it out (OpenAPI 3's then shows Cancel and Reset)."""
+        block = self.expanded(path, method)
+        block.locator("button.try-out__btn").first.wait_for()  # drawn once the block is open
+        try_out = block.locator("button.try-out__btn", has_text="Try it out")
+        if try_out.count():
+            try_out.click()
+        return block
+
     def response_example(self, path: str, status: int, method: str = "get") -> tuple[dict, list[str]]:
         """Under one documented response: the example body shown, and the header values its table quotes."""
         row = self.expanded(path, method).locator(f'tr.response[data-code="{status}"]')
@@ -94,10 +103,7 @@ class DocsPage:
     def execute(self, path: str, method: str = "get", parameters: dict[str, str] | None = None,
                 body: str | None = None) -> tuple[int, str, dict[str, str]]:
         """As ``try_route``, and the response headers the page lists (names in lower case)."""
-        block = self.expanded(path, method)
-        try_out = block.locator("button.try-out__btn")
-        if try_out.inner_text().strip() == "Try it out":
-            try_out.click()
+        block = self.trying(path, method)
         for name, value in (parameters or {}).items():
             block.locator(f'tr[data-param-name="{name}"] input').fill(value)
         if body is not None:
@@ -114,10 +120,15 @@ class DocsPage:
             headers[name.strip().lower()] = value.strip()
         return int(status.inner_text().strip()), shown, headers
 
-    def screenshot(self, name: str) -> Path:
+    def screenshot(self, name: str, full_page: bool = True, of=None) -> Path:
+        """The page (``full_page=False``: what the window shows), or the element ``of`` locates, in
+        build/screenshots."""
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         path = SCREENSHOTS / f"{name}.png"
-        self.page.screenshot(path=str(path), full_page=True)
+        if of is not None:
+            of.screenshot(path=str(path))
+        else:
+            self.page.screenshot(path=str(path), full_page=full_page)
         return path
 
 

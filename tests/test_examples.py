@@ -47,9 +47,10 @@ PRESENT_HEADERS = ("DPoP-Nonce",)
 #: Where examples may appear; one anywhere else (e.g. in a response model) would be shown without being
 #: checked. A request body's property examples are checked by sending them: every case's body is made of them.
 EXAMPLE_PLACES = {
-    "swagger": ["paths/*/*/responses/*/examples", "definitions/*/properties/*/example"],
+    "swagger": ["paths/*/*/responses/*/examples", "definitions/*/properties/*/example",
+                "paths/*/*/parameters/*/x-example"],  # tests/test_docs_page_carried_values.py sends those
     "openapi": ["paths/*/*/responses/*/content/*/examples", "paths/*/*/responses/*/headers/*/examples",
-                "components/schemas/*/properties/*/example"],
+                "components/schemas/*/properties/*/example", "paths/*/*/parameters/*/example"],
 }
 #: Body fields whose value the API makes up for each answer: the live value needs only the documented form.
 GENERATED = {"id": re.compile(r"[0-9a-f]{32}"), "created_at": None, "updated_at": None}  # None: an ISO 8601 instant

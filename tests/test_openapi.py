@@ -53,7 +53,8 @@ def test_info(documents, scopes):
         assert about["contact"] == {"name": info.CONTACT["name"], "email": info.CONTACT["email"]}
         assert about["license"] == info.LICENSE
         text = about["description"]
-        for needle in ("Local issuer", "Auth0", "make token", "client-credentials", "Authorize",
+        # the provider in force (AUTH_ISSUER here); tests/test_docs_page_provider_login.py has each mode's text
+        for needle in ("OpenID Connect provider", "Auth0", "client-credentials", "Authorize",
                        "`unauthorized`", "`invalid_token`", "`insufficient_scope`", "`temporarily_unavailable`",
                        '{"error": "...", "error_description": "..."}', *scopes, *scopes.values()):
             assert needle in text, needle

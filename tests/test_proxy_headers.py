@@ -167,6 +167,8 @@ def test_a_plain_prefix_is_used_only_when_trusted(make_app, env, prefix):
     with live(make_app(**env)) as server:
         assert raw_get(server.url + "/", FORWARDED)[1]["Location"] == f"{prefix}/docs"
         settings = docs_settings(raw_get(server.url + "/docs", FORWARDED)[2].decode())
-        assert settings["specsUrl"] == f"{prefix}/swagger.json"
+        assert settings["specsUrl"] == f"{prefix}/openapi.json"
+        assert settings["documents"] == {"OpenAPI 3.0": f"{prefix}/openapi.json",
+                                         "Swagger 2.0": f"{prefix}/swagger.json"}
         assert settings["oauth2RedirectUrl"] == f"{prefix}/swaggerui/oauth2-redirect.html"
         assert json.loads(raw_get(server.url + "/swagger.json", FORWARDED)[2])["basePath"] == (prefix or "/")

@@ -20,8 +20,9 @@ def etag(version: int) -> str:
 
 
 def precondition_required(what: str) -> Refusal:
-    return Refusal(428, "precondition_required", f"Send If-Match with the {what}'s ETag (as GET, POST or PATCH "
-                                                 "gave it); * or anything else is not enough to protect an edit.")
+    return Refusal(428, "precondition_required", f"If-Match is missing or is not an entity tag: send the {what}'s "
+                                                 'ETag with its quotes ("1", not 1) as GET, POST or PATCH gave it; * '
+                                                 "is not enough to protect an edit.")
 
 
 def expected_version(what: str, current: Callable[[], int]) -> int:
@@ -46,7 +47,7 @@ def not_modified(version: int) -> Response | None:
 
 def if_match(what: str) -> dict:
     """The documented If-Match header of an edit of a ``what``."""
-    return {"in": "header", "type": "string", "required": True, "pattern": ENTITY_TAGS,
+    return {"in": "header", "type": "string", "required": True, "pattern": ENTITY_TAGS, "x-example": '"1"',
             "description": f"The `ETag` of the {what} as you last saw it. The edit happens only if the {what} "
                            "is still at that version (412 otherwise), so no edit is ever lost."}
 
