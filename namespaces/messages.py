@@ -268,7 +268,7 @@ def expected_version(message_id: str) -> int:
     return versions.pop() if versions else 0
 
 
-# --- the documented examples: what the live API answers in each case (tests/test_examples.py asks it) ---
+# --- the documented examples: what the live API answers in each case (tests/routes/test_examples.py asks it) ---
 
 EXAMPLE_AUTHOR = "alice"
 _POSTED_AT = datetime(2025, 6, 1, 9, 30, 0, 125000, tzinfo=timezone.utc)

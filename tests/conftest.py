@@ -13,10 +13,12 @@ from local_issuer.signing_key import load_or_create_key, load_or_create_secret
 from namespaces import NAMESPACES
 from storage import MessageStore, migrate
 from swagger import api_scopes
-from tests.browser import CHROMIUM_ARGS, chromium_executable, csp_violations
-from tests.postgres import PostgresServer, postgres_bin_or_skip
-from tests.redis_server import redis_server
-from tests.support import AUDIENCE, Provider, SocketIssuer, Tokens, live, live_on_own_port, rsa_key
+from tests.support.browser import SCREENSHOT
+from tests.support.issuers import Provider, SocketIssuer
+from tests.support.live_server import live, live_on_own_port
+from tests.support.postgres import PostgresServer, postgres_bin_or_skip
+from tests.support.redis_server import redis_server
+from tests.support.tokens import AUDIENCE, Tokens, rsa_key
 
 
 @pytest.fixture(scope="session")
@@ -170,49 +172,20 @@ def module_local_server(tmp_path_factory, seeded_instance, namespaces):
         yield server
 
 
-@pytest.fixture(scope="module")
-def browser():
-    """Debian's Chromium through Playwright (skipped without it, except under CI=true)."""
-    executable = chromium_executable()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+SAVED_SCREENSHOTS: list[str] = []
 
 
-@pytest.fixture
-def browser_context(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    try:
-        yield context
-    finally:
-        context.close()
-
-
-@pytest.fixture
-def page(browser_context):
-    """A page whose test fails on any Content-Security-Policy violation, in it or in its login popups."""
-    violations = csp_violations(browser_context)
-    yield browser_context.new_page()
-    assert violations == [], "the docs page or its login popup broke its Content-Security-Policy"
-
-
-@pytest.fixture(scope="session")
-def screenshots():
-    """Where browser tests put their screenshots; the run's summary says where to look."""
-    return SAVED_SCREENSHOTS
-
-
-SAVED_SCREENSHOTS: list = []
+def pytest_runtest_logreport(report):
+    """Each browser test's screenshots come with its report, from whichever xdist worker ran it."""
+    if report.when == "call":
+        SAVED_SCREENSHOTS.extend(value for name, value in report.user_properties if name == SCREENSHOT)
 
 
 def pytest_terminal_summary(terminalreporter):
     if SAVED_SCREENSHOTS:
         terminalreporter.write_sep("-", "screenshots of the docs page")
         for path in SAVED_SCREENSHOTS:
-            terminalreporter.write_line(str(path))
+            terminalreporter.write_line(path)
 
 
 @pytest.fixture(scope="session")
