@@ -1,4 +1,5 @@
-"""Fixtures: a fake provider with real keys on loopback, a token builder, and the app built against them."""
+"""Fixtures: a fake provider with real keys on loopback, a token builder, the app built against them, and
+databases (migrated once per session: a test gets a copy)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from app import create_app
 from local_issuer.signing_key import load_or_create_key, load_or_create_secret
 from namespaces import NAMESPACES
 from storage import MessageStore, migrate
+from storage.engine import SQLITE_FILE
+from storage.schema import metadata
 from swagger import api_scopes
 from tests.support.browser import SCREENSHOT
 from tests.support.issuers import Provider, SocketIssuer
@@ -95,13 +98,17 @@ def scopes(namespaces) -> dict[str, str]:
 
 
 @pytest.fixture
-def make_app(provider, namespaces, tmp_path):
+def make_app(provider, namespaces, tmp_path, migrated_sqlite):
     """Build the app for the provider; keyword arguments override settings (as env variable names). Its
-    instance folder, and so its default SQLite database, is the test's own."""
+    instance folder, and so its default SQLite database (a copy of the migrated one), is the test's own."""
 
     def build(**overrides):
         config = {"AUTH_ISSUER": provider.issuer, "AUTH0_AUDIENCE": AUDIENCE, "AUTH_JWKS_TIMEOUT": "1"}
         config.update({k: str(v) for k, v in overrides.items()})
+        database = tmp_path / "instance" / SQLITE_FILE
+        if not database.exists():
+            database.parent.mkdir(exist_ok=True)
+            shutil.copyfile(migrated_sqlite, database)
         return create_app(config, instance_path=tmp_path / "instance", namespaces=namespaces)
 
     return build
@@ -125,17 +132,19 @@ def http():
 
 
 @pytest.fixture(scope="session")
-def seeded_instance(tmp_path_factory):
-    """One local-issuer key and secret for the session: RSA key generation is the slow part."""
+def seeded_instance(tmp_path_factory, migrated_sqlite):
+    """One local-issuer key and secret for the session (RSA key generation is the slow part), and the migrated
+    database."""
     path = tmp_path_factory.mktemp("seed")
     load_or_create_key(path)
     load_or_create_secret(path)
+    shutil.copyfile(migrated_sqlite, path / SQLITE_FILE)
     return path
 
 
 @pytest.fixture
 def instance(tmp_path, seeded_instance):
-    """An instance folder of the test's own, holding a copy of the session's key and secret."""
+    """An instance folder of the test's own, holding a copy of the session's key, secret and database."""
     path = tmp_path / "instance"
     shutil.copytree(seeded_instance, path)
     return path
@@ -207,10 +216,36 @@ def database_url(request, tmp_path):
     return request.getfixturevalue("postgres").new_database()
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory):
+    """A SQLite file migrated once for the session (each xdist worker has its own), for tests to copy."""
+    path = tmp_path_factory.mktemp("migrated") / SQLITE_FILE
+    migrate(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def migrated_postgres(postgres):
+    """A database of the session's PostgreSQL server, migrated once, emptied for each test that takes it."""
+    url = postgres.new_database()
+    migrate(url)
+    return url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def migrated_database(request, tmp_path, migrated_sqlite):
+    """A migrated empty database, once a SQLite file and once on PostgreSQL; its URL."""
+    if request.param == "sqlite":
+        shutil.copyfile(migrated_sqlite, tmp_path / SQLITE_FILE)
+        return f"sqlite:///{tmp_path / SQLITE_FILE}"
+    url = request.getfixturevalue("migrated_postgres")
+    request.getfixturevalue("postgres").empty(url, [table.name for table in metadata.sorted_tables])
+    return url
+
+
 @pytest.fixture
-def store(database_url):
+def store(migrated_database):
     """A MessageStore on a migrated empty database."""
-    migrate(database_url)
-    opened = MessageStore.open(database_url)
+    opened = MessageStore.open(migrated_database)
     yield opened
     opened.close()

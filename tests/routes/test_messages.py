@@ -34,9 +34,9 @@ UNKNOWN_ID = "0" * 32
 
 
 @pytest.fixture
-def api(make_app, database_url):
+def api(make_app, migrated_database):
     """The app on a fresh database (each test runs once on SQLite, once on PostgreSQL), over HTTP."""
-    app = make_app(DATABASE_URL=database_url)
+    app = make_app(DATABASE_URL=migrated_database)
     try:
         with live(app) as server:
             yield server

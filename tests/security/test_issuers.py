@@ -113,9 +113,9 @@ READ, WRITE, DELETE = "read:messages", "write:messages", "delete:messages"
 
 
 @pytest.fixture
-def messages_api(make_app, provider, second, database_url):
+def messages_api(make_app, provider, second, migrated_database):
     """Both issuers, on a fresh database (each test runs once on SQLite, once on PostgreSQL)."""
-    app = make_app(AUTH_ISSUER=f"{provider.issuer},{second.issuer}", DATABASE_URL=database_url)
+    app = make_app(AUTH_ISSUER=f"{provider.issuer},{second.issuer}", DATABASE_URL=migrated_database)
     try:
         with live(app) as server:
             yield server

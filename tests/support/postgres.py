@@ -15,6 +15,9 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+import psycopg
+from sqlalchemy import make_url
+
 from tests.support.processes import free_port
 from tests.support.tools import missing
 
@@ -86,6 +89,15 @@ class PostgresServer:
         name = f"test_{self._databases}"
         self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", name)
         return self.url(name)
+
+    def empty(self, url: str, tables: list[str]) -> None:
+        """Delete every row of ``tables`` in the database at ``url`` (a migrated database is then as good as a new
+        copy, for a fraction of what CREATE DATABASE costs); a connection still holding a lock on them makes
+        this fail rather than wait."""
+        with psycopg.connect(host="127.0.0.1", port=self.port, user="postgres", dbname=make_url(url).database,
+                             autocommit=True) as connection:
+            connection.execute("SET lock_timeout = '10s'")
+            connection.execute(f"TRUNCATE {', '.join(tables)}")
 
     def _run(self, program: str, *args) -> None:
         command = [*self._as_owner, str(self.bindir / program), *map(str, args)]
