@@ -23,7 +23,7 @@ from security.replay import MemoryReplayStore
 from tests.support import ROOT
 from tests.support.live_server import live_on_own_port
 from tests.support.oauth import client_of
-from tests.support.processes import free_port, repository_copy, server_process
+from tests.support.processes import free_port, server_process
 from tests.support.tokens import AUDIENCE
 
 SCOPED = "/api/private-scoped"
@@ -122,18 +122,6 @@ def test_each_command_refuses_the_tokens_the_api_would_refuse(make_local_app):
     assert required.exit_code == 1 and required.stdout == "" and "make dpop-token" in required.stderr
     off = run(make_local_app(AUTH_DPOP="off"), "dpop-token")
     assert off.exit_code == 1 and off.stdout == "" and "make token" in off.stderr
-
-
-@pytest.fixture
-def repository(tmp_path, seeded_instance):
-    """A copy of the repository to run make in: its own instance/ and no .env, sharing the virtualenv."""
-    root = repository_copy(tmp_path / "repo", instance=seeded_instance)
-    (root / ".venv").symlink_to(ROOT / ".venv")
-    # make sees the virtualenv up to date, whichever of its stamps (runtime, test tools) is older: no pip run
-    installed = min((ROOT / ".venv" / stamp).stat().st_mtime for stamp in (".runtime", ".installed"))
-    for requirements in root.glob("requirements*.txt"):
-        os.utime(requirements, (installed - 1, installed - 1))
-    return root
 
 
 def test_the_readme_commands_as_written(repository, tmp_path):

@@ -8,7 +8,6 @@ import subprocess
 import pytest
 from joserfc import jwt
 
-from tests.support import ROOT
 from tests.support.calls import Caller
 from tests.support.documents import operations
 from tests.support.live_server import live_on_own_port
@@ -67,11 +66,11 @@ def test_refuses_in_provider_mode(make_app):
 
 
 @pytest.mark.parametrize("target", ["token", "dpop-token"])
-def test_make_prints_the_token_alone_and_nothing_on_stderr(target, tmp_path):
+def test_make_prints_the_token_alone_and_nothing_on_stderr(target, repository):
     """`make token` as the README prints it: the start-up notes meant for servers stay out of a shell's way."""
     environment = {name: value for name, value in os.environ.items()
                    if not name.startswith(("AUTH", "LOG_")) and name not in ("PORT", "MAKEFLAGS", "MFLAGS")}
-    result = subprocess.run(["make", "-s", target], cwd=ROOT, env=environment, capture_output=True, text=True,
+    result = subprocess.run(["make", "-s", target], cwd=repository, env=environment, capture_output=True, text=True,
                             timeout=120)
     assert (result.returncode, result.stderr) == (0, "")
     assert result.stdout.count("\n") == 1 and result.stdout.count(".") == 2
