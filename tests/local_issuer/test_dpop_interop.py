@@ -11,6 +11,7 @@ from requests_oauth2client import DPoPKey, DPoPToken, OAuth2Client
 from requests_oauth2client.exceptions import EndpointError
 
 from tests.support.documents import opened_as_they_are, operations
+from tests.support.dpop_proofs import independent_key
 from tests.support.live_server import live_on_own_port
 from tests.support.oauth import client_of, redirect_uri
 
@@ -49,7 +50,7 @@ def test_discovery_names_the_algorithms_the_client_may_use(local_server):
 
 @pytest.mark.parametrize("alg", ["ES256", "PS256", "EdDSA", "RS256"])
 def test_client_credentials_bind_the_clients_key(local_server, alg):
-    key = DPoPKey.generate(alg=alg)
+    key = independent_key(alg)
     token = oauth2_client(local_server, confidential=True).client_credentials(
         scope="read:messages", dpop=True, dpop_key=key)
     assert isinstance(token, DPoPToken)

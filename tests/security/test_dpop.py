@@ -11,7 +11,6 @@ import time
 
 import pytest
 from joserfc.jwk import ECKey, JWKRegistry, OctKey
-from requests_oauth2client import DPoPKey
 
 from security.dpop import (
     DEFAULT_ALGORITHMS,
@@ -25,7 +24,7 @@ from security.dpop import (
 )
 from security.proof_keys import b64url_decode
 from security.replay import MemoryReplayStore
-from tests.support.dpop_proofs import ACCESS_TOKEN, URL, Proofs
+from tests.support.dpop_proofs import ACCESS_TOKEN, URL, Proofs, independent_key
 from tests.support.timing import run_together
 from tests.support.tokens import b64url, ec_key, rsa_key
 
@@ -81,7 +80,7 @@ def refused(verifier: DPoPVerifier, proof: str, error: str = INVALID, **override
 
 @pytest.mark.parametrize("alg", ["ES256", "PS256", "RS256", "EdDSA"])
 def test_proofs_from_requests_oauth2client_verify(alg):
-    client_key = DPoPKey.generate(alg=alg)
+    client_key = independent_key(alg)
     verifier = DPoPVerifier(DEFAULT_ALGORITHMS, replay_store=MemoryReplayStore())
     proof = str(client_key.proof(htm="GET", htu=URL + "?page=2", ath=access_token_hash(ACCESS_TOKEN)))
 

@@ -12,12 +12,12 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-from requests_oauth2client import DPoPKey, DPoPToken
+from requests_oauth2client import DPoPToken
 
 from security.dpop import DEFAULT_ALGORITHMS, MADE_BEFORE_RECORDS, UNCHECKED_CONFIRMATION, access_token_hash
 from security.nonce import DPoPNonces
 from tests.support.documents import opened_as_they_are, operations
-from tests.support.dpop_proofs import Proofs
+from tests.support.dpop_proofs import Proofs, independent_key
 from tests.support.live_server import live
 from tests.support.processes import free_port
 from tests.support.timing import run_together
@@ -95,7 +95,7 @@ def nonces(seconds_ago: float = 0) -> DPoPNonces:
 @pytest.mark.parametrize("alg", ["ES256", "PS256", "EdDSA", "RS256"])
 def test_requests_oauth2client_calls_every_protected_route(dpop_server, http, tokens, caplog, nonce, alg):
     server = dpop_server(AUTH_DPOP_NONCE=nonce, AUTH_DPOP_NONCE_SECRET=NONCE_SECRET)
-    key = DPoPKey.generate(alg=alg)
+    key = independent_key(alg)
     token = DPoPToken(tokens.make(jkt=key.dpop_jkt, scope="read:messages"), _dpop_key=key)
     protected = [o for o in operations(http.get(server.url + "/swagger.json").json())
                  if not o.public and opened_as_they_are(o, {"read:messages"})]

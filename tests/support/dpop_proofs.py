@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
+
+from requests_oauth2client import DPoPKey
 
 from security.dpop import access_token_hash
 from tests.support.tokens import ec_key, sign
@@ -41,3 +44,15 @@ class Proofs:
     def raw(self, payload: str, header: dict | None = None) -> str:
         """A proof over an arbitrary payload text, correctly signed."""
         return sign(self.header(**(header or {})), payload, self.key, alg=self.alg)
+
+
+def independent_key(alg: str) -> DPoPKey:
+    """A key of requests-oauth2client (the independent client), as ``DPoPKey.generate(alg=alg)`` makes it: a new
+    DPoPKey, without nonces, around a private key made once per algorithm in the run (its RSA keys have 4,096
+    bits: seconds each)."""
+    return DPoPKey(private_key=_private_key(alg))
+
+
+@functools.cache
+def _private_key(alg: str):
+    return DPoPKey.generate(alg=alg).private_key
