@@ -7,7 +7,6 @@ import shutil
 
 import pytest
 import requests
-from pytest_httpserver import HTTPServer
 
 from app import create_app
 from local_issuer.signing_key import load_or_create_key, load_or_create_secret
@@ -17,7 +16,7 @@ from storage.engine import SQLITE_FILE
 from storage.schema import metadata
 from swagger import api_scopes
 from tests.support.browser import SCREENSHOT
-from tests.support.issuers import Provider, SocketIssuer
+from tests.support.issuers import LoopbackServer, Provider, SocketIssuer
 from tests.support.live_server import live, live_on_own_port
 from tests.support.postgres import PostgresServer, postgres_bin_or_skip
 from tests.support.redis_server import redis_server
@@ -54,7 +53,7 @@ def provider(httpserver, signing_key):
 @pytest.fixture
 def other_server():
     """A second loopback server, e.g. an attacker's."""
-    server = HTTPServer(host="127.0.0.1", port=0)
+    server = LoopbackServer()
     server.start()
     try:
         yield server

@@ -16,7 +16,8 @@ class LiveServer:
         self.server = make_server(host, 0, app, threaded=True)
         self.port = self.server.server_port
         self.url = f"http://127.0.0.1:{self.port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        # Its loop looks for the stop request this often: every test that serves an app waits that long at the end.
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
 
     def __enter__(self) -> "LiveServer":
         self.thread.start()
