@@ -148,10 +148,18 @@ def records_began(url: str, seconds_ago: float) -> None:
 def test_redis_store_accepts_a_key_once_with_its_ttl(redis_url):
     store = RedisReplayStore(redis_url)
     key = uuid.uuid4().hex
+    before = server_milliseconds(store)
     assert store.mark_once(key, 2.2).first is True
+    after = server_milliseconds(store)
     assert store.mark_once(key, 2.2).first is False
-    assert store._redis.ttl(store.prefix + key) == 3  # whole seconds, rounded up
+    # whole seconds, rounded up: it expires 3 s after the moment (by Redis' clock) it was marked, however long ago
+    assert before + 3000 <= store._redis.pexpiretime(store.prefix + key) <= after + 3000
     store.close()
+
+
+def server_milliseconds(store: RedisReplayStore) -> int:
+    seconds, microseconds = store._redis.time()
+    return seconds * 1000 + microseconds // 1000
 
 
 def test_redis_store_marks_when_its_records_began():
@@ -255,7 +263,7 @@ def test_a_hung_redis_fails_closed_within_the_timeout():
             started = time.monotonic()
             with pytest.raises(ReplayStoreUnavailable):
                 store.mark_once(uuid.uuid4().hex, 60)
-            assert time.monotonic() - started < 2
+            assert time.monotonic() - started < 5  # two timeouts (one retry), and room for a busy machine
         finally:
             os.kill(process.pid, signal.SIGCONT)
         store.close()
