@@ -168,13 +168,20 @@ def local_server(make_local_app):
 
 
 @pytest.fixture(scope="module")
-def module_local_server(tmp_path_factory, seeded_instance, namespaces):
-    """One local-mode server (nothing configured, as `make run` serves it) shared by a whole module."""
-    instance = tmp_path_factory.mktemp("local") / "instance"
+def module_instance(tmp_path_factory, seeded_instance):
+    """An instance folder for the apps a whole module shares (its tests must leave nothing behind that another
+    would see), holding a copy of the session's key, secret and database."""
+    instance = tmp_path_factory.mktemp("module") / "instance"
     shutil.copytree(seeded_instance, instance)
+    return instance
+
+
+@pytest.fixture(scope="module")
+def module_local_server(module_instance, namespaces):
+    """One local-mode server (nothing configured, as `make run` serves it) shared by a whole module."""
 
     def build(port):
-        return create_app({"PORT": str(port)}, instance_path=instance, namespaces=namespaces)
+        return create_app({"PORT": str(port)}, instance_path=module_instance, namespaces=namespaces)
 
     with live_on_own_port(build) as server:
         yield server

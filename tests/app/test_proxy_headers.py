@@ -9,11 +9,13 @@ from urllib.parse import urljoin, urlsplit
 
 import pytest
 
-from app import load_settings
+from app import create_app, load_settings
 from app.proxies import trust_proxies
 from tests.support.documents import docs_settings
 from tests.support.http import raw_get
+from tests.support.issuers import Provider
 from tests.support.live_server import live, live_on_own_port
+from tests.support.tokens import AUDIENCE
 
 FORWARDED = {"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https",
              "X-Forwarded-Host": "api.example.com", "X-Forwarded-Port": "8443", "X-Forwarded-Prefix": "/messages"}
@@ -109,15 +111,25 @@ def test_ignored_values_are_logged_once_per_reason(caplog):
 
 # --- the whole app, over real HTTP: nothing we answer points off-site ---
 
-@pytest.fixture(params=["provider", "local"])
-def trusting_server(request, make_app, make_local_app):
+@pytest.fixture(scope="module", params=["provider", "local"])
+def trusting_server(request, module_instance, namespaces, signing_key):
     """The app with every forwarded header trusted and the attacker's hosts answered, as the worst
-    configuration to attack (by default local mode answers loopback names only: tests/app/test_trusted_hosts.py)."""
+    configuration to attack (by default local mode answers loopback names only: tests/app/test_trusted_hosts.py).
+    One in each mode for the whole module: its tests only read."""
+    config = {**ALL_TRUSTED, **EVIL_HOSTS_TOO}
     if request.param == "provider":
-        with live(make_app(**ALL_TRUSTED, **EVIL_HOSTS_TOO)) as server:
-            yield server
+        provider = Provider(keys=[signing_key])
+        config = {**config, "AUTH_ISSUER": provider.issuer, "AUTH0_AUDIENCE": AUDIENCE}
+        try:
+            with live(create_app(config, instance_path=module_instance, namespaces=namespaces)) as server:
+                yield server
+        finally:
+            provider.close()
     else:
-        with live_on_own_port(lambda port: make_local_app(port, **ALL_TRUSTED, **EVIL_HOSTS_TOO)) as server:
+        def build(port):
+            return create_app({**config, "PORT": str(port)}, instance_path=module_instance, namespaces=namespaces)
+
+        with live_on_own_port(build) as server:
             yield server
 
 
