@@ -187,6 +187,13 @@ def module_local_server(module_instance, namespaces):
         yield server
 
 
+def pytest_collection_modifyitems(items):
+    """Every test in tests/serving/ is a serving one (pytest.ini says what that is)."""
+    for item in items:
+        if item.nodeid.startswith("tests/serving/"):
+            item.add_marker(pytest.mark.serving)
+
+
 SAVED_SCREENSHOTS: list[str] = []
 
 

@@ -199,6 +199,7 @@ def test_loopback_http_issuer_is_allowed():
         assert load_settings({"AUTH_ISSUER": issuer, "AUTH0_AUDIENCE": "x"}).auth.issuer == issuer
 
 
+@pytest.mark.serving
 @pytest.mark.parametrize("command", [[sys.executable, "-m", "app"],
                                      [str(Path(sys.executable).parent / "flask"), "--app", "app", "run"]])
 @pytest.mark.parametrize("setting, line", [

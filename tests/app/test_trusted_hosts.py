@@ -265,6 +265,7 @@ def any_host_server(request, own_provider, tmp_path_factory):
         yield url, logs
 
 
+@pytest.mark.serving
 def test_start_up_warns_once_that_any_host_is_answered(any_host_server):
     _, logs = any_host_server
     lines = [line for line in (logs / "stderr.log").read_text().splitlines() if "TRUSTED_HOSTS is unset" in line]
@@ -272,6 +273,7 @@ def test_start_up_warns_once_that_any_host_is_answered(any_host_server):
     assert "[WARNING]" in lines[0] and "could be replayed here" in lines[0]
 
 
+@pytest.mark.serving
 def test_the_host_of_an_absolute_form_request_line_is_the_one_a_proof_names(any_host_server, own_provider):
     url, _ = any_host_server
     proofs = Proofs()

@@ -1,4 +1,5 @@
-"""The browser the docs page's tests drive: Debian's Chromium, one per module, a fresh context per test."""
+"""The browser the docs page's tests drive: Debian's Chromium, started once per session (per xdist worker), a
+fresh context (cookies, storage, pages) per test."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import pytest
 from tests.support.browser import CHROMIUM_ARGS, Screenshots, chromium_executable, csp_violations
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser():
     """Debian's Chromium through Playwright (skipped without it, except under CI=true)."""
     executable = chromium_executable()

@@ -124,6 +124,7 @@ def test_each_command_refuses_the_tokens_the_api_would_refuse(make_local_app):
     assert off.exit_code == 1 and off.stdout == "" and "make token" in off.stderr
 
 
+@pytest.mark.serving
 def test_the_readme_commands_as_written(repository, tmp_path):
     """The README's block, run by bash from the repository against `make run`'s server: the API's answer is
     printed. curl is wrapped only to keep a copy of what it sends, which the API's verifier then checks."""
