@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import base64
+import http.client
 import json
-import socket
+import subprocess
+import sys
 import time
+from urllib.parse import urlencode
 
 import pytest
 
+from app import create_app
+from tests.support import ROOT
 from tests.support.live_server import live_on_own_port
 from tests.support.oauth import authorize, client_of, exchange, get_code, location_params, pkce_pair, redirect_uri
+from tests.support.tools import missing, require_tool
 
 
 @pytest.fixture(scope="module")
@@ -300,18 +306,43 @@ def test_a_client_secret_in_the_url_is_refused(local_server, http):
                      auth=(client.client_id, client.client_secret)).status_code == 200  # client_id alone may be
 
 
-def _non_loopback_address() -> str | None:
-    """This machine's address on its default route, if it has one."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        try:
-            probe.connect(("192.0.2.1", 9))  # no packet is sent for a UDP connect
-            address = probe.getsockname()[0]
-        except OSError:
-            return None
-    return None if address.startswith("127.") else address
+#: The peer of the real-socket half: a private address on the loopback device of a network namespace of the test's
+#: own, so not a loopback address, though no packet leaves the namespace.
+REMOTE_PEER = "10.200.0.1"
 
 
-def test_remote_clients_are_refused(make_local_app, http):
+def ask_from_each_peer(instance: str) -> None:
+    """Run by ``unshare --net``, in a network namespace of its own: gives REMOTE_PEER to its loopback device, serves
+    the local-mode app on 127.0.0.1 as `make run` does, and asks it the same requests from 127.0.0.1 and from
+    REMOTE_PEER (only the peer address differs); prints {peer: [[status, error], ...]} as JSON."""
+    for command in (["ip", "link", "set", "lo", "up"], ["ip", "address", "add", f"{REMOTE_PEER}/24", "dev", "lo"]):
+        subprocess.run(command, check=True)
+
+    def build(port):
+        return create_app({"PORT": str(port)}, instance_path=instance)
+
+    answers = {}
+    with live_on_own_port(build) as server:
+        client = client_of(server)
+        token = urlencode({"grant_type": "client_credentials", "client_id": client.client_id,
+                           "client_secret": client.client_secret})
+        requests = [("POST", "/oauth/token", token), ("GET", "/authorize?" + urlencode(code_request(server)), None),
+                    ("GET", "/.well-known/jwks.json", None)]
+        for peer in ("127.0.0.1", REMOTE_PEER):
+            answers[peer] = []
+            for method, path, body in requests:
+                connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10,
+                                                        source_address=(peer, 0))
+                headers = {"Content-Type": "application/x-www-form-urlencoded"} if body else {}
+                connection.request(method, path, body=body, headers=headers)
+                response = connection.getresponse()
+                error = json.loads(response.read()).get("error") if response.status >= 400 else None
+                answers[peer].append([response.status, error])
+                connection.close()
+    print(json.dumps(answers))
+
+
+def test_remote_clients_are_refused(make_local_app, instance):
     # through the WSGI stack, as a remote peer
     client = make_local_app().test_client()
     response = client.post("/oauth/token", data={"grant_type": "client_credentials"},
@@ -319,15 +350,19 @@ def test_remote_clients_are_refused(make_local_app, http):
     assert response.status_code == 403 and response.json["error"] == "access_denied"
     assert client.get("/authorize", environ_base={"REMOTE_ADDR": "203.0.113.9"}).status_code == 403
     assert client.get("/.well-known/jwks.json", environ_base={"REMOTE_ADDR": "203.0.113.9"}).status_code == 200
-    # and over a real socket from a non-loopback address, where the machine has one
-    address = _non_loopback_address()
-    if address is None:
-        return
-    with live_on_own_port(lambda port: make_local_app(port, TRUSTED_HOSTS=address), host="0.0.0.0") as server:
-        url = f"http://{address}:{server.port}"
-        assert_oauth_error(http.post(url + "/oauth/token", data={"grant_type": "client_credentials"}), 403,
-                           "access_denied")
-        assert http.get(url + "/authorize", allow_redirects=False).status_code == 403
+    # and over a real socket, from a non-loopback address to the loopback one the server listens on
+    unshare = require_tool("unshare", install="Debian's util-linux")
+    require_tool("ip", install="Debian's iproute2")
+    probe = subprocess.run([unshare, "--net", "true"], capture_output=True, text=True, timeout=10)
+    if probe.returncode != 0:
+        missing(f"network namespaces are not permitted here (unshare --net: {probe.stderr.strip()})")
+    script = f"import sys; from {__name__} import ask_from_each_peer; ask_from_each_peer(sys.argv[1])"
+    result = subprocess.run([unshare, "--net", "--", sys.executable, "-c", script, str(instance)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    answers = json.loads(result.stdout.splitlines()[-1])
+    assert answers == {"127.0.0.1": [[200, None], [302, None], [200, None]],
+                       REMOTE_PEER: [[403, "access_denied"], [403, "access_denied"], [200, None]]}
 
 
 def test_only_this_apis_audience(local_server, http):
