@@ -48,8 +48,10 @@ class ServerProcess:
             self.process = subprocess.Popen(command, cwd=cwd, env={**environment, "PORT": str(port)},
                                             stdout=out, stderr=err)
 
-    def wait_until_serving(self, ready=lambda: True, seconds: float = 20) -> None:
-        """Until /healthz answers and ``ready()`` holds; an AssertionError with the server's stderr if it never does."""
+    def wait_until_serving(self, ready=lambda: True, seconds: float = 60) -> None:
+        """Until /healthz answers and ``ready()`` holds; an AssertionError with the server's stderr if it never does.
+        A deadline, not a measure: with the suite on 3 workers on 2 busy cores, gunicorn's workers have taken more
+        than 20 s to load the app."""
         def ended_or_serving() -> bool:
             return self.process.poll() is not None or (_answers(self.url + "/healthz") and ready())
 
