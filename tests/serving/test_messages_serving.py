@@ -30,7 +30,7 @@ from storage import PAGE_MAX, MessageStore
 from tests.support import ROOT
 from tests.support.processes import ServerProcess, free_port
 from tests.support.servers import gunicorn, key_fetches
-from tests.support.timing import run_together
+from tests.support.timing import eventually, run_together
 from tests.support.tokens import AUDIENCE
 
 WORKERS, CLIENTS, MESSAGES = 4, 16, 2000
@@ -42,13 +42,14 @@ def writer(tokens) -> dict[str, str]:
     return {"Authorization": f"Bearer {tokens.make(sub='loader', scope='read:messages write:messages')}"}
 
 
-def post_many(url: str, headers: dict, count: int, clients: int = CLIENTS, stop: threading.Event | None = None):
-    """``count`` posts (or until ``stop``) from ``clients`` threads: (ids answered 201, every status seen).
-    Plain http.client, a connection per request as gunicorn's sync workers want: the clients must not be
-    what limits the rate."""
+def post_many(url: str, headers: dict, count: int, clients: int = CLIENTS, stop: threading.Event | None = None,
+              created: list[str] | None = None):
+    """``count`` posts (or until ``stop``) from ``clients`` threads: (ids answered 201, every status seen); the ids
+    are added to ``created`` as they come, when given. Plain http.client, a connection per request as gunicorn's
+    sync workers want: the clients must not be what limits the rate."""
     parts = urlsplit(url)
     sent = {**headers, "Content-Type": "application/json"}
-    created, statuses, lock = [], [], threading.Lock()
+    created, statuses, lock = [] if created is None else created, [], threading.Lock()
 
     def client(share: int) -> None:
         for number in range(share):
@@ -155,8 +156,9 @@ def test_every_201_survives_workers_and_then_the_whole_server_killed_mid_load(pr
     stop = threading.Event()
     try:
         with ThreadPoolExecutor(1) as background:
-            load = background.submit(post_many, server.url, writer, 100_000, CLIENTS, stop)
-            time.sleep(1.0)
+            so_far: list[str] = []
+            load = background.submit(post_many, server.url, writer, 100_000, CLIENTS, stop, so_far)
+            assert eventually(lambda: len(so_far) > 100, seconds=60), "the load never got going"
             os.kill(workers_of(server)[0], signal.SIGKILL)  # one worker, mid-request
             time.sleep(1.0)
             workers = workers_of(server)  # then the whole server: the master, so that none is replaced, then these
@@ -171,7 +173,6 @@ def test_every_201_survives_workers_and_then_the_whole_server_killed_mid_load(pr
         if server.process.poll() is None:
             server.process.kill()
             server.process.wait(timeout=10)
-    assert len(created) > 100, "the load never got going"
     # never a 5xx, from the replaced worker either (its first requests wait for its key fetch)
     assert set(statuses) == {201}, {status: statuses.count(status) for status in set(statuses)}
 
