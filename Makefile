@@ -1,5 +1,5 @@
 # The two commands users need: `make run` (serves the API and its docs) and `make test` (after `make lint`:
-# ruff and mypy, configured in pyproject.toml, in seconds).
+# ruff and mypy, configured in pyproject.toml, in seconds; `make check` is its quick part, for while one works).
 # `make token` prints a local access token for curl, `make dpop-token` a DPoP-bound one and
 # `make dpop-proof ARGS="METHOD URL TOKEN"` the proof for one request with it; `make spec` refreshes
 # the committed contract in openapi/, `make sdk` generates clients from it into build/sdk/ (needs
@@ -15,9 +15,13 @@ RUNTIME := $(VENV)/.runtime
 STAMP   := $(VENV)/.installed
 # The app the snapshots describe: fixed settings, whatever the environment or .env says.
 SPEC_APP := 'app.snapshot:snapshot_app()'
+TEST_WORKERS ?= 3
+# Each worker starts on a run of consecutive tests (a module's shared set-up is made once), and one that is done
+# takes over half of the longest queue left.
+PARALLEL := -n $(TEST_WORKERS) --dist worksteal
 
-.PHONY: install install-runtime run serve migrate lint test token dpop-token dpop-proof spec sdk bench soak slowloris \
-	profile cache-memory clean
+.PHONY: install install-runtime run serve migrate lint test check token dpop-token dpop-proof spec sdk bench soak \
+	slowloris profile cache-memory clean
 
 install-runtime: $(RUNTIME)
 
@@ -47,8 +51,14 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
+# The suite runs on TEST_WORKERS processes (pytest-xdist); `make check` leaves out the browser, generated-client
+# and serving tests and schemathesis, the slow ones (docs/tests.md).
 test: lint
-	$(PYTHON) -m pytest
+	$(PYTHON) -m pytest $(PARALLEL)
+
+check: lint
+	$(PYTHON) -m pytest $(PARALLEL) -m "not browser and not serving and not slow" \
+		--ignore=tests/clients --ignore=tests/serving
 
 # An access token from the embedded local issuer, alone on stdout (local mode only).
 # Options go in ARGS, e.g. make token ARGS='--scope "" --sub robot --expires-in 600'

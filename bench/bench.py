@@ -16,7 +16,7 @@ proof is checked on every request; the token comes from the verified-token cache
 The messages routes: `GET /api/messages/{id}` reads one message posted before the run; `POST /api/messages`
 posts a new one on each request, each answered only once its commit is durable (SQLite with
 synchronous=FULL; PostgreSQL with its defaults, fsync on, in a cluster of the run's own, started with
-tests/postgres.py's helper when PostgreSQL is installed).
+tests/support/postgres.py's helper when PostgreSQL is installed).
 
 Each row also shows where its cost goes: the CPU time per request of the workers, of wrk and of the rest of
 the machine (a PostgreSQL server, the kernel's threads), read from /proc around each wrk run.
@@ -55,7 +55,7 @@ from collections import Counter
 from pathlib import Path
 from statistics import quantiles
 
-from tests.postgres import PostgresServer, postgres_bin
+from tests.support.postgres import PostgresServer, postgres_bin
 
 from .common import (
     ROUTES,

@@ -1,6 +1,6 @@
 """What `make bench` and `make soak` share: gunicorn run as `make serve` runs it, and a token shape.
 
-The fake provider, the token builder and the server launcher are the tests' own (tests/support.py).
+The fake provider, the token builder and the server launcher are the tests' own (tests/support/).
 Everything stays on loopback and in a temporary directory; nothing is fetched from the network.
 """
 
@@ -24,7 +24,9 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from security.dpop import access_token_hash
 from security.proof_keys import b64url_decode, b64url_encode, import_proof_key, thumbprint
-from tests.support import AUDIENCE, Provider, ServerProcess, Tokens, free_port, rsa_key
+from tests.support.issuers import Provider
+from tests.support.processes import ServerProcess, free_port
+from tests.support.tokens import AUDIENCE, Tokens, rsa_key
 
 __all__ = ["AUDIENCE", "ROUTES", "DPoPClient", "Gunicorn", "Provider", "describe_machine", "machine_busy_seconds",
            "median", "rsa_key", "token"]

@@ -23,7 +23,7 @@ from .errors import MigrationError
 from .migrate import alembic_config, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
-#: the app's instance folder (app.INSTANCE_PATH; tests/test_storage_cli.py checks that the two agree)
+#: the app's instance folder (app.INSTANCE_PATH; tests/storage/test_storage_durability.py checks that the two agree)
 INSTANCE_PATH = ROOT / "instance"
 
 

@@ -1,4 +1,5 @@
-"""Fixtures: a fake provider with real keys on loopback, a token builder, and the app built against them."""
+"""Fixtures: a fake provider with real keys on loopback, a token builder, the app built against them, and
+databases (migrated once per session: a test gets a copy)."""
 
 from __future__ import annotations
 
@@ -6,18 +7,20 @@ import shutil
 
 import pytest
 import requests
-from pytest_httpserver import HTTPServer
 
 from app import create_app
 from local_issuer.signing_key import load_or_create_key, load_or_create_secret
 from namespaces import NAMESPACES
 from namespaces.messages import MessageStore
-from storage import migrate
+from storage import metadata, migrate
+from storage.engine import SQLITE_FILE
 from swagger import api_scopes
-from tests.browser import CHROMIUM_ARGS, chromium_executable, csp_violations
-from tests.postgres import PostgresServer, postgres_bin_or_skip
-from tests.redis_server import redis_server
-from tests.support import AUDIENCE, Provider, SocketIssuer, Tokens, live, live_on_own_port, rsa_key
+from tests.support.browser import SCREENSHOT
+from tests.support.issuers import LoopbackServer, Provider, SocketIssuer
+from tests.support.live_server import live, live_on_own_port
+from tests.support.postgres import PostgresServer, postgres_bin_or_skip
+from tests.support.redis_server import redis_server
+from tests.support.tokens import AUDIENCE, Tokens, rsa_key
 
 
 @pytest.fixture(scope="session")
@@ -50,7 +53,7 @@ def provider(httpserver, signing_key):
 @pytest.fixture
 def other_server():
     """A second loopback server, e.g. an attacker's."""
-    server = HTTPServer(host="127.0.0.1", port=0)
+    server = LoopbackServer()
     server.start()
     try:
         yield server
@@ -94,13 +97,17 @@ def scopes(namespaces) -> dict[str, str]:
 
 
 @pytest.fixture
-def make_app(provider, namespaces, tmp_path):
+def make_app(provider, namespaces, tmp_path, migrated_sqlite):
     """Build the app for the provider; keyword arguments override settings (as env variable names). Its
-    instance folder, and so its default SQLite database, is the test's own."""
+    instance folder, and so its default SQLite database (a copy of the migrated one), is the test's own."""
 
     def build(**overrides):
         config = {"AUTH_ISSUER": provider.issuer, "AUTH0_AUDIENCE": AUDIENCE, "AUTH_JWKS_TIMEOUT": "1"}
         config.update({k: str(v) for k, v in overrides.items()})
+        database = tmp_path / "instance" / SQLITE_FILE
+        if not database.exists():
+            database.parent.mkdir(exist_ok=True)
+            shutil.copyfile(migrated_sqlite, database)
         return create_app(config, instance_path=tmp_path / "instance", namespaces=namespaces)
 
     return build
@@ -124,17 +131,19 @@ def http():
 
 
 @pytest.fixture(scope="session")
-def seeded_instance(tmp_path_factory):
-    """One local-issuer key and secret for the session: RSA key generation is the slow part."""
+def seeded_instance(tmp_path_factory, migrated_sqlite):
+    """One local-issuer key and secret for the session (RSA key generation is the slow part), and the migrated
+    database."""
     path = tmp_path_factory.mktemp("seed")
     load_or_create_key(path)
     load_or_create_secret(path)
+    shutil.copyfile(migrated_sqlite, path / SQLITE_FILE)
     return path
 
 
 @pytest.fixture
 def instance(tmp_path, seeded_instance):
-    """An instance folder of the test's own, holding a copy of the session's key and secret."""
+    """An instance folder of the test's own, holding a copy of the session's key, secret and database."""
     path = tmp_path / "instance"
     shutil.copytree(seeded_instance, path)
     return path
@@ -159,61 +168,46 @@ def local_server(make_local_app):
 
 
 @pytest.fixture(scope="module")
-def module_local_server(tmp_path_factory, seeded_instance, namespaces):
-    """One local-mode server (nothing configured, as `make run` serves it) shared by a whole module."""
-    instance = tmp_path_factory.mktemp("local") / "instance"
+def module_instance(tmp_path_factory, seeded_instance):
+    """An instance folder for the apps a whole module shares (its tests must leave nothing behind that another
+    would see), holding a copy of the session's key, secret and database."""
+    instance = tmp_path_factory.mktemp("module") / "instance"
     shutil.copytree(seeded_instance, instance)
+    return instance
+
+
+@pytest.fixture(scope="module")
+def module_local_server(module_instance, namespaces):
+    """One local-mode server (nothing configured, as `make run` serves it) shared by a whole module."""
 
     def build(port):
-        return create_app({"PORT": str(port)}, instance_path=instance, namespaces=namespaces)
+        return create_app({"PORT": str(port)}, instance_path=module_instance, namespaces=namespaces)
 
     with live_on_own_port(build) as server:
         yield server
 
 
-@pytest.fixture(scope="module")
-def browser():
-    """Debian's Chromium through Playwright (skipped without it, except under CI=true)."""
-    executable = chromium_executable()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+def pytest_collection_modifyitems(items):
+    """Every test in tests/serving/ is a serving one (pytest.ini says what that is)."""
+    for item in items:
+        if item.nodeid.startswith("tests/serving/"):
+            item.add_marker(pytest.mark.serving)
 
 
-@pytest.fixture
-def browser_context(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    try:
-        yield context
-    finally:
-        context.close()
+SAVED_SCREENSHOTS: list[str] = []
 
 
-@pytest.fixture
-def page(browser_context):
-    """A page whose test fails on any Content-Security-Policy violation, in it or in its login popups."""
-    violations = csp_violations(browser_context)
-    yield browser_context.new_page()
-    assert violations == [], "the docs page or its login popup broke its Content-Security-Policy"
-
-
-@pytest.fixture(scope="session")
-def screenshots():
-    """Where browser tests put their screenshots; the run's summary says where to look."""
-    return SAVED_SCREENSHOTS
-
-
-SAVED_SCREENSHOTS: list = []
+def pytest_runtest_logreport(report):
+    """Each browser test's screenshots come with its report, from whichever xdist worker ran it."""
+    if report.when == "call":
+        SAVED_SCREENSHOTS.extend(value for name, value in report.user_properties if name == SCREENSHOT)
 
 
 def pytest_terminal_summary(terminalreporter):
     if SAVED_SCREENSHOTS:
         terminalreporter.write_sep("-", "screenshots of the docs page")
         for path in SAVED_SCREENSHOTS:
-            terminalreporter.write_line(str(path))
+            terminalreporter.write_line(path)
 
 
 @pytest.fixture(scope="session")
@@ -235,10 +229,36 @@ def database_url(request, tmp_path):
     return request.getfixturevalue("postgres").new_database()
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory):
+    """A SQLite file migrated once for the session (each xdist worker has its own), for tests to copy."""
+    path = tmp_path_factory.mktemp("migrated") / SQLITE_FILE
+    migrate(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def migrated_postgres(postgres):
+    """A database of the session's PostgreSQL server, migrated once, emptied for each test that takes it."""
+    url = postgres.new_database()
+    migrate(url)
+    return url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def migrated_database(request, tmp_path, migrated_sqlite):
+    """A migrated empty database, once a SQLite file and once on PostgreSQL; its URL."""
+    if request.param == "sqlite":
+        shutil.copyfile(migrated_sqlite, tmp_path / SQLITE_FILE)
+        return f"sqlite:///{tmp_path / SQLITE_FILE}"
+    url = request.getfixturevalue("migrated_postgres")
+    request.getfixturevalue("postgres").empty(url, [table.name for table in metadata.sorted_tables])
+    return url
+
+
 @pytest.fixture
-def store(database_url):
+def store(migrated_database):
     """A MessageStore on a migrated empty database."""
-    migrate(database_url)
-    opened = MessageStore.open(database_url)
+    opened = MessageStore.open(migrated_database)
     yield opened
     opened.close()

@@ -69,3 +69,12 @@ def test_the_layering_check_sees_imports_anywhere_in_a_module(tmp_path, monkeypa
     (tmp_path / "pkg" / "m.py").write_text("def f():\n    from app.settings import Settings\n    import swagger.api\n")
     monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
     assert imported_packages("pkg") == {"pkg/m.py": {"app", "swagger"}}
+
+
+def test_test_modules_live_in_the_folder_of_what_they_test():
+    """The tests mirror the packages (docs/tests.md): only the repository-wide checks sit at the top of tests/, and
+    each folder is a package (its modules importable by name, as gunicorn and subprocesses import some)."""
+    top = sorted(path.name for path in (ROOT / "tests").glob("test_*.py"))
+    assert top == ["test_structure.py", "test_tool_gate.py"]
+    folders = [path for path in (ROOT / "tests").iterdir() if path.is_dir() and any(path.glob("test_*.py"))]
+    assert folders and all((folder / "__init__.py").exists() for folder in folders)

@@ -1,13 +1,13 @@
 """Tests that need a tool the machine lacks (Chromium, Java, redis-server) skip, saying how to get it; under
-CI=true they fail instead. One helper decides for all of them: ``tests.support.require_tool``."""
+CI=true they fail instead. One helper decides for all of them: ``tests.support.tools.require_tool``."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.browser import chromium_executable
-from tests.generators import openapi_generator
-from tests.redis_server import redis_server
+from tests.support.browser import chromium_executable
+from tests.support.generators import openapi_generator
+from tests.support.redis_server import redis_server
 
 
 def start_redis(tmp_path):
