@@ -91,7 +91,7 @@ def as_json(message: Message, with_issuer: bool = False) -> dict:
     return shown
 
 
-# --- the documented example: what the live API answers in each case (tests/test_examples.py asks it) ---
+# --- the documented example: what the live API answers in each case (tests/routes/test_examples.py asks it) ---
 
 EXAMPLE_AUTHOR = "alice"
 _POSTED_AT = datetime(2025, 6, 1, 9, 30, 0, 125000, tzinfo=timezone.utc)

@@ -191,7 +191,7 @@ def test_a_token_from_another_local_key_is_refused(make_local_app, tmp_path, loc
 
 
 def test_building_the_app_logs_no_warning_in_either_mode(make_local_app, make_app, caplog):
-    """The local-mode note is the servers' to say (tests/test_serving.py), so commands such as `make token`,
+    """The local-mode note is the servers' to say (tests/serving/test_serving.py), so commands such as `make token`,
     which build the app too, print nothing but their output."""
     with caplog.at_level(logging.WARNING):
         make_local_app()

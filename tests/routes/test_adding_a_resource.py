@@ -9,8 +9,8 @@ tests/ changes (checked against this repository). Then, on the copy:
 - its scopes are in the documents' security schemes, which are what the Authorize dialog lists (a check on
   the served /swagger.json and /openapi.json, not in a browser);
 - the suite's own checks, unchanged, pass with the notes in: every documented example is the live answer
-  (tests/test_examples.py), both documents valid and equal to the refreshed snapshots (tests/test_openapi.py),
-  and the local issuer grants every declared scope, each opening its routes (tests/test_local_issuer.py).
+  (tests/routes/test_examples.py), both documents valid and equal to the refreshed snapshots (tests/routes/test_openapi.py),
+  and the local issuer grants every declared scope, each opening its routes (tests/local_issuer/test_local_issuer.py).
 """
 
 from __future__ import annotations
@@ -371,8 +371,8 @@ NOT_COPIED = ("__pycache__", "instance", "build", "test-artifacts", "node_module
 #: The environment the copy's commands run with: none of the caller's own auth or database settings.
 CLEAN_ENVIRONMENT = {k: v for k, v in os.environ.items() if not k.startswith(("AUTH", "GUNICORN", "DATABASE"))}
 #: The suite's own checks run again in the copy, unchanged, with the notes in.
-SUITE_CHECKS = ["tests/test_examples.py", "tests/test_openapi.py",
-                "tests/test_local_issuer.py::test_every_declared_scope_is_granted_and_opens_its_routes"]
+SUITE_CHECKS = ["tests/routes/test_examples.py", "tests/routes/test_openapi.py",
+                "tests/local_issuer/test_local_issuer.py::test_every_declared_scope_is_granted_and_opens_its_routes"]
 
 
 def register(text: str) -> str:
