@@ -9,8 +9,9 @@ tests/ changes (checked against this repository). Then, on the copy:
 - its scopes are in the documents' security schemes, which are what the Authorize dialog lists (a check on
   the served /swagger.json and /openapi.json, not in a browser);
 - the suite's own checks, unchanged, pass with the notes in: every documented example is the live answer
-  (tests/routes/test_examples.py), both documents valid and equal to the refreshed snapshots (tests/routes/test_openapi.py),
-  and the local issuer grants every declared scope, each opening its routes (tests/local_issuer/test_local_issuer.py).
+  (tests/routes/test_examples.py), both documents valid and equal to the refreshed snapshots
+  (tests/routes/test_openapi.py), and the local issuer grants every declared scope, each opening its routes
+  (tests/local_issuer/test_local_issuer.py).
 """
 
 from __future__ import annotations
