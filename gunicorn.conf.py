@@ -42,10 +42,11 @@ _own_metrics_directory = _metrics_directory()
 # socket at import.
 from prometheus_client import multiprocess  # noqa: E402
 
-from app import INSTANCE_PATH, warm_up_key_sets  # noqa: E402 - after the metrics directory (see above)
+from app import warm_up_key_sets  # noqa: E402 - after the metrics directory (see above)
 from app.database import migrate_database  # noqa: E402
 from app.hosts import any_host_note  # noqa: E402
 from app.settings import load_settings  # noqa: E402
+from config import INSTANCE_PATH  # noqa: E402
 from local_issuer import local_mode_note  # noqa: E402
 from security.dpop_protection import replay_scope_note  # noqa: E402
 from security.net import is_loopback_host  # noqa: E402

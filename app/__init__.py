@@ -12,6 +12,7 @@ from dotenv import load_dotenv
 from flask import Flask, redirect, request, url_for
 from flask_cors import CORS
 
+from config import INSTANCE_PATH, ROOT
 from local_issuer import LocalIssuer, UnusableFile, install_cli
 from namespaces import NAMESPACES
 from refusals import Refusal, answer
@@ -35,10 +36,7 @@ from .request_ids import RequestIds
 from .request_metrics import RequestMetrics, add_metrics
 from .settings import ConfigError, Settings, load_settings
 
-ROOT = Path(__file__).resolve().parent.parent
-INSTANCE_PATH = ROOT / "instance"  # the local issuer's key and the default SQLite database, unless told otherwise
-
-__all__ = ["INSTANCE_PATH", "ConfigError", "Settings", "build_key_sets", "build_token_validator", "create_app",
+__all__ = ["ConfigError", "Settings", "build_key_sets", "build_token_validator", "create_app",
            "load_settings", "warm_up_key_sets"]
 
 

@@ -8,14 +8,19 @@ a request. This package imports no other of the project's, so every one of them 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Mapping, TypeVar
 
-__all__ = ["ConfigError", "Env", "read_list", "read_number", "read_text", "read_whole_number"]
+__all__ = ["INSTANCE_PATH", "ROOT", "ConfigError", "Env", "read_list", "read_number", "read_text", "read_whole_number"]
 
 #: The variables settings are read from: ``os.environ``, or a plain dict in tests.
 Env = Mapping[str, str]
 
 Number = TypeVar("Number", int, float)
+
+ROOT = Path(__file__).resolve().parent.parent  # the repository: where `.env` is read from
+#: the local issuer's key and the default SQLite database, unless told otherwise (gitignored)
+INSTANCE_PATH = ROOT / "instance"
 
 
 class ConfigError(SystemExit):

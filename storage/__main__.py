@@ -13,18 +13,15 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 
 from alembic import command
 from dotenv import dotenv_values
 
+from config import INSTANCE_PATH, ROOT
+
 from .engine import SQLITE_FILE, default_url
 from .errors import MigrationError
 from .migrate import alembic_config, migrate
-
-ROOT = Path(__file__).resolve().parent.parent
-#: the app's instance folder (app.INSTANCE_PATH; tests/storage/test_storage_durability.py checks that the two agree)
-INSTANCE_PATH = ROOT / "instance"
 
 
 def default_database_url() -> str:
