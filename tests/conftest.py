@@ -18,7 +18,7 @@ from swagger import api_scopes
 from tests.support.browser import SCREENSHOT
 from tests.support.issuers import LoopbackServer, Provider, SocketIssuer
 from tests.support.live_server import live, live_on_own_port
-from tests.support.postgres import PostgresServer, postgres_bin_or_skip
+from tests.support.postgres import running_postgres
 from tests.support.redis_server import redis_server
 from tests.support.tokens import AUDIENCE, Tokens, rsa_key
 
@@ -213,12 +213,8 @@ def pytest_terminal_summary(terminalreporter):
 @pytest.fixture(scope="session")
 def postgres():
     """A PostgreSQL server of the session's own (skipped without PostgreSQL, except under CI=true)."""
-    server = PostgresServer(postgres_bin_or_skip()).init()
-    try:
-        server.start()
+    with running_postgres() as server:
         yield server
-    finally:
-        server.remove()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

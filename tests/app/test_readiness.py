@@ -16,7 +16,7 @@ import requests
 from app import create_app
 from security.protector import EXTENSION
 from tests.support import AUDIENCE, eventually, live
-from tests.support.postgres import PostgresServer, postgres_bin_or_skip
+from tests.support.postgres import PostgresServer, running_postgres
 from tests.support.redis_server import redis_server
 
 PASSWORD = "pg-secret-123"  # PostgreSQL trusts loopback here: any password connects, and none may be shown
@@ -39,12 +39,8 @@ def metric(url: str, sample: str) -> float:
 @pytest.fixture
 def own_postgres():
     """A PostgreSQL server of the test's own: stopping it must not disturb the session's."""
-    server = PostgresServer(postgres_bin_or_skip()).init()
-    try:
-        server.start()
+    with running_postgres() as server:
         yield server
-    finally:
-        server.remove()
 
 
 def test_a_database_stopped_and_started_again(own_postgres, make_app, tokens):

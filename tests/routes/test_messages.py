@@ -24,7 +24,7 @@ from namespaces.messages import INVISIBLE, STORE, TEXT_MAX_CHARS, TEXT_PATTERN, 
 from storage import PAGE_MAX, InvalidInput
 from swagger.bodies import MAX_BODY_BYTES
 from tests.support.databases import database_of_0001
-from tests.support.live_server import live
+from tests.support.live_server import live, live_with_store
 from tests.support.timing import run_together
 from tests.support.tools import require_tool
 
@@ -35,12 +35,8 @@ UNKNOWN_ID = "0" * 32
 @pytest.fixture
 def api(make_app, migrated_database):
     """The app on a fresh database (each test runs once on SQLite, once on PostgreSQL), over HTTP."""
-    app = make_app(DATABASE_URL=migrated_database)
-    try:
-        with live(app) as server:
-            yield server
-    finally:
-        app.extensions[STORE].close()
+    with live_with_store(make_app(DATABASE_URL=migrated_database), STORE) as server:
+        yield server
 
 
 @pytest.fixture

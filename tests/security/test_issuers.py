@@ -11,7 +11,7 @@ import pytest
 
 from namespaces.messages import STORE
 from tests.support.issuers import Provider
-from tests.support.live_server import live
+from tests.support.live_server import live, live_with_store
 from tests.support.tokens import AUDIENCE, Tokens, rsa_key
 
 OTHER_AUDIENCE = "https://messages.test/other-api"
@@ -116,11 +116,8 @@ READ, WRITE, DELETE = "read:messages", "write:messages", "delete:messages"
 def messages_api(make_app, provider, second, migrated_database):
     """Both issuers, on a fresh database (each test runs once on SQLite, once on PostgreSQL)."""
     app = make_app(AUTH_ISSUER=f"{provider.issuer},{second.issuer}", DATABASE_URL=migrated_database)
-    try:
-        with live(app) as server:
-            yield server
-    finally:
-        app.extensions[STORE].close()
+    with live_with_store(app, STORE) as server:
+        yield server
 
 
 @pytest.fixture

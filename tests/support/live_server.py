@@ -36,6 +36,16 @@ def live(app):
 
 
 @contextlib.contextmanager
+def live_with_store(app, store_key: str):
+    """``live(app)``, then the app's store (``app.extensions[store_key]``) closed, its database left free."""
+    try:
+        with live(app) as server:
+            yield server
+    finally:
+        app.extensions[store_key].close()
+
+
+@contextlib.contextmanager
 def live_on_own_port(build, host: str = "127.0.0.1"):
     """Serve ``build(port)``: for apps whose settings must name their own port (the local issuer)."""
     server = LiveServer(None, host=host)

@@ -7,6 +7,7 @@ its own directory, and trusts local connections (nothing else can reach it).
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
@@ -43,6 +44,18 @@ def postgres_bin_or_skip(pattern: str = DEBIAN_INITDB) -> Path:
         return postgres_bin(pattern)
     except LookupError as problem:
         missing(str(problem))
+
+
+@contextlib.contextmanager
+def running_postgres():
+    """A throwaway PostgreSQL server, started, and removed at the end (skipped without PostgreSQL, except under
+    CI=true)."""
+    server = PostgresServer(postgres_bin_or_skip()).init()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.remove()
 
 
 class PostgresServer:
