@@ -524,6 +524,7 @@ window.addEventListener("load", function () {
             DPoPFieldPlugin,
             DPoPExplainedPlugin(docs),
             KeptLoginsPlugin(signer),
+            StepUpPlugin(LOGIN_SCHEME), // step-up.js
         ],
         onComplete: () => logins.restore(window.ui, signer),
         displayRequestDuration: true,

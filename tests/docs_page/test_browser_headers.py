@@ -131,6 +131,6 @@ def test_provider_login_exchanges_the_code_at_the_provider_under_the_policy(prov
 
 
 def test_the_page_scripts_and_styles_are_served(server, http):
-    for name, kind in (("docs.js", "text/javascript"), ("docs.css", "text/css")):
+    for name, kind in (("docs.js", "text/javascript"), ("step-up.js", "text/javascript"), ("docs.css", "text/css")):
         response = http.get(f"{server.url}/static/{name}")
         assert response.status_code == 200 and kind in response.headers["Content-Type"]
