@@ -48,11 +48,23 @@ def loopback_only():
     return None
 
 
+def _json_object() -> dict | None:
+    """The request's body when it is a JSON object (Auth0's clients send one); None for a form or no body."""
+    body = request.get_json(silent=True) if request.is_json else None  # ApiRequest refuses repeated JSON names
+    return body if isinstance(body, dict) else None
+
+
+def _parameter(name: str):
+    """A parameter of the request: from its JSON object body, else from its query and form."""
+    body = _json_object()
+    return body.get(name) if body is not None else request.values.get(name)
+
+
 def _parameter_names() -> list[str]:
     """Each parameter name the request carries, once per occurrence: the query's, then the body's."""
     names = [name for name, _ in request.args.items(multi=True)]
-    body = request.get_json(silent=True) if request.is_json else None  # ApiRequest refuses repeated JSON names
-    if isinstance(body, dict):
+    body = _json_object()
+    if body is not None:
         return names + list(body)
     return names + [name for name, _ in request.form.items(multi=True)]
 
@@ -89,8 +101,7 @@ def only_our_audience():
     """Auth0 clients send ``audience``; this issuer mints for one API only, so another one is an error."""
     if request.endpoint not in LOOPBACK_ONLY:
         return None
-    body = request.get_json(silent=True) if request.is_json else None
-    audience = body.get("audience") if isinstance(body, dict) else request.values.get("audience")
+    audience = _parameter("audience")
     expected = _issuer().auth.audience
     if audience is None or audience == expected:
         return None
@@ -104,8 +115,7 @@ def only_this_resource():
     it carries the audience the API checks, as Auth0 maps a resource to its API's identifier."""
     if request.endpoint not in LOOPBACK_ONLY:
         return None
-    body = request.get_json(silent=True) if request.is_json else None
-    resource = body.get("resource") if isinstance(body, dict) else request.values.get("resource")
+    resource = _parameter("resource")
     if resource is None or _is_this_api(resource):
         return None
     raise Refusal(400, "invalid_target", f"This issuer only issues tokens for this API: "
