@@ -27,6 +27,7 @@ from metrics.catalog import DPOP_ACCEPTED, DPOP_PROOFS, TOKEN_CACHE_HIT
 
 from .dpop import INVALID_PROOF, INVALID_REQUEST, INVALID_TOKEN, REPLAYED, DPoPError, DPoPVerifier, token_binding
 from .errors import AuthFailure, InvalidToken, ProofRefused, ReplayCheckUnavailable
+from .htu import CACHE_SIZE
 from .nonce import DPoPNonces
 from .replay import MemoryReplayStore, RedisReplayStore, ReplayStoreUnavailable
 from .resource_metadata import metadata_url, resource_identifier
@@ -55,7 +56,7 @@ def request_url(environ: dict) -> str:
     return f"{environ['wsgi.url_scheme']}://{host}{path}"
 
 
-@lru_cache(maxsize=1024)
+@lru_cache(maxsize=CACHE_SIZE)
 def _quoted_path(path: str) -> str:
     """A WSGI path (a str of bytes) percent-encoded again; memoised, as htu.py's normalisation is: a
     client calls the same few paths, and quoting costs more than the lookup."""
